@@ -1,0 +1,398 @@
+/**
+ * The one codec for both directions, shared by the server and the browser client.
+ * Pure: Uint8Array in, plain objects out (and back); no Node or uWS imports.
+ *
+ * Decoding verifies the whole frame first (verify.ts), so a decode either returns
+ * a complete, typed object or throws one ProtocolError: never another exception,
+ * never a half-read message.
+ */
+import * as flatbuffers from 'flatbuffers';
+import { ClientBody } from './generated/chat/wire/client-body.js';
+import { ClientFrame } from './generated/chat/wire/client-frame.js';
+import { ErrorCode } from './generated/chat/wire/error-code.js';
+import { ErrorReply } from './generated/chat/wire/error-reply.js';
+import { Join } from './generated/chat/wire/join.js';
+import { Joined } from './generated/chat/wire/joined.js';
+import { Leave } from './generated/chat/wire/leave.js';
+import { Left } from './generated/chat/wire/left.js';
+import { Member } from './generated/chat/wire/member.js';
+import { MemberJoined } from './generated/chat/wire/member-joined.js';
+import { MemberLeft } from './generated/chat/wire/member-left.js';
+import { Message } from './generated/chat/wire/message.js';
+import { Say } from './generated/chat/wire/say.js';
+import { SeqPosition } from './generated/chat/wire/seq-position.js';
+import { Sent } from './generated/chat/wire/sent.js';
+import { ServerBody } from './generated/chat/wire/server-body.js';
+import { ServerFrame } from './generated/chat/wire/server-frame.js';
+import { Welcome } from './generated/chat/wire/welcome.js';
+import { ProtocolError } from './errors.js';
+import { type TableSpec, verifyRoot } from './verify.js';
+
+export { ErrorCode };
+
+/** The stable names of ErrorCode values ("NicknameTaken", ...). */
+export type ErrorCodeName = keyof typeof ErrorCode;
+
+export interface MemberInfo {
+  readonly id: string;
+  readonly name: string;
+}
+
+export type ClientRequest =
+  | { readonly type: 'join'; readonly requestId: number; readonly room: string; readonly nickname: string; readonly since: number | null }
+  | { readonly type: 'leave'; readonly requestId: number; readonly room: string }
+  | { readonly type: 'say'; readonly requestId: number; readonly room: string; readonly text: string; readonly to: string | null };
+
+export interface ChatMessage {
+  readonly room: string;
+  /** The room's sequence number; 0 for a private message. */
+  readonly seq: number;
+  readonly sender: MemberInfo;
+  /** The recipient of a private message; null for a room message. */
+  readonly to: MemberInfo | null;
+  readonly text: string;
+  readonly timestampMs: number;
+}
+
+export interface WelcomeInfo {
+  readonly connectionId: string;
+  readonly protocolVersion: number;
+  readonly maxFrameBytes: number;
+  readonly maxRooms: number;
+  readonly maxTextChars: number;
+  readonly idleTimeoutSeconds: number;
+}
+
+export interface JoinedInfo {
+  readonly room: string;
+  readonly you: MemberInfo;
+  readonly members: readonly MemberInfo[];
+  readonly history: readonly ChatMessage[];
+  readonly headSeq: number;
+  readonly recovered: boolean;
+}
+
+export type ServerEvent =
+  | ({ readonly type: 'welcome' } & WelcomeInfo)
+  | ({ readonly type: 'joined'; readonly requestId: number } & JoinedInfo)
+  | { readonly type: 'memberJoined'; readonly room: string; readonly member: MemberInfo }
+  | { readonly type: 'memberLeft'; readonly room: string; readonly member: MemberInfo }
+  | ({ readonly type: 'message' } & ChatMessage)
+  | { readonly type: 'left'; readonly requestId: number; readonly room: string }
+  | { readonly type: 'sent'; readonly requestId: number; readonly room: string; readonly seq: number }
+  | {
+      readonly type: 'error';
+      readonly requestId: number;
+      readonly code: ErrorCodeName;
+      readonly message: string;
+      readonly room: string | null;
+      readonly temporary: boolean;
+    };
+
+// ------------------------------------------------------------------ verification specs
+// One entry per vtable slot, in schema order (test/protocol checks them against the generated code).
+
+const u8 = { kind: 'scalar', size: 1 } as const;
+const u16 = { kind: 'scalar', size: 2 } as const;
+const u32 = { kind: 'scalar', size: 4 } as const;
+const u64 = { kind: 'scalar', size: 8 } as const;
+const str = { kind: 'string' } as const;
+const MEMBER: TableSpec = { name: 'Member', fields: [str, str] };
+const member = { kind: 'table', table: () => MEMBER } as const;
+const JOIN: TableSpec = { name: 'Join', fields: [str, str, { kind: 'struct', size: 8, align: 8 }] };
+const LEAVE: TableSpec = { name: 'Leave', fields: [str] };
+const SAY: TableSpec = { name: 'Say', fields: [str, str, str] };
+const WELCOME: TableSpec = { name: 'Welcome', fields: [str, u16, u32, u16, u16, u16] };
+const MESSAGE: TableSpec = { name: 'Message', fields: [str, u64, member, member, str, u64] };
+const JOINED: TableSpec = {
+  name: 'Joined',
+  fields: [str, member, { kind: 'tables', table: () => MEMBER }, { kind: 'tables', table: () => MESSAGE }, u64, u8],
+};
+const MEMBER_JOINED: TableSpec = { name: 'MemberJoined', fields: [str, member] };
+const MEMBER_LEFT: TableSpec = { name: 'MemberLeft', fields: [str, member] };
+const LEFT: TableSpec = { name: 'Left', fields: [str] };
+const SENT: TableSpec = { name: 'Sent', fields: [str, u64] };
+const ERROR_REPLY: TableSpec = { name: 'ErrorReply', fields: [u16, str, str, u8] };
+
+/** Union members in the order of their type numbers (1, 2, ...), as in schema/chat.fbs. */
+export const CLIENT_FRAME: TableSpec = {
+  name: 'ClientFrame',
+  fields: [u32, { kind: 'unionType', required: true, members: [() => JOIN, () => LEAVE, () => SAY] }, { kind: 'unionValue' }],
+};
+export const SERVER_FRAME: TableSpec = {
+  name: 'ServerFrame',
+  fields: [
+    u32,
+    {
+      kind: 'unionType',
+      required: true,
+      members: [() => WELCOME, () => JOINED, () => MEMBER_JOINED, () => MEMBER_LEFT, () => MESSAGE, () => LEFT, () => SENT, () => ERROR_REPLY],
+    },
+    { kind: 'unionValue' },
+  ],
+};
+/** Every table spec, by generated class name, for the schema consistency test. */
+export const TABLE_SPECS: readonly TableSpec[] = [
+  MEMBER, JOIN, LEAVE, SAY, CLIENT_FRAME, WELCOME, MESSAGE, JOINED, MEMBER_JOINED, MEMBER_LEFT, LEFT, SENT, ERROR_REPLY, SERVER_FRAME,
+];
+
+// ------------------------------------------------------------------ decoding
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function text(bytes: string | Uint8Array | null): string {
+  return bytes === null ? '' : typeof bytes === 'string' ? bytes : utf8.decode(bytes);
+}
+
+function optionalText(bytes: string | Uint8Array | null): string | null {
+  return bytes === null ? null : text(bytes);
+}
+
+const BYTES = flatbuffers.Encoding.UTF8_BYTES;
+
+function toNumber(value: bigint): number {
+  // Sequence numbers and timestamps stay far below 2^53; clamp rather than wrap.
+  return value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(value);
+}
+
+/** Decodes one client frame, or throws ProtocolError. */
+export function decodeClientFrame(bytes: Uint8Array): ClientRequest {
+  verifyRoot(bytes, CLIENT_FRAME);
+  const frame = ClientFrame.getRootAsClientFrame(new flatbuffers.ByteBuffer(bytes));
+  const requestId = frame.requestId();
+  switch (frame.bodyType()) {
+    case ClientBody.Join: {
+      const join = frame.body(new Join()) as Join;
+      const since = join.since(new SeqPosition());
+      return {
+        type: 'join',
+        requestId,
+        room: text(join.room(BYTES)),
+        nickname: text(join.nickname(BYTES)),
+        since: since === null ? null : toNumber(since.seq()),
+      };
+    }
+    case ClientBody.Leave: {
+      const leave = frame.body(new Leave()) as Leave;
+      return { type: 'leave', requestId, room: text(leave.room(BYTES)) };
+    }
+    case ClientBody.Say: {
+      const say = frame.body(new Say()) as Say;
+      return { type: 'say', requestId, room: text(say.room(BYTES)), text: text(say.text(BYTES)), to: optionalText(say.to(BYTES)) };
+    }
+    default:
+      throw new ProtocolError('UNKNOWN_BODY', `unknown client body type ${frame.bodyType()}`);
+  }
+}
+
+function readMember(m: Member | null): MemberInfo {
+  return m === null ? { id: '', name: '' } : { id: text(m.id(BYTES)), name: text(m.name(BYTES)) };
+}
+
+function readMessage(m: Message): ChatMessage {
+  const to = m.to();
+  return {
+    room: text(m.room(BYTES)),
+    seq: toNumber(m.seq()),
+    sender: readMember(m.sender()),
+    to: to === null ? null : readMember(to),
+    text: text(m.text(BYTES)),
+    timestampMs: toNumber(m.timestampMs()),
+  };
+}
+
+/** Decodes one server frame, or throws ProtocolError. */
+export function decodeServerFrame(bytes: Uint8Array): ServerEvent {
+  verifyRoot(bytes, SERVER_FRAME);
+  const frame = ServerFrame.getRootAsServerFrame(new flatbuffers.ByteBuffer(bytes));
+  const requestId = frame.requestId();
+  switch (frame.bodyType()) {
+    case ServerBody.Welcome: {
+      const w = frame.body(new Welcome()) as Welcome;
+      return {
+        type: 'welcome',
+        connectionId: text(w.connectionId(BYTES)),
+        protocolVersion: w.protocolVersion(),
+        maxFrameBytes: w.maxFrameBytes(),
+        maxRooms: w.maxRooms(),
+        maxTextChars: w.maxTextChars(),
+        idleTimeoutSeconds: w.idleTimeoutSeconds(),
+      };
+    }
+    case ServerBody.Joined: {
+      const j = frame.body(new Joined()) as Joined;
+      const members: MemberInfo[] = [];
+      for (let i = 0; i < j.membersLength(); i++) members.push(readMember(j.members(i)));
+      const history: ChatMessage[] = [];
+      for (let i = 0; i < j.historyLength(); i++) history.push(readMessage(j.history(i) as Message));
+      return {
+        type: 'joined',
+        requestId,
+        room: text(j.room(BYTES)),
+        you: readMember(j.you()),
+        members,
+        history,
+        headSeq: toNumber(j.headSeq()),
+        recovered: j.recovered(),
+      };
+    }
+    case ServerBody.MemberJoined: {
+      const e = frame.body(new MemberJoined()) as MemberJoined;
+      return { type: 'memberJoined', room: text(e.room(BYTES)), member: readMember(e.member()) };
+    }
+    case ServerBody.MemberLeft: {
+      const e = frame.body(new MemberLeft()) as MemberLeft;
+      return { type: 'memberLeft', room: text(e.room(BYTES)), member: readMember(e.member()) };
+    }
+    case ServerBody.Message:
+      return { type: 'message', ...readMessage(frame.body(new Message()) as Message) };
+    case ServerBody.Left:
+      return { type: 'left', requestId, room: text((frame.body(new Left()) as Left).room(BYTES)) };
+    case ServerBody.Sent: {
+      const s = frame.body(new Sent()) as Sent;
+      return { type: 'sent', requestId, room: text(s.room(BYTES)), seq: toNumber(s.seq()) };
+    }
+    case ServerBody.ErrorReply: {
+      const e = frame.body(new ErrorReply()) as ErrorReply;
+      const name = ErrorCode[e.code()] as ErrorCodeName | undefined;
+      return {
+        type: 'error',
+        requestId,
+        code: name ?? 'Unknown',
+        message: text(e.message(BYTES)),
+        room: optionalText(e.room(BYTES)),
+        temporary: e.temporary(),
+      };
+    }
+    default:
+      throw new ProtocolError('UNKNOWN_BODY', `unknown server body type ${frame.bodyType()}`);
+  }
+}
+
+// ------------------------------------------------------------------ encoding
+// One builder, reused; every encode returns a fresh copy of the finished bytes.
+
+const builder = new flatbuffers.Builder(1024);
+
+function finish(root: flatbuffers.Offset): Uint8Array {
+  builder.finish(root);
+  const bytes = builder.asUint8Array().slice();
+  builder.clear();
+  return bytes;
+}
+
+function writeMember(m: MemberInfo): flatbuffers.Offset {
+  return Member.createMember(builder, builder.createString(m.id), builder.createString(m.name));
+}
+
+function writeMessage(m: ChatMessage): flatbuffers.Offset {
+  const room = builder.createString(m.room);
+  const sender = writeMember(m.sender);
+  const to = m.to === null ? 0 : writeMember(m.to);
+  const body = builder.createString(m.text);
+  Message.startMessage(builder);
+  Message.addRoom(builder, room);
+  Message.addSeq(builder, BigInt(m.seq));
+  Message.addSender(builder, sender);
+  if (to !== 0) Message.addTo(builder, to);
+  Message.addText(builder, body);
+  Message.addTimestampMs(builder, BigInt(m.timestampMs));
+  return Message.endMessage(builder);
+}
+
+function clientFrame(requestId: number, type: ClientBody, body: flatbuffers.Offset): Uint8Array {
+  return finish(ClientFrame.createClientFrame(builder, requestId >>> 0, type, body));
+}
+
+function serverFrame(requestId: number, type: ServerBody, body: flatbuffers.Offset): Uint8Array {
+  return finish(ServerFrame.createServerFrame(builder, requestId >>> 0, type, body));
+}
+
+export function encodeClientRequest(request: ClientRequest): Uint8Array {
+  switch (request.type) {
+    case 'join': {
+      const room = builder.createString(request.room);
+      const nickname = builder.createString(request.nickname);
+      Join.startJoin(builder);
+      Join.addRoom(builder, room);
+      Join.addNickname(builder, nickname);
+      if (request.since !== null) Join.addSince(builder, SeqPosition.createSeqPosition(builder, BigInt(request.since)));
+      return clientFrame(request.requestId, ClientBody.Join, Join.endJoin(builder));
+    }
+    case 'leave':
+      return clientFrame(request.requestId, ClientBody.Leave, Leave.createLeave(builder, builder.createString(request.room)));
+    case 'say': {
+      const room = builder.createString(request.room);
+      const body = builder.createString(request.text);
+      const to = request.to === null ? 0 : builder.createString(request.to);
+      return clientFrame(request.requestId, ClientBody.Say, Say.createSay(builder, room, body, to));
+    }
+  }
+}
+
+export function encodeWelcome(w: WelcomeInfo): Uint8Array {
+  const id = builder.createString(w.connectionId);
+  Welcome.startWelcome(builder);
+  Welcome.addConnectionId(builder, id);
+  Welcome.addProtocolVersion(builder, w.protocolVersion);
+  Welcome.addMaxFrameBytes(builder, w.maxFrameBytes);
+  Welcome.addMaxRooms(builder, w.maxRooms);
+  Welcome.addMaxTextChars(builder, w.maxTextChars);
+  Welcome.addIdleTimeoutSeconds(builder, w.idleTimeoutSeconds);
+  return serverFrame(0, ServerBody.Welcome, Welcome.endWelcome(builder));
+}
+
+export function encodeJoined(requestId: number, j: JoinedInfo): Uint8Array {
+  const room = builder.createString(j.room);
+  const you = writeMember(j.you);
+  const members = Joined.createMembersVector(builder, j.members.map(writeMember));
+  const history = Joined.createHistoryVector(builder, j.history.map(writeMessage));
+  Joined.startJoined(builder);
+  Joined.addRoom(builder, room);
+  Joined.addYou(builder, you);
+  Joined.addMembers(builder, members);
+  Joined.addHistory(builder, history);
+  Joined.addHeadSeq(builder, BigInt(j.headSeq));
+  Joined.addRecovered(builder, j.recovered);
+  return serverFrame(requestId, ServerBody.Joined, Joined.endJoined(builder));
+}
+
+export function encodeMemberJoined(room: string, m: MemberInfo): Uint8Array {
+  const roomOffset = builder.createString(room);
+  const memberOffset = writeMember(m);
+  MemberJoined.startMemberJoined(builder);
+  MemberJoined.addRoom(builder, roomOffset);
+  MemberJoined.addMember(builder, memberOffset);
+  return serverFrame(0, ServerBody.MemberJoined, MemberJoined.endMemberJoined(builder));
+}
+
+export function encodeMemberLeft(room: string, m: MemberInfo): Uint8Array {
+  const roomOffset = builder.createString(room);
+  const memberOffset = writeMember(m);
+  MemberLeft.startMemberLeft(builder);
+  MemberLeft.addRoom(builder, roomOffset);
+  MemberLeft.addMember(builder, memberOffset);
+  return serverFrame(0, ServerBody.MemberLeft, MemberLeft.endMemberLeft(builder));
+}
+
+export function encodeMessage(m: ChatMessage): Uint8Array {
+  return serverFrame(0, ServerBody.Message, writeMessage(m));
+}
+
+export function encodeLeft(requestId: number, room: string): Uint8Array {
+  return serverFrame(requestId, ServerBody.Left, Left.createLeft(builder, builder.createString(room)));
+}
+
+export function encodeSent(requestId: number, room: string, seq: number): Uint8Array {
+  return serverFrame(requestId, ServerBody.Sent, Sent.createSent(builder, builder.createString(room), BigInt(seq)));
+}
+
+export function encodeError(requestId: number, code: ErrorCodeName, message: string, room: string | null, temporary = false): Uint8Array {
+  const messageOffset = builder.createString(message);
+  const roomOffset = room === null ? 0 : builder.createString(room);
+  return serverFrame(
+    requestId,
+    ServerBody.ErrorReply,
+    ErrorReply.createErrorReply(builder, ErrorCode[code], messageOffset, roomOffset, temporary),
+  );
+}
