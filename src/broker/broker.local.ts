@@ -1,0 +1,115 @@
+/**
+ * The worker-thread side of the in-process broker: requests go to the hub on the
+ * main thread in one batch per turn of the event loop; the hub's batches come back
+ * as BrokerHandler calls, in order.
+ */
+import type { ClusterStats, Broker, BrokerHandler, JoinRequest, RoomDetail, RoomSummary, SayRequest } from './broker.js';
+import { BatchWriter, HubOp, type QueryKind, type RelayBatch, WorkerOp } from './relay.js';
+
+export interface HubPort {
+  postMessage(value: unknown): void;
+}
+
+export class LocalBroker implements Broker {
+  private readonly out = new BatchWriter();
+  private flushScheduled = false;
+  private nextQueryId = 1;
+  private readonly pendingQueries = new Map<number, (result: unknown) => void>();
+  private handler: BrokerHandler | null = null;
+
+  constructor(private readonly hub: HubPort) {}
+
+  setHandler(handler: BrokerHandler): void {
+    this.handler = handler;
+  }
+
+  open(connectionId: string): void {
+    this.queue(WorkerOp.Open, connectionId);
+  }
+
+  close(connectionId: string): void {
+    this.queue(WorkerOp.Close, connectionId);
+  }
+
+  join(connectionId: string, attempt: number, request: JoinRequest): void {
+    this.queue(WorkerOp.Join, connectionId, attempt, request.requestId, request.room, request.nickname, request.since ?? -1);
+  }
+
+  leave(connectionId: string, room: string): void {
+    this.queue(WorkerOp.Leave, connectionId, room);
+  }
+
+  say(connectionId: string, request: SayRequest): void {
+    this.queue(WorkerOp.Say, connectionId, request.requestId, request.room, request.text, request.to ?? '');
+  }
+
+  rooms(): Promise<RoomSummary[]> {
+    return this.query('rooms', '') as Promise<RoomSummary[]>;
+  }
+
+  room(name: string): Promise<RoomDetail | null> {
+    return this.query('room', name) as Promise<RoomDetail | null>;
+  }
+
+  stats(): Promise<ClusterStats> {
+    return this.query('stats', '') as Promise<ClusterStats>;
+  }
+
+  /** Carries out one batch from the hub. */
+  receive(batch: RelayBatch): void {
+    const handler = this.handler;
+    if (!handler) throw new Error('LocalBroker received a batch before setHandler');
+    const ops = batch.ops;
+    const buffer = batch.buffer;
+    const frame = (offset: number, length: number): Uint8Array => new Uint8Array(buffer!, offset, length);
+    let i = 0;
+    while (i < ops.length) {
+      const op = ops[i++] as HubOp;
+      switch (op) {
+        case HubOp.Publish:
+          handler.onPublish(ops[i++] as string, frame(ops[i++] as number, ops[i++] as number));
+          break;
+        case HubOp.Send:
+          handler.onSend(ops[i++] as string, frame(ops[i++] as number, ops[i++] as number));
+          break;
+        case HubOp.Joined:
+          handler.onJoined(ops[i++] as string, ops[i++] as number, ops[i++] as string, frame(ops[i++] as number, ops[i++] as number));
+          break;
+        case HubOp.JoinFailed:
+          handler.onJoinFailed(ops[i++] as string, ops[i++] as number, ops[i++] as string, frame(ops[i++] as number, ops[i++] as number));
+          break;
+        case HubOp.QueryResult: {
+          const id = ops[i++] as number;
+          const result = ops[i++];
+          const resolve = this.pendingQueries.get(id);
+          this.pendingQueries.delete(id);
+          resolve?.(result);
+          break;
+        }
+        default:
+          throw new Error(`unknown hub op ${String(op)}`);
+      }
+    }
+  }
+
+  private query(kind: QueryKind, argument: string): Promise<unknown> {
+    const id = this.nextQueryId++;
+    return new Promise((resolve) => {
+      this.pendingQueries.set(id, resolve);
+      this.queue(WorkerOp.Query, id, kind, argument);
+    });
+  }
+
+  private queue(...fields: unknown[]): void {
+    this.out.push(...fields);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // setImmediate, not a microtask: uWS drains microtasks after every socket
+      // callback, while setImmediate runs once after all of this turn's I/O.
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.hub.postMessage(this.out.take());
+      });
+    }
+  }
+}

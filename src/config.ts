@@ -1,0 +1,125 @@
+/**
+ * The host's configuration: command-line flags with environment fallbacks,
+ * validated once at start into one frozen object. A bad value stops the host
+ * with a one-line message naming the flag.
+ */
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DEFAULT_MAX_FRAME_BYTES, MAX_TEXT_CHARS } from './protocol/index.js';
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly workers: number;
+  readonly historySize: number;
+  readonly joinHistory: number;
+  readonly emptyRoomTtlSeconds: number;
+  readonly idleTimeoutSeconds: number;
+  readonly maxRooms: number;
+  readonly maxFrameBytes: number;
+  readonly maxTextChars: number;
+  readonly maxBackpressureBytes: number;
+  readonly shutdownTimeoutMs: number;
+  readonly publicDir: string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly allowJsFallback: boolean;
+  readonly faultInjection: boolean;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Kind = 'string' | 'integer' | 'boolean';
+
+interface Option {
+  readonly key: keyof Config;
+  readonly flag: string;
+  readonly env: string;
+  readonly kind: Kind;
+  readonly help: string;
+  readonly default: () => string | number | boolean;
+  readonly min?: number;
+  readonly max?: number;
+  readonly choices?: readonly string[];
+}
+
+const defaultPublicDir = resolve(fileURLToPath(new URL('../public', import.meta.url)));
+
+export const OPTIONS: readonly Option[] = [
+  { key: 'host', flag: 'host', env: 'CHAT_HOST', kind: 'string', help: 'address to listen on', default: () => '0.0.0.0' },
+  { key: 'port', flag: 'port', env: 'CHAT_PORT', kind: 'integer', help: 'port to listen on (0: any free port)', default: () => 8080, min: 0, max: 65535 },
+  { key: 'workers', flag: 'workers', env: 'CHAT_WORKERS', kind: 'integer', help: 'worker threads, each with its own uWS app on the port', default: () => availableParallelism(), min: 1, max: 256 },
+  { key: 'historySize', flag: 'history', env: 'CHAT_HISTORY', kind: 'integer', help: 'room messages kept in memory per room', default: () => 100, min: 0, max: 100_000 },
+  { key: 'joinHistory', flag: 'join-history', env: 'CHAT_JOIN_HISTORY', kind: 'integer', help: 'recent messages sent with a join', default: () => 50, min: 0, max: 100_000 },
+  { key: 'emptyRoomTtlSeconds', flag: 'empty-room-ttl', env: 'CHAT_EMPTY_ROOM_TTL', kind: 'integer', help: 'seconds an empty room keeps its history', default: () => 600, min: 0, max: 30 * 86_400 },
+  { key: 'idleTimeoutSeconds', flag: 'idle-timeout', env: 'CHAT_IDLE_TIMEOUT', kind: 'integer', help: 'seconds of silence before a connection is closed (pings are automatic)', default: () => 120, min: 8, max: 960 },
+  { key: 'maxRooms', flag: 'max-rooms', env: 'CHAT_MAX_ROOMS', kind: 'integer', help: 'rooms one connection may be in', default: () => 16, min: 1, max: 1000 },
+  { key: 'maxFrameBytes', flag: 'max-frame', env: 'CHAT_MAX_FRAME', kind: 'integer', help: 'largest frame a client may send, bytes', default: () => DEFAULT_MAX_FRAME_BYTES, min: 1024, max: 1 << 20 },
+  { key: 'maxTextChars', flag: 'max-text', env: 'CHAT_MAX_TEXT', kind: 'integer', help: 'longest message text, characters', default: () => MAX_TEXT_CHARS, min: 1, max: 65_535 },
+  { key: 'maxBackpressureBytes', flag: 'max-backpressure', env: 'CHAT_MAX_BACKPRESSURE', kind: 'integer', help: 'bytes buffered for a slow reader before it is closed', default: () => 1 << 20, min: 64 * 1024, max: 1 << 30 },
+  { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'CHAT_SHUTDOWN_TIMEOUT', kind: 'integer', help: 'milliseconds to wait for clients to close on shutdown', default: () => 3000, min: 100, max: 60_000 },
+  { key: 'publicDir', flag: 'public-dir', env: 'CHAT_PUBLIC_DIR', kind: 'string', help: 'folder of static files served over HTTP', default: () => defaultPublicDir },
+  { key: 'logLevel', flag: 'log-level', env: 'CHAT_LOG_LEVEL', kind: 'string', help: 'fatal, error, warn, info, debug, trace or silent', default: () => 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+  { key: 'allowJsFallback', flag: 'allow-js-fallback', env: 'CHAT_ALLOW_JS_FALLBACK', kind: 'boolean', help: "run on uWS's slow pure-JS imitation if the native binary does not load", default: () => false },
+  { key: 'faultInjection', flag: 'fault-injection', env: 'CHAT_FAULT_INJECTION', kind: 'boolean', help: 'enable POST /debug/crash-worker (tests only)', default: () => false },
+];
+
+export function helpText(): string {
+  const lines = ['Usage: npm start -- [options]', '', 'Options (environment variable in brackets):'];
+  for (const o of OPTIONS) {
+    const value = o.kind === 'boolean' ? '' : o.kind === 'integer' ? ' N' : ' VALUE';
+    const def = o.key === 'workers' ? 'number of CPUs' : String(o.default());
+    lines.push(`  --${o.flag}${value}`.padEnd(30) + `${o.help} [${o.env}] (default: ${def})`);
+  }
+  lines.push('  --help'.padEnd(30) + 'show this help');
+  return lines.join('\n');
+}
+
+function parseValue(o: Option, raw: string | boolean, source: string): string | number | boolean {
+  const where = source === 'flag' ? `--${o.flag}` : `${o.env} (for --${o.flag})`;
+  if (o.kind === 'boolean') {
+    if (typeof raw === 'boolean') return raw;
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off|)$/i.test(raw)) return false;
+    throw new ConfigError(`invalid ${where}: expected true or false, got "${raw}"`);
+  }
+  const text = String(raw);
+  if (o.kind === 'integer') {
+    if (!/^\d+$/.test(text)) throw new ConfigError(`invalid ${where}: expected a whole number, got "${text}"`);
+    const n = Number(text);
+    if ((o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max)) {
+      throw new ConfigError(`invalid ${where}: ${n} is outside ${o.min}-${o.max}`);
+    }
+    return n;
+  }
+  if (o.choices && !o.choices.includes(text)) throw new ConfigError(`invalid ${where}: expected one of ${o.choices.join(', ')}, got "${text}"`);
+  if (text.length === 0) throw new ConfigError(`invalid ${where}: must not be empty`);
+  return text;
+}
+
+/** Parses argv and env; returns null when --help was asked for. Throws ConfigError. */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Config | null {
+  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
+  for (const o of OPTIONS) options[o.flag] = { type: o.kind === 'boolean' ? 'boolean' : 'string' };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+  } catch (error) {
+    throw new ConfigError((error as Error).message.split('\n')[0] ?? 'invalid arguments');
+  }
+  if (values.help) return null;
+  const config: Record<string, unknown> = {};
+  for (const o of OPTIONS) {
+    const flag = values[o.flag];
+    const fromEnv = env[o.env];
+    config[o.key] = flag !== undefined ? parseValue(o, flag, 'flag') : fromEnv !== undefined ? parseValue(o, fromEnv, 'env') : o.default();
+  }
+  const result = config as unknown as Config;
+  if (result.joinHistory > result.historySize) {
+    throw new ConfigError(`invalid --join-history: ${result.joinHistory} is more than --history ${result.historySize}`);
+  }
+  return Object.freeze({ ...result, publicDir: resolve(result.publicDir) });
+}

@@ -1,0 +1,64 @@
+/**
+ * Entry point: validate the configuration, make sure uWebSockets.js is native,
+ * start the worker pool, and shut it down cleanly on SIGINT/SIGTERM.
+ */
+import { ConfigError, helpText, loadConfig } from './config.js';
+import { createLogger } from './log.js';
+import { isNative, loadUws, NativeUwsMissing } from './transport/uws.js';
+import { Supervisor } from './workers/supervisor.js';
+
+function stop(message: string): never {
+  process.stderr.write(`chat-host: ${message}\n`);
+  process.exit(2);
+}
+
+let config;
+try {
+  config = loadConfig(process.argv.slice(2), process.env);
+} catch (error) {
+  if (error instanceof ConfigError) stop(error.message);
+  throw error;
+}
+if (config === null) {
+  process.stdout.write(`${helpText()}\n`);
+  process.exit(0);
+}
+
+const log = createLogger(config.logLevel, { component: 'main' });
+try {
+  const uws = loadUws(config.allowJsFallback);
+  if (!isNative(uws)) {
+    log.warn('RUNNING ON THE SLOW PURE-JS uWebSockets.js FALLBACK (--allow-js-fallback): do not use this for real traffic');
+  }
+} catch (error) {
+  if (error instanceof NativeUwsMissing) stop(error.message);
+  throw error;
+}
+
+const supervisor = new Supervisor(config, log);
+let port: number;
+try {
+  port = await supervisor.start();
+} catch (error) {
+  stop((error as Error).message);
+}
+log.info({ host: config.host, port, workers: config.workers }, `chat host listening on http://${config.host}:${port}`);
+
+let shuttingDown = false;
+const shutdown = (signal: string): void => {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  log.info({ signal }, 'shutting down: closing every client with 1001');
+  supervisor.shutdown().then(
+    () => {
+      log.info('shut down cleanly');
+      process.exit(0);
+    },
+    (error: unknown) => {
+      log.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -1,0 +1,69 @@
+/**
+ * The rooms one sequencer owns, and which rooms each connection is in. Rooms are
+ * created on first join; an empty room keeps its history for `emptyRoomTtlMs`.
+ */
+import { Room } from './room.js';
+
+export interface RoomSettings {
+  readonly historyCapacity: number;
+  readonly emptyRoomTtlMs: number;
+}
+
+export class RoomRegistry {
+  private readonly rooms = new Map<string, Room>();
+  private readonly roomsByConnection = new Map<string, Set<string>>();
+
+  constructor(private readonly settings: RoomSettings) {}
+
+  get(name: string): Room | undefined {
+    return this.rooms.get(name);
+  }
+
+  getOrCreate(name: string, now: number): Room {
+    let room = this.rooms.get(name);
+    if (!room) {
+      room = new Room(name, this.settings.historyCapacity, now);
+      this.rooms.set(name, room);
+    }
+    return room;
+  }
+
+  all(): IterableIterator<Room> {
+    return this.rooms.values();
+  }
+
+  get size(): number {
+    return this.rooms.size;
+  }
+
+  roomsOf(connectionId: string): ReadonlySet<string> {
+    return this.roomsByConnection.get(connectionId) ?? EMPTY;
+  }
+
+  noteJoined(connectionId: string, room: string): void {
+    let set = this.roomsByConnection.get(connectionId);
+    if (!set) this.roomsByConnection.set(connectionId, (set = new Set()));
+    set.add(room);
+  }
+
+  noteLeft(connectionId: string, room: string): void {
+    const set = this.roomsByConnection.get(connectionId);
+    if (!set) return;
+    set.delete(room);
+    if (set.size === 0) this.roomsByConnection.delete(connectionId);
+  }
+
+  /** Forgets rooms that have been empty for longer than the TTL; returns how many. */
+  sweep(now: number): number {
+    let removed = 0;
+    for (const [name, room] of this.rooms) {
+      if (room.emptySince !== null && now - room.emptySince >= this.settings.emptyRoomTtlMs) {
+        this.rooms.delete(name);
+        removed++;
+      }
+    }
+    return removed;
+  }
+}
+
+const EMPTY: ReadonlySet<string> = new Set();

@@ -1,0 +1,69 @@
+/**
+ * What happens to one client's requests: check them, keep the connection's room
+ * state, hand them to the broker. Independent of uWS beyond the small Socket
+ * interface, so the rules read in one place.
+ */
+import type { Broker } from '../broker/broker.js';
+import { encodeError, encodeLeft, type ClientRequest, type ErrorCodeName } from '../protocol/index.js';
+import { checkNickname, checkRoomName, checkText } from '../rooms/rules.js';
+
+export interface Socket {
+  send(frame: Uint8Array): void;
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+}
+
+export interface ConnectionLimits {
+  readonly maxRooms: number;
+  readonly maxTextChars: number;
+}
+
+/** Per-connection state, kept in uWS userData. */
+export interface ConnectionState {
+  readonly id: string;
+  /** Rooms joined or being joined, with the attempt number of the join. */
+  readonly rooms: Map<string, { readonly attempt: number; joined: boolean }>;
+  attempts: number;
+  open: boolean;
+}
+
+export function newConnectionState(id: string): ConnectionState {
+  return { id, rooms: new Map(), attempts: 0, open: false };
+}
+
+export function handleRequest(state: ConnectionState, socket: Socket, request: ClientRequest, broker: Broker, limits: ConnectionLimits): void {
+  const fail = (code: ErrorCodeName, message: string, room: string | null): void => socket.send(encodeError(request.requestId, code, message, room));
+
+  const room = checkRoomName(request.room);
+  if (!room.ok) return fail(room.code, room.message, null);
+  const name = room.value;
+
+  switch (request.type) {
+    case 'join': {
+      const nickname = checkNickname(request.nickname);
+      if (!nickname.ok) return fail(nickname.code, nickname.message, name);
+      if (state.rooms.has(name)) return fail('AlreadyJoined', 'you are already in this room', name);
+      if (state.rooms.size >= limits.maxRooms) return fail('TooManyRooms', `a connection may be in at most ${limits.maxRooms} rooms`, name);
+      const attempt = ++state.attempts;
+      state.rooms.set(name, { attempt, joined: false });
+      broker.join(state.id, attempt, { requestId: request.requestId, room: name, nickname: nickname.value, since: request.since });
+      return;
+    }
+    case 'leave': {
+      if (!state.rooms.has(name)) return fail('NotJoined', 'you are not in this room', name);
+      state.rooms.delete(name);
+      socket.unsubscribe(name);
+      socket.send(encodeLeft(request.requestId, name));
+      broker.leave(state.id, name);
+      return;
+    }
+    case 'say': {
+      if (!state.rooms.has(name)) return fail('NotJoined', 'join the room before talking in it', name);
+      const text = checkText(request.text, limits.maxTextChars);
+      if (!text.ok) return fail(text.code, text.message, name);
+      if (request.to !== null && request.to.length === 0) return fail('RecipientNotFound', 'no such member in this room', name);
+      broker.say(state.id, { requestId: request.requestId, room: name, text: text.value, to: request.to });
+      return;
+    }
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * The uWS app of one worker: WebSocket endpoint, HTTP routes, and the bookkeeping
+ * uWS leaves to us (it has no app.close()): the listen socket and every open
+ * socket are tracked so that each exit path can close them all first.
+ */
+import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from 'uWebSockets.js';
+import type { Broker, BrokerHandler } from '../broker/broker.js';
+import type { Config } from '../config.js';
+import { etagMatches, StaticFiles } from '../http/static-files.js';
+import type { Logger } from '../log.js';
+import {
+  CloseCode,
+  closeReason,
+  decodeClientFrame,
+  encodeWelcome,
+  PROTOCOL_VERSION,
+  ProtocolError,
+} from '../protocol/index.js';
+import { checkRoomName } from '../rooms/rules.js';
+import { handleRequest, newConnectionState, type ConnectionState, type Socket } from './connection.js';
+import type { UWS } from './uws.js';
+
+export interface ServerOptions {
+  readonly uws: UWS;
+  readonly config: Config;
+  readonly broker: Broker;
+  readonly log: Logger;
+  readonly workerIndex: number;
+  /** Unique per worker start; prefixes connection ids. */
+  readonly incarnation: number;
+  /** Called when POST /debug/crash-worker asks this worker to crash (fault injection only). */
+  readonly onCrashRequest?: () => void;
+}
+
+type Ws = WebSocket<ConnectionState>;
+
+const OK = '200 OK';
+
+export class ChatServer implements BrokerHandler {
+  private readonly app: TemplatedApp;
+  private listenSocket: us_listen_socket | null = null;
+  private readonly sockets = new Map<string, Ws>();
+  private readonly files: StaticFiles;
+  private nextConnection = 0;
+  private draining = false;
+  private readonly idPrefix: string;
+
+  constructor(private readonly options: ServerOptions) {
+    const { uws, config } = options;
+    this.idPrefix = `${options.incarnation.toString(36)}.`;
+    this.files = new StaticFiles(config.publicDir);
+    this.app = uws.App();
+    this.app.ws<ConnectionState>('/*', {
+      maxPayloadLength: config.maxFrameBytes,
+      idleTimeout: config.idleTimeoutSeconds,
+      sendPingsAutomatically: true,
+      maxBackpressure: config.maxBackpressureBytes,
+      closeOnBackpressureLimit: 1,
+      compression: uws.DISABLED,
+      upgrade: (res, req, context) => this.upgrade(res, req, context),
+      open: (ws) => this.open(ws),
+      message: (ws, message, isBinary) => this.message(ws, message, isBinary),
+      close: (ws) => this.close(ws),
+    });
+    this.app.get('/healthz', (res) =>
+      this.json(res, async () => [OK, { status: this.draining ? 'draining' : 'ok', ...(await options.broker.stats()) }]),
+    );
+    this.app.get('/api/rooms', (res) => this.json(res, async () => [OK, { rooms: await options.broker.rooms() }]));
+    this.app.get('/api/rooms/:room', (res, req) => this.roomDetail(res, req));
+    if (config.faultInjection) {
+      this.app.post('/debug/crash-worker', (res) => {
+        res.cork(() => this.writeJson(res, '200 OK', { worker: options.workerIndex, incarnation: options.incarnation }));
+        setImmediate(() => options.onCrashRequest?.());
+      });
+    }
+    this.app.get('/*', (res, req) => this.staticFile(res, req));
+    this.app.any('/*', (res) => {
+      res.cork(() => this.writeJson(res, '404 Not Found', { error: 'not found' }));
+    });
+  }
+
+  /** Listens with SO_REUSEPORT (uSockets' default for a non-zero port); resolves false on failure. */
+  listen(host: string, port: number): Promise<number | false> {
+    return new Promise((resolve) => {
+      this.app.listen(host, port, (socket) => {
+        if (!socket) return resolve(false);
+        this.listenSocket = socket;
+        resolve(this.options.uws.us_socket_local_port(socket));
+      });
+    });
+  }
+
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  /** Stops accepting connections. */
+  stopListening(): void {
+    if (this.listenSocket) {
+      this.options.uws.us_listen_socket_close(this.listenSocket);
+      this.listenSocket = null;
+    }
+  }
+
+  /**
+   * Closes every socket with `code` and `reason`, waits up to `timeoutMs` for the
+   * closing handshakes, then cuts what is left. Resolves when no uWS handle is open.
+   */
+  async closeAll(code: number, reason: string, timeoutMs: number): Promise<void> {
+    this.draining = true;
+    this.stopListening();
+    const text = closeReason(reason);
+    for (const ws of [...this.sockets.values()]) ws.end(code, text);
+    const deadline = Date.now() + timeoutMs;
+    while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    for (const ws of [...this.sockets.values()]) ws.close();
+    // Let uSockets finish closing what close() started before the loop is torn down.
+    await new Promise((r) => setImmediate(r));
+  }
+
+  // ------------------------------------------------------------ BrokerHandler
+
+  onPublish(room: string, frame: Uint8Array): void {
+    this.app.publish(room, frame, true);
+  }
+
+  onSend(connectionId: string, frame: Uint8Array): void {
+    this.sockets.get(connectionId)?.send(frame, true);
+  }
+
+  onJoined(connectionId: string, attempt: number, room: string, frame: Uint8Array): void {
+    const ws = this.sockets.get(connectionId);
+    if (!ws) return;
+    const membership = ws.getUserData().rooms.get(room);
+    // A reply to an older attempt: the client left (and maybe rejoined) meanwhile.
+    if (!membership || membership.attempt !== attempt) return;
+    membership.joined = true;
+    ws.cork(() => {
+      ws.subscribe(room);
+      ws.send(frame, true);
+    });
+  }
+
+  onJoinFailed(connectionId: string, attempt: number, room: string, frame: Uint8Array): void {
+    const ws = this.sockets.get(connectionId);
+    if (!ws) return;
+    const state = ws.getUserData();
+    if (state.rooms.get(room)?.attempt === attempt) state.rooms.delete(room);
+    ws.send(frame, true);
+  }
+
+  // ------------------------------------------------------------ WebSocket
+
+  private upgrade(res: HttpResponse, req: HttpRequest, context: unknown): void {
+    if (this.draining) {
+      res.cork(() => res.writeStatus('503 Service Unavailable').end('shutting down'));
+      return;
+    }
+    const id = this.idPrefix + (this.nextConnection++).toString(36);
+    res.upgrade(
+      newConnectionState(id),
+      req.getHeader('sec-websocket-key'),
+      req.getHeader('sec-websocket-protocol'),
+      req.getHeader('sec-websocket-extensions'),
+      context as Parameters<HttpResponse['upgrade']>[4],
+    );
+  }
+
+  private open(ws: Ws): void {
+    const state = ws.getUserData();
+    state.open = true;
+    this.sockets.set(state.id, ws);
+    this.options.broker.open(state.id);
+    const { config } = this.options;
+    ws.send(
+      encodeWelcome({
+        connectionId: state.id,
+        protocolVersion: PROTOCOL_VERSION,
+        maxFrameBytes: config.maxFrameBytes,
+        maxRooms: config.maxRooms,
+        maxTextChars: config.maxTextChars,
+        idleTimeoutSeconds: config.idleTimeoutSeconds,
+      }),
+      true,
+    );
+  }
+
+  private message(ws: Ws, message: ArrayBuffer, isBinary: boolean): void {
+    if (!isBinary) {
+      ws.end(CloseCode.UnsupportedData, 'text frames are not supported: send binary FlatBuffers frames');
+      return;
+    }
+    let request;
+    try {
+      // The ArrayBuffer is only valid during this call: decode synchronously.
+      request = decodeClientFrame(new Uint8Array(message));
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      ws.end(error.closeCode, closeReason(`${error.code}: ${error.message}`));
+      return;
+    }
+    const socket: Socket = {
+      send: (frame) => ws.send(frame, true),
+      subscribe: (topic) => ws.subscribe(topic),
+      unsubscribe: (topic) => ws.unsubscribe(topic),
+    };
+    handleRequest(ws.getUserData(), socket, request, this.options.broker, this.options.config);
+  }
+
+  private close(ws: Ws): void {
+    const state = ws.getUserData();
+    state.open = false;
+    this.sockets.delete(state.id);
+    this.options.broker.close(state.id);
+  }
+
+  // ------------------------------------------------------------ HTTP
+
+  private staticFile(res: HttpResponse, req: HttpRequest): void {
+    const file = this.files.lookup(req.getUrl());
+    const ifNoneMatch = req.getHeader('if-none-match');
+    res.cork(() => {
+      if (!file) return this.writeJson(res, '404 Not Found', { error: 'not found' });
+      if (etagMatches(ifNoneMatch, file.etag)) {
+        res.writeStatus('304 Not Modified').writeHeader('ETag', file.etag).writeHeader('Cache-Control', 'no-cache').endWithoutBody();
+        return;
+      }
+      res
+        .writeStatus('200 OK')
+        .writeHeader('Content-Type', file.contentType)
+        .writeHeader('ETag', file.etag)
+        .writeHeader('Cache-Control', 'no-cache')
+        .writeHeader('X-Content-Type-Options', 'nosniff')
+        .end(file.body);
+    });
+  }
+
+  private roomDetail(res: HttpResponse, req: HttpRequest): void {
+    let name: string;
+    try {
+      name = decodeURIComponent(req.getParameter(0));
+    } catch (error) {
+      if (!(error instanceof URIError)) throw error;
+      name = '';
+    }
+    if (!checkRoomName(name).ok) {
+      res.cork(() => this.writeJson(res, '400 Bad Request', { error: 'invalid room name' }));
+      return;
+    }
+    this.json(res, async () => {
+      const room = await this.options.broker.room(name);
+      return room ? [OK, room] : ['404 Not Found', { error: 'no such room' }];
+    });
+  }
+
+  /** Answers with the status and JSON body `produce` resolves to. */
+  private json(res: HttpResponse, produce: () => Promise<[string, unknown]>): void {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    produce().then(
+      ([status, body]) => {
+        if (!aborted) res.cork(() => this.writeJson(res, status, body));
+      },
+      (error: unknown) => {
+        this.options.log.error({ err: error }, 'HTTP handler failed');
+        if (!aborted) res.cork(() => this.writeJson(res, '500 Internal Server Error', { error: 'internal error' }));
+      },
+    );
+  }
+
+  private writeJson(res: HttpResponse, status: string, body: unknown): void {
+    res
+      .writeStatus(status)
+      .writeHeader('Content-Type', 'application/json; charset=utf-8')
+      .writeHeader('Cache-Control', 'no-store')
+      .end(JSON.stringify(body));
+  }
+}

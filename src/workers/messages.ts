@@ -1,0 +1,18 @@
+/** Control messages between the supervisor (main thread) and a worker thread. */
+import type { RelayBatch } from '../broker/relay.js';
+import type { Config } from '../config.js';
+
+export interface WorkerData {
+  readonly index: number;
+  readonly incarnation: number;
+  readonly port: number;
+  readonly config: Config;
+}
+
+export type ToWorker = RelayBatch | { readonly kind: 'shutdown' };
+
+export type FromWorker =
+  | RelayBatch
+  | { readonly kind: 'listening'; readonly port: number }
+  | { readonly kind: 'listen-failed' }
+  | { readonly kind: 'crashed'; readonly error: string };

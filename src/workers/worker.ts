@@ -1,0 +1,74 @@
+/**
+ * A worker thread: one uWS app on the shared port, talking to the hub through
+ * LocalBroker. Every way out of this thread (shutdown, crash, failed listen)
+ * first closes the listen socket and every socket: a worker that ends with uWS
+ * handles open aborts the whole process.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { LocalBroker } from '../broker/broker.local.js';
+import { createLogger } from '../log.js';
+import { CloseCode } from '../protocol/index.js';
+import { ChatServer } from '../transport/server.js';
+import { loadUws } from '../transport/uws.js';
+import type { FromWorker, ToWorker, WorkerData } from './messages.js';
+
+if (!parentPort) throw new Error('worker.ts runs only as a worker thread');
+const port = parentPort;
+const data = workerData as WorkerData;
+const { config } = data;
+const log = createLogger(config.logLevel, { worker: data.index, incarnation: data.incarnation });
+const post = (message: FromWorker): void => port.postMessage(message);
+
+let server: ChatServer | null = null;
+let exiting = false;
+
+async function exit(code: number, closeCode: number, reason: string, timeoutMs: number): Promise<void> {
+  if (exiting) return;
+  exiting = true;
+  if (server) await server.closeAll(closeCode, reason, timeoutMs);
+  port.close();
+  process.exit(code);
+}
+
+function crash(error: unknown): void {
+  log.fatal({ err: error }, 'worker crashed; closing its sockets so that it can be restarted');
+  post({ kind: 'crashed', error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  exit(1, CloseCode.ServiceRestart, 'worker restarting; reconnect', 500).catch((closeError: unknown) => {
+    log.fatal({ err: closeError }, 'closing sockets after a crash failed');
+    process.exit(1);
+  });
+}
+
+process.on('uncaughtException', crash);
+process.on('unhandledRejection', crash);
+
+const uws = loadUws(config.allowJsFallback);
+const broker = new LocalBroker(port);
+server = new ChatServer({
+  uws,
+  config,
+  broker,
+  log,
+  workerIndex: data.index,
+  incarnation: data.incarnation,
+  onCrashRequest: () => {
+    throw new Error('fault injection: crash requested by POST /debug/crash-worker');
+  },
+});
+broker.setHandler(server);
+
+port.on('message', (message: ToWorker) => {
+  if (message.kind === 'relay') broker.receive(message);
+  else if (message.kind === 'shutdown') {
+    void exit(0, CloseCode.GoingAway, 'server shutting down', config.shutdownTimeoutMs);
+  }
+});
+
+const listening = await server.listen(config.host, data.port);
+if (listening === false) {
+  post({ kind: 'listen-failed' });
+  await exit(1, CloseCode.GoingAway, 'listen failed', 0);
+} else {
+  log.debug({ port: listening }, 'worker listening');
+  post({ kind: 'listening', port: listening });
+}
