@@ -21,7 +21,7 @@ export interface Config {
   readonly maxFrameBytes: number;
   readonly maxTextChars: number;
   readonly maxBackpressureBytes: number;
-  readonly shutdownTimeoutMs: number;
+  readonly shutdownGraceMs: number;
   readonly publicDir: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly allowJsFallback: boolean;
@@ -60,7 +60,7 @@ export const OPTIONS: readonly Option[] = [
   { key: 'maxFrameBytes', flag: 'max-frame', env: 'CHAT_MAX_FRAME', kind: 'integer', help: 'largest frame a client may send, bytes', default: () => DEFAULT_MAX_FRAME_BYTES, min: 1024, max: 1 << 20 },
   { key: 'maxTextChars', flag: 'max-text', env: 'CHAT_MAX_TEXT', kind: 'integer', help: 'longest message text, characters', default: () => MAX_TEXT_CHARS, min: 1, max: 65_535 },
   { key: 'maxBackpressureBytes', flag: 'max-backpressure', env: 'CHAT_MAX_BACKPRESSURE', kind: 'integer', help: 'bytes buffered for a slow reader before it is closed', default: () => 1 << 20, min: 64 * 1024, max: 1 << 30 },
-  { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'CHAT_SHUTDOWN_TIMEOUT', kind: 'integer', help: 'milliseconds to wait for clients to close on shutdown', default: () => 3000, min: 100, max: 60_000 },
+  { key: 'shutdownGraceMs', flag: 'shutdown-grace', env: 'CHAT_SHUTDOWN_GRACE', kind: 'integer', help: 'milliseconds clients get to finish closing on shutdown', default: () => 500, min: 0, max: 4000 },
   { key: 'publicDir', flag: 'public-dir', env: 'CHAT_PUBLIC_DIR', kind: 'string', help: 'folder of static files served over HTTP', default: () => defaultPublicDir },
   { key: 'logLevel', flag: 'log-level', env: 'CHAT_LOG_LEVEL', kind: 'string', help: 'fatal, error, warn, info, debug, trace or silent', default: () => 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
   { key: 'allowJsFallback', flag: 'allow-js-fallback', env: 'CHAT_ALLOW_JS_FALLBACK', kind: 'boolean', help: "run on uWS's slow pure-JS imitation if the native binary does not load", default: () => false },

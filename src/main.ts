@@ -36,29 +36,36 @@ try {
 }
 
 const supervisor = new Supervisor(config, log);
-let port: number;
-try {
-  port = await supervisor.start();
-} catch (error) {
-  stop((error as Error).message);
-}
-log.info({ host: config.host, port, workers: config.workers }, `chat host listening on http://${config.host}:${port}`);
-
+let started: Promise<number> | null = null;
 let shuttingDown = false;
 const shutdown = (signal: string): void => {
   if (shuttingDown) return;
   shuttingDown = true;
   log.info({ signal }, 'shutting down: closing every client with 1001');
-  supervisor.shutdown().then(
-    () => {
-      log.info('shut down cleanly');
-      process.exit(0);
-    },
-    (error: unknown) => {
-      log.error({ err: error }, 'shutdown failed');
-      process.exit(1);
-    },
-  );
+  // A signal during start waits for the pool to be up, then stops all of it.
+  const ready = started ? started.catch(() => 0) : Promise.resolve(0);
+  ready
+    .then(() => supervisor.shutdown())
+    .then(
+      () => {
+        log.info('shut down cleanly');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
 };
+// Installed before the pool starts, so that no signal finds the host without them.
 process.on('SIGINT', () => shutdown('SIGINT'));
 process.on('SIGTERM', () => shutdown('SIGTERM'));
+
+started = supervisor.start();
+let port: number;
+try {
+  port = await started;
+} catch (error) {
+  stop((error as Error).message);
+}
+if (!shuttingDown) log.info({ host: config.host, port, workers: config.workers }, `chat host listening on http://${config.host}:${port}`);

@@ -13,7 +13,7 @@ export const CloseCode = {
   UnsupportedData: 1003,
   /** A binary frame that is not a valid protocol frame. */
   InvalidPayload: 1007,
-  /** A frame over the size limit (sent by uWebSockets.js itself). */
+  /** A frame over the size limit. (Past 4x the limit, at least 64 KiB, uWS drops the TCP connection: 1006.) */
   MessageTooBig: 1009,
   /** The host hit an unexpected error serving this connection. */
   InternalError: 1011,

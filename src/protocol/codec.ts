@@ -138,7 +138,8 @@ export const TABLE_SPECS: readonly TableSpec[] = [
 
 // ------------------------------------------------------------------ decoding
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the text, not a byte-order mark to drop.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function text(bytes: string | Uint8Array | null): string {
   return bytes === null ? '' : typeof bytes === 'string' ? bytes : utf8.decode(bytes);

@@ -9,7 +9,6 @@ export type ProtocolErrorCode =
   | 'BAD_OFFSET'
   | 'BAD_VTABLE'
   | 'BAD_UTF8'
-  | 'STRING_TOO_LONG'
   | 'VECTOR_TOO_LONG'
   | 'TOO_DEEP'
   | 'UNKNOWN_BODY'

@@ -81,17 +81,20 @@ class Walker {
     checkAlign(vtable, SIZE_VOFFSET, `${spec.name} vtable`);
     const vtableSize = view.getUint16(vtable, true);
     const tableSize = view.getUint16(vtable + SIZE_VOFFSET, true);
-    if (vtableSize < SIZE_VOFFSET * 2 || vtableSize % SIZE_VOFFSET !== 0) {
+    // The JS runtime reads vtable entries as signed 16-bit numbers: anything from
+    // 0x8000 up would mean one thing here and another to the accessors.
+    if (vtableSize < SIZE_VOFFSET * 2 || vtableSize % SIZE_VOFFSET !== 0 || vtableSize >= 0x8000) {
       throw new ProtocolError('BAD_VTABLE', `${spec.name}: vtable size ${vtableSize} is invalid`);
     }
     checkRange(view, vtable, vtableSize, `${spec.name} vtable`);
-    if (tableSize < SIZE_UOFFSET) throw new ProtocolError('BAD_VTABLE', `${spec.name}: table size ${tableSize} is invalid`);
+    if (tableSize < SIZE_UOFFSET || tableSize >= 0x8000) throw new ProtocolError('BAD_VTABLE', `${spec.name}: table size ${tableSize} is invalid`);
     checkRange(view, at, tableSize, spec.name);
 
     const slots = (vtableSize - SIZE_VOFFSET * 2) / SIZE_VOFFSET;
     const fieldAt = (slot: number): number => {
       if (slot >= slots) return 0;
       const offset = view.getUint16(vtable + SIZE_VOFFSET * (2 + slot), true);
+      if (offset >= 0x8000) throw new ProtocolError('BAD_VTABLE', `${spec.name}: field offset ${offset} is out of range`);
       return offset === 0 ? 0 : at + offset;
     };
 

@@ -34,6 +34,12 @@ export interface ServerOptions {
 
 type Ws = WebSocket<ConnectionState>;
 
+/**
+ * The native build of uWS.js 20.30 has app.close() (close the listen sockets and
+ * every socket, HTTP keep-alive ones included), but its typings do not declare it.
+ */
+type ClosableApp = TemplatedApp & { close(): void };
+
 const OK = '200 OK';
 
 export class ChatServer implements BrokerHandler {
@@ -50,8 +56,13 @@ export class ChatServer implements BrokerHandler {
     this.idPrefix = `${options.incarnation.toString(36)}.`;
     this.files = new StaticFiles(config.publicDir);
     this.app = uws.App();
+    if (typeof (this.app as Partial<ClosableApp>).close !== 'function') {
+      throw new Error('this uWebSockets.js build has no app.close(); the host needs it to close HTTP connections on exit');
+    }
     this.app.ws<ConnectionState>('/*', {
-      maxPayloadLength: config.maxFrameBytes,
+      // uWS cuts a connection without a close frame past maxPayloadLength; leave
+      // room above our limit so that most oversized frames get a proper 1009.
+      maxPayloadLength: Math.max(config.maxFrameBytes * 4, 64 * 1024),
       idleTimeout: config.idleTimeoutSeconds,
       sendPingsAutomatically: true,
       maxBackpressure: config.maxBackpressureBytes,
@@ -103,19 +114,21 @@ export class ChatServer implements BrokerHandler {
   }
 
   /**
-   * Closes every socket with `code` and `reason`, waits up to `timeoutMs` for the
-   * closing handshakes, then cuts what is left. Resolves when no uWS handle is open.
+   * Stops listening, ends every WebSocket with `code` and `reason`, gives the closing
+   * handshakes `graceMs`, then closes whatever uWS still holds (idle HTTP keep-alive
+   * connections included) so that the thread has no handle left and can end.
    */
-  async closeAll(code: number, reason: string, timeoutMs: number): Promise<void> {
+  closeAll(code: number, reason: string, graceMs: number): Promise<void> {
     this.draining = true;
     this.stopListening();
     const text = closeReason(reason);
     for (const ws of [...this.sockets.values()]) ws.end(code, text);
-    const deadline = Date.now() + timeoutMs;
-    while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    for (const ws of [...this.sockets.values()]) ws.close();
-    // Let uSockets finish closing what close() started before the loop is torn down.
-    await new Promise((r) => setImmediate(r));
+    return new Promise((resolve) =>
+      setTimeout(() => {
+        (this.app as ClosableApp).close();
+        resolve();
+      }, graceMs),
+    );
   }
 
   // ------------------------------------------------------------ BrokerHandler
@@ -188,6 +201,10 @@ export class ChatServer implements BrokerHandler {
   private message(ws: Ws, message: ArrayBuffer, isBinary: boolean): void {
     if (!isBinary) {
       ws.end(CloseCode.UnsupportedData, 'text frames are not supported: send binary FlatBuffers frames');
+      return;
+    }
+    if (message.byteLength > this.options.config.maxFrameBytes) {
+      ws.end(CloseCode.MessageTooBig, `frame of ${message.byteLength} bytes is over the ${this.options.config.maxFrameBytes}-byte limit`);
       return;
     }
     let request;

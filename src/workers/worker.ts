@@ -19,24 +19,29 @@ const { config } = data;
 const log = createLogger(config.logLevel, { worker: data.index, incarnation: data.incarnation });
 const post = (message: FromWorker): void => port.postMessage(message);
 
+/** Time a crashed worker gives its clients' closing handshakes before cutting them. */
+const CRASH_GRACE_MS = 100;
+
 let server: ChatServer | null = null;
 let exiting = false;
 
-async function exit(code: number, closeCode: number, reason: string, timeoutMs: number): Promise<void> {
+/**
+ * Ends the thread the only safe way: close the listen socket and every socket,
+ * close the port to the main thread, and let the event loop run dry. (process.exit
+ * or terminate() with uWS handles open aborts the whole process.)
+ */
+function exit(code: number, closeCode: number, reason: string, graceMs: number): void {
   if (exiting) return;
   exiting = true;
-  if (server) await server.closeAll(closeCode, reason, timeoutMs);
-  port.close();
-  process.exit(code);
+  process.exitCode = code;
+  const closed = server ? server.closeAll(closeCode, reason, graceMs) : Promise.resolve();
+  void closed.then(() => port.close());
 }
 
 function crash(error: unknown): void {
   log.fatal({ err: error }, 'worker crashed; closing its sockets so that it can be restarted');
   post({ kind: 'crashed', error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-  exit(1, CloseCode.ServiceRestart, 'worker restarting; reconnect', 500).catch((closeError: unknown) => {
-    log.fatal({ err: closeError }, 'closing sockets after a crash failed');
-    process.exit(1);
-  });
+  exit(1, CloseCode.ServiceRestart, 'worker restarting; reconnect', CRASH_GRACE_MS);
 }
 
 process.on('uncaughtException', crash);
@@ -60,14 +65,14 @@ broker.setHandler(server);
 port.on('message', (message: ToWorker) => {
   if (message.kind === 'relay') broker.receive(message);
   else if (message.kind === 'shutdown') {
-    void exit(0, CloseCode.GoingAway, 'server shutting down', config.shutdownTimeoutMs);
+    exit(0, CloseCode.GoingAway, 'server shutting down', config.shutdownGraceMs);
   }
 });
 
 const listening = await server.listen(config.host, data.port);
 if (listening === false) {
   post({ kind: 'listen-failed' });
-  await exit(1, CloseCode.GoingAway, 'listen failed', 0);
+  exit(1, CloseCode.GoingAway, 'listen failed', 0);
 } else {
   log.debug({ port: listening }, 'worker listening');
   post({ kind: 'listening', port: listening });

@@ -7,7 +7,7 @@
  * (set PROTOCOL_TEST_SEED to explore others); failures name the seed and the case.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import {
   BASE_SEED,
   type Frame,
@@ -32,9 +32,10 @@ const TIMEOUT_MS = 20_000;
 const CLIENT_BODY_TYPES = 3;
 const SERVER_BODY_TYPES = 8;
 
+const CORPUS_SEED = Rng.derive(BASE_SEED, 'fuzz corpus');
 /** Sample frames plus random valid frames of every type. */
 const corpus: readonly Frame[] = (() => {
-  const rng = new Rng(Rng.derive(BASE_SEED, 'fuzz corpus'));
+  const rng = new Rng(CORPUS_SEED);
   const frames = sampleFrames();
   for (let i = 0; i < 24; i++) {
     frames.push({ name: `random client ${i}`, direction: 'client', bytes: encodeClientRequest(randomClientRequest(rng)) });
@@ -51,16 +52,26 @@ interface Stats {
 }
 
 let executed = 0;
+const allStats: Stats[] = [];
 
 function newStats(): Stats {
-  return { cases: 0, accepted: 0, codes: new Map() };
+  const stats: Stats = { cases: 0, accepted: 0, codes: new Map() };
+  allStats.push(stats);
+  return stats;
 }
+
+// PROTOCOL_FUZZ_STATS=1 prints how the cases were decided (to see that mutations reach deep).
+afterAll(() => {
+  if (!process.env['PROTOCOL_FUZZ_STATS']) return;
+  for (const s of allStats) console.log(`${s.cases} cases, ${s.accepted} decodes accepted, rejected:`, Object.fromEntries(s.codes));
+  console.log(`total ${executed} cases (seed ${BASE_SEED})`);
+});
 
 /**
  * Decodes `bytes` both ways and checks the contract. Returns the ProtocolError codes
  * (or 'ok') of [client, server] so that callers can make sharper assertions.
  */
-function check(bytes: Uint8Array, stats: Stats, seed: number, what: string): [string, string] {
+function check(bytes: Uint8Array, stats: Stats, seed: number | null, what: string): [string, string] {
   stats.cases++;
   executed++;
   try {
@@ -88,7 +99,8 @@ function check(bytes: Uint8Array, stats: Stats, seed: number, what: string): [st
     return codes;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    throw new Error(`[seed=${seed}, PROTOCOL_TEST_SEED=${BASE_SEED}] ${what}: ${message}\n  input: ${hex(bytes)}`);
+    const origin = seed === null ? '[exhaustive, no randomness]' : `[seed=${seed}, PROTOCOL_TEST_SEED=${BASE_SEED}]`;
+    throw new Error(`${origin} ${what}: ${message}\n  input: ${hex(bytes)}`);
   }
 }
 
@@ -118,7 +130,7 @@ describe('fuzz: decoders return a complete object or throw ProtocolError', () =>
       for (let bit = 0; bit < frame.bytes.length * 8; bit++) {
         const bytes = frame.bytes.slice();
         flipBit(bytes, bit);
-        check(bytes, stats, 0, `${frame.name} with bit ${bit} flipped`);
+        check(bytes, stats, null, `${frame.name} with bit ${bit} flipped`);
       }
     }
     // The mutations must reach past the first check: some survive, many kinds of fault are found.
@@ -207,17 +219,18 @@ describe('fuzz: decoders return a complete object or throw ProtocolError', () =>
   });
 
   test('union type byte set to every value', { timeout: TIMEOUT_MS }, () => {
+    const seed = CORPUS_SEED; // the corpus holds random valid frames
     const stats = newStats();
     for (const frame of corpus) {
       const typeAt = bodyTypePos(frame.bytes);
       for (let type = 0; type < 256; type++) {
         const bytes = frame.bytes.slice();
         bytes[typeAt] = type;
-        const [client, server] = check(bytes, stats, 0, `${frame.name} with body type ${type}`);
+        const [client, server] = check(bytes, stats, seed, `${frame.name} with body type ${type}`);
         const expectFor = (code: string, members: number, which: string): void => {
           const want = type === 0 ? 'MISSING_BODY' : type > members ? 'UNKNOWN_BODY' : undefined;
           if (want !== undefined && code !== want) {
-            throw new Error(`${frame.name} with body type ${type}: ${which} decoder gave ${code}, expected ${want}: ${hex(bytes)}`);
+            throw new Error(`[seed=${seed}] ${frame.name} with body type ${type}: ${which} decoder gave ${code}, expected ${want}: ${hex(bytes)}`);
           }
         };
         expectFor(client, CLIENT_BODY_TYPES, 'client');

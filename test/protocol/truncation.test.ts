@@ -47,8 +47,8 @@ describe('every truncation of a valid frame is a ProtocolError', () => {
   });
 
   test.each(cases)('%s, decoded in the wrong direction: ProtocolError or a typed object', (_name, frame) => {
-    const decode = frame.direction === 'client' ? decodeServerFrame : decodeClientFrame;
-    const check = frame.direction === 'client' ? assertServerEvent : assertClientRequest;
+    const decode: (b: Uint8Array) => unknown = frame.direction === 'client' ? decodeServerFrame : decodeClientFrame;
+    const check: (v: unknown) => void = frame.direction === 'client' ? assertServerEvent : assertClientRequest;
     for (let i = 0; i < frame.bytes.length; i++) {
       const result = outcome(decode, frame.bytes.subarray(0, i));
       if (result.ok) check(result.value);
