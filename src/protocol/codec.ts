@@ -26,6 +26,7 @@ import { ServerBody } from './generated/chat/wire/server-body.js';
 import { ServerFrame } from './generated/chat/wire/server-frame.js';
 import { Welcome } from './generated/chat/wire/welcome.js';
 import { ProtocolError } from './errors.js';
+import { decodeUtf8, encodeUtf8 } from './utf8.js';
 import { type TableSpec, verifyRoot } from './verify.js';
 
 export { ErrorCode };
@@ -138,11 +139,8 @@ export const TABLE_SPECS: readonly TableSpec[] = [
 
 // ------------------------------------------------------------------ decoding
 
-// ignoreBOM: a leading U+FEFF is part of the text, not a byte-order mark to drop.
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 function text(bytes: string | Uint8Array | null): string {
-  return bytes === null ? '' : typeof bytes === 'string' ? bytes : utf8.decode(bytes);
+  return bytes === null ? '' : typeof bytes === 'string' ? bytes : decodeUtf8(bytes);
 }
 
 function optionalText(bytes: string | Uint8Array | null): string | null {
@@ -275,6 +273,10 @@ export function decodeServerFrame(bytes: Uint8Array): ServerEvent {
 
 const builder = new flatbuffers.Builder(1024);
 
+function writeString(s: string): flatbuffers.Offset {
+  return builder.createString(encodeUtf8(s));
+}
+
 function finish(root: flatbuffers.Offset): Uint8Array {
   builder.finish(root);
   const bytes = builder.asUint8Array().slice();
@@ -283,14 +285,14 @@ function finish(root: flatbuffers.Offset): Uint8Array {
 }
 
 function writeMember(m: MemberInfo): flatbuffers.Offset {
-  return Member.createMember(builder, builder.createString(m.id), builder.createString(m.name));
+  return Member.createMember(builder, writeString(m.id), writeString(m.name));
 }
 
 function writeMessage(m: ChatMessage): flatbuffers.Offset {
-  const room = builder.createString(m.room);
+  const room = writeString(m.room);
   const sender = writeMember(m.sender);
   const to = m.to === null ? 0 : writeMember(m.to);
-  const body = builder.createString(m.text);
+  const body = writeString(m.text);
   Message.startMessage(builder);
   Message.addRoom(builder, room);
   Message.addSeq(builder, BigInt(m.seq));
@@ -312,8 +314,8 @@ function serverFrame(requestId: number, type: ServerBody, body: flatbuffers.Offs
 export function encodeClientRequest(request: ClientRequest): Uint8Array {
   switch (request.type) {
     case 'join': {
-      const room = builder.createString(request.room);
-      const nickname = builder.createString(request.nickname);
+      const room = writeString(request.room);
+      const nickname = writeString(request.nickname);
       Join.startJoin(builder);
       Join.addRoom(builder, room);
       Join.addNickname(builder, nickname);
@@ -321,18 +323,18 @@ export function encodeClientRequest(request: ClientRequest): Uint8Array {
       return clientFrame(request.requestId, ClientBody.Join, Join.endJoin(builder));
     }
     case 'leave':
-      return clientFrame(request.requestId, ClientBody.Leave, Leave.createLeave(builder, builder.createString(request.room)));
+      return clientFrame(request.requestId, ClientBody.Leave, Leave.createLeave(builder, writeString(request.room)));
     case 'say': {
-      const room = builder.createString(request.room);
-      const body = builder.createString(request.text);
-      const to = request.to === null ? 0 : builder.createString(request.to);
+      const room = writeString(request.room);
+      const body = writeString(request.text);
+      const to = request.to === null ? 0 : writeString(request.to);
       return clientFrame(request.requestId, ClientBody.Say, Say.createSay(builder, room, body, to));
     }
   }
 }
 
 export function encodeWelcome(w: WelcomeInfo): Uint8Array {
-  const id = builder.createString(w.connectionId);
+  const id = writeString(w.connectionId);
   Welcome.startWelcome(builder);
   Welcome.addConnectionId(builder, id);
   Welcome.addProtocolVersion(builder, w.protocolVersion);
@@ -344,7 +346,7 @@ export function encodeWelcome(w: WelcomeInfo): Uint8Array {
 }
 
 export function encodeJoined(requestId: number, j: JoinedInfo): Uint8Array {
-  const room = builder.createString(j.room);
+  const room = writeString(j.room);
   const you = writeMember(j.you);
   const members = Joined.createMembersVector(builder, j.members.map(writeMember));
   const history = Joined.createHistoryVector(builder, j.history.map(writeMessage));
@@ -359,7 +361,7 @@ export function encodeJoined(requestId: number, j: JoinedInfo): Uint8Array {
 }
 
 export function encodeMemberJoined(room: string, m: MemberInfo): Uint8Array {
-  const roomOffset = builder.createString(room);
+  const roomOffset = writeString(room);
   const memberOffset = writeMember(m);
   MemberJoined.startMemberJoined(builder);
   MemberJoined.addRoom(builder, roomOffset);
@@ -368,7 +370,7 @@ export function encodeMemberJoined(room: string, m: MemberInfo): Uint8Array {
 }
 
 export function encodeMemberLeft(room: string, m: MemberInfo): Uint8Array {
-  const roomOffset = builder.createString(room);
+  const roomOffset = writeString(room);
   const memberOffset = writeMember(m);
   MemberLeft.startMemberLeft(builder);
   MemberLeft.addRoom(builder, roomOffset);
@@ -381,16 +383,16 @@ export function encodeMessage(m: ChatMessage): Uint8Array {
 }
 
 export function encodeLeft(requestId: number, room: string): Uint8Array {
-  return serverFrame(requestId, ServerBody.Left, Left.createLeft(builder, builder.createString(room)));
+  return serverFrame(requestId, ServerBody.Left, Left.createLeft(builder, writeString(room)));
 }
 
 export function encodeSent(requestId: number, room: string, seq: number): Uint8Array {
-  return serverFrame(requestId, ServerBody.Sent, Sent.createSent(builder, builder.createString(room), BigInt(seq)));
+  return serverFrame(requestId, ServerBody.Sent, Sent.createSent(builder, writeString(room), BigInt(seq)));
 }
 
 export function encodeError(requestId: number, code: ErrorCodeName, message: string, room: string | null, temporary = false): Uint8Array {
-  const messageOffset = builder.createString(message);
-  const roomOffset = room === null ? 0 : builder.createString(room);
+  const messageOffset = writeString(message);
+  const roomOffset = room === null ? 0 : writeString(room);
   return serverFrame(
     requestId,
     ServerBody.ErrorReply,
