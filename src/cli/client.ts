@@ -55,8 +55,9 @@ function finishIfDone(): void {
 function handleLine(line: string): void {
   const requestId = nextRequestId++;
   const to = /^\/to\s+(\S+)\s+([\s\S]+)$/.exec(line);
-  const join = /^\/join\s+(\S+)\s*$/.exec(line);
-  const leave = /^\/leave\s+(\S+)\s*$/.exec(line);
+  // The whole rest of the line is the room, so that a bad name gets the host's error, not a broadcast.
+  const join = /^\/join\s+(.+?)\s*$/.exec(line);
+  const leave = /^\/leave\s+(.+?)\s*$/.exec(line);
   if (to) send({ type: 'say', requestId, room: room!, text: to[2]!, to: to[1]! });
   else if (join) send({ type: 'join', requestId, room: join[1]!, nickname: name!, since: null });
   else if (leave) send({ type: 'leave', requestId, room: leave[1]! });

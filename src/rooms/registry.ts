@@ -53,7 +53,7 @@ export class RoomRegistry {
     if (set.size === 0) this.roomsByConnection.delete(connectionId);
   }
 
-  /** Forgets rooms that have been empty for longer than the TTL; returns how many. */
+  /** Forgets rooms that have been empty for the TTL or longer; returns how many. */
   sweep(now: number): number {
     let removed = 0;
     for (const [name, room] of this.rooms) {

@@ -14,8 +14,10 @@ export function checkRoomName(room: string): Checked<string> {
   return fail('InvalidRoomName', 'room names are 1-64 characters of letters, digits, "_", "-" and "."');
 }
 
-// Control characters and line/paragraph separators have no place in a name.
+// Control characters and line/paragraph separators have no place in a name, and a
+// name must show something (not only zero-width or format characters).
 const NAME_FORBIDDEN = /[\p{Cc}\u2028\u2029]/u;
+const NAME_VISIBLE = /[\p{L}\p{N}\p{S}\p{P}]/u;
 
 /** Trims and NFC-normalizes a nickname; 1-32 characters, no control characters. */
 export function checkNickname(nickname: string): Checked<string> {
@@ -23,18 +25,25 @@ export function checkNickname(nickname: string): Checked<string> {
   const length = countChars(name);
   if (length === 0 || length > MAX_NICKNAME_CHARS) return fail('InvalidNickname', `nicknames are 1-${MAX_NICKNAME_CHARS} characters after trimming`);
   if (NAME_FORBIDDEN.test(name)) return fail('InvalidNickname', 'nicknames may not contain control characters');
+  if (!NAME_VISIBLE.test(name)) return fail('InvalidNickname', 'nicknames need at least one visible character');
   return { ok: true, value: name };
 }
 
-/** The form under which nicknames must be unique within a room. */
+/**
+ * The form under which nicknames must be unique within a room: compatibility
+ * normalized (fullwidth "ＡＮＮ" is "ANN") and case folded through upper case, so
+ * that "ß" meets "SS" and final sigma meets sigma.
+ */
 export function nicknameKey(name: string): string {
-  return name.toLowerCase();
+  return name.normalize('NFKC').toUpperCase().toLowerCase();
 }
 
-// Tabs and line breaks are text; other control characters are not.
-const TEXT_FORBIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+// Tabs and newlines are text; other control characters are not.
+const TEXT_FORBIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
-export function checkText(text: string, maxChars: number): Checked<string> {
+/** Accepts message text; CRLF and lone CR become LF (a bare CR could overwrite a line in a terminal). */
+export function checkText(raw: string, maxChars: number): Checked<string> {
+  const text = raw.includes('\r') ? raw.replace(/\r\n?/g, '\n') : raw;
   if (text.trim().length === 0) return fail('InvalidText', 'a message needs some text');
   if (countChars(text) > maxChars) return fail('InvalidText', `a message is at most ${maxChars} characters`);
   if (TEXT_FORBIDDEN.test(text)) return fail('InvalidText', 'a message may not contain control characters other than tab and newline');

@@ -56,9 +56,6 @@ export class ChatServer implements BrokerHandler {
     this.idPrefix = `${options.incarnation.toString(36)}.`;
     this.files = new StaticFiles(config.publicDir);
     this.app = uws.App();
-    if (typeof (this.app as Partial<ClosableApp>).close !== 'function') {
-      throw new Error('this uWebSockets.js build has no app.close(); the host needs it to close HTTP connections on exit');
-    }
     this.app.ws<ConnectionState>('/*', {
       // uWS cuts a connection without a close frame past maxPayloadLength; leave
       // room above our limit so that most oversized frames get a proper 1009.
@@ -84,7 +81,8 @@ export class ChatServer implements BrokerHandler {
         setImmediate(() => options.onCrashRequest?.());
       });
     }
-    this.app.get('/*', (res, req) => this.staticFile(res, req));
+    this.app.get('/*', (res, req) => this.staticFile(res, req, true));
+    this.app.head('/*', (res, req) => this.staticFile(res, req, false));
     this.app.any('/*', (res) => {
       res.cork(() => this.writeJson(res, '404 Not Found', { error: 'not found' }));
     });
@@ -125,7 +123,9 @@ export class ChatServer implements BrokerHandler {
     for (const ws of [...this.sockets.values()]) ws.end(code, text);
     return new Promise((resolve) =>
       setTimeout(() => {
-        (this.app as ClosableApp).close();
+        // The pure-JS fallback (--allow-js-fallback) has no close(); its worker is ended by process.exit.
+        const app = this.app as Partial<ClosableApp>;
+        if (typeof app.close === 'function') app.close();
         resolve();
       }, graceMs),
     );
@@ -233,11 +233,16 @@ export class ChatServer implements BrokerHandler {
 
   // ------------------------------------------------------------ HTTP
 
-  private staticFile(res: HttpResponse, req: HttpRequest): void {
+  /** GET (withBody) or HEAD of a file under --public-dir. */
+  private staticFile(res: HttpResponse, req: HttpRequest, withBody: boolean): void {
     const file = this.files.lookup(req.getUrl());
     const ifNoneMatch = req.getHeader('if-none-match');
     res.cork(() => {
-      if (!file) return this.writeJson(res, '404 Not Found', { error: 'not found' });
+      if (!file) {
+        if (withBody) return this.writeJson(res, '404 Not Found', { error: 'not found' });
+        res.writeStatus('404 Not Found').endWithoutBody();
+        return;
+      }
       if (etagMatches(ifNoneMatch, file.etag)) {
         res.writeStatus('304 Not Modified').writeHeader('ETag', file.etag).writeHeader('Cache-Control', 'no-cache').endWithoutBody();
         return;
@@ -247,8 +252,11 @@ export class ChatServer implements BrokerHandler {
         .writeHeader('Content-Type', file.contentType)
         .writeHeader('ETag', file.etag)
         .writeHeader('Cache-Control', 'no-cache')
-        .writeHeader('X-Content-Type-Options', 'nosniff')
-        .end(file.body);
+        .writeHeader('X-Content-Type-Options', 'nosniff');
+      if (withBody) res.end(file.body);
+      // uWS 20.30's endWithoutBody(length) waits for `length` bytes that never come
+      // (the response never ends); without an argument it writes no Content-Length.
+      else res.writeHeader('Content-Length', String(file.body.byteLength)).endWithoutBody();
     });
   }
 

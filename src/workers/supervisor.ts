@@ -80,6 +80,7 @@ export class Supervisor {
     this.hub.stop();
   }
 
+  /** Resolves with the port, false when the port could not be bound; rejects when the worker failed otherwise. */
   private spawn(slot: Slot, port: number, isRestart: boolean): Promise<number | false> {
     const incarnation = ++this.incarnations;
     const data: WorkerData = { index: slot.index, incarnation, port, config: this.config };
@@ -87,13 +88,15 @@ export class Supervisor {
     slot.worker = worker;
     this.hub.attach(slot.index, incarnation, worker, isRestart);
 
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       let settled = false;
       let listened = false;
+      let crashedWith: string | null = null;
       const settle = (value: number | false): void => {
         if (!settled) {
           settled = true;
-          resolve(value);
+          if (value === false && crashedWith !== null) reject(new Error(`worker ${slot.index} failed to start: ${crashedWith.split('\n')[0]}`));
+          else resolve(value);
         }
       };
       worker.on('message', (message: FromWorker) => {
@@ -109,12 +112,14 @@ export class Supervisor {
             settle(false);
             break;
           case 'crashed':
+            crashedWith = message.error;
             this.log.error({ worker: slot.index, incarnation, error: message.error }, 'worker crashed');
             break;
         }
       });
       worker.on('error', (error) => {
-        // Reached only if the worker's own crash handler could not run.
+        // Reached only if the worker's own crash handler could not run (e.g. a failure while loading).
+        crashedWith ??= error.message;
         this.log.error({ worker: slot.index, incarnation, err: error }, 'worker thread error');
       });
       worker.on('exit', (code) => {

@@ -9,7 +9,7 @@ import { LocalBroker } from '../broker/broker.local.js';
 import { createLogger } from '../log.js';
 import { CloseCode } from '../protocol/index.js';
 import { ChatServer } from '../transport/server.js';
-import { loadUws } from '../transport/uws.js';
+import { isNative, loadUws } from '../transport/uws.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
 
 if (!parentPort) throw new Error('worker.ts runs only as a worker thread');
@@ -35,7 +35,11 @@ function exit(code: number, closeCode: number, reason: string, graceMs: number):
   exiting = true;
   process.exitCode = code;
   const closed = server ? server.closeAll(closeCode, reason, graceMs) : Promise.resolve();
-  void closed.then(() => port.close());
+  void closed.then(() => {
+    port.close();
+    // The pure-JS fallback keeps Node sockets that nothing else closes; it has no native handles to abort on.
+    if (!isNative(uws)) process.exit(code);
+  });
 }
 
 function crash(error: unknown): void {

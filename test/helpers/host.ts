@@ -44,7 +44,8 @@ export async function startHost(args: string[] = [], env: Record<string, string>
     }
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    // 'close', not 'exit': by then stdout and stderr have been read to the end.
+    child.once('close', (code, signal) => resolve({ code, signal })),
   );
   const waitForLog = (predicate: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> => {
     const seen = logs.find(predicate);
@@ -79,6 +80,6 @@ export function runHost(args: string[], env: Record<string, string> = {}): Promi
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
