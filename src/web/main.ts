@@ -1,0 +1,1 @@
+// The web client entry point (being built).
