@@ -42,6 +42,11 @@ const shutdown = (signal: string): void => {
   if (shuttingDown) return;
   shuttingDown = true;
   log.info({ signal }, 'shutting down: closing every client with 1001');
+  // Workers end within --shutdown-grace; one that does not (stuck in a loop) must not hold the host forever.
+  setTimeout(() => {
+    log.error('workers did not stop in time; exiting anyway');
+    process.exit(1);
+  }, config.shutdownGraceMs + 4000).unref();
   // A signal during start waits for the pool to be up, then stops all of it.
   const ready = started ? started.catch(() => 0) : Promise.resolve(0);
   ready
