@@ -1,1 +1,4 @@
-// The web client entry point (being built).
+// The web client entry point: public/index.html loads the bundle of this file as public/app.js.
+import { App } from './app.js';
+
+new App().start();

@@ -1,0 +1,536 @@
+/**
+ * The controller: turns host events into room state and DOM updates, and form input into requests.
+ */
+import { MAX_TEXT_CHARS, ROOM_NAME_PATTERN, type ErrorCodeName, type JoinedInfo, type ServerEvent } from '../protocol/index.js';
+import { Connection, describeClose, type ConnectionState } from './connection.js';
+import { byId, h } from './dom.js';
+import { plainError } from './errors.js';
+import { EmojiPicker } from './picker.js';
+import { applyRejoin, RoomState } from './rooms.js';
+import { gapNode, messageNode, noticeNode, renderMembers, renderRecipients, renderRoomList, renderTabs, type RoomSummary } from './view.js';
+
+const NICKNAME_KEY = 'chat.nickname';
+const ROOM_LIST_EVERY_MS = 5000;
+/** Conversation nodes kept per room; older ones are dropped from the page. */
+const MAX_LOG_NODES = 1000;
+const REJOIN_RETRIES = 5;
+
+type Pending =
+  | { readonly kind: 'join'; readonly room: string; readonly nickname: string; readonly rejoin: boolean }
+  | { readonly kind: 'say'; readonly room: string; readonly text: string }
+  | { readonly kind: 'leave'; readonly room: string };
+
+function storedNickname(): string {
+  try {
+    return localStorage.getItem(NICKNAME_KEY) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function storeNickname(name: string): void {
+  try {
+    localStorage.setItem(NICKNAME_KEY, name);
+  } catch {
+    // Storage can be disabled (private mode, policies); the nickname is then simply not remembered.
+  }
+}
+
+export class App {
+  private readonly rooms = new Map<string, RoomState>();
+  private readonly logs = new Map<string, HTMLElement>();
+  private readonly scrollTops = new Map<string, number>();
+  private readonly pending = new Map<number, Pending>();
+  /** Joins asked for while not connected; sent after the next welcome. */
+  private queued: { room: string; nickname: string }[] = [];
+  private current: string | null = null;
+  private maxTextChars = MAX_TEXT_CHARS;
+  private roomList: RoomSummary[] = [];
+  private countdown: ReturnType<typeof setInterval> | null = null;
+  private listTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly conn: Connection;
+
+  private readonly el = {
+    conn: byId('conn'),
+    connText: byId('conn-text'),
+    retry: byId<HTMLButtonElement>('retry'),
+    joinForm: byId<HTMLFormElement>('join-form'),
+    nickname: byId<HTMLInputElement>('nickname'),
+    room: byId<HTMLInputElement>('room'),
+    joinButton: byId<HTMLButtonElement>('join'),
+    joinError: byId('join-error'),
+    roomList: byId('room-list'),
+    tabs: byId('tabs'),
+    log: byId('log'),
+    empty: byId('empty'),
+    jump: byId<HTMLButtonElement>('jump'),
+    composer: byId<HTMLFormElement>('composer'),
+    to: byId<HTMLSelectElement>('to'),
+    message: byId<HTMLTextAreaElement>('message'),
+    sayError: byId('say-error'),
+    members: byId('members'),
+    memberCount: byId('member-count'),
+    chatTitle: byId('chat-title'),
+  };
+
+  constructor() {
+    const url = new URL('/ws', location.href);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    this.conn = new Connection(url.href, {
+      onEvent: (e) => this.onEvent(e),
+      onState: (s) => this.showConnection(s),
+      onLost: (code) => this.onLost(code),
+    });
+  }
+
+  start(): void {
+    const el = this.el;
+    el.nickname.value = storedNickname();
+    el.joinForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.join(el.room.value);
+    });
+    el.composer.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.say();
+    });
+    el.message.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        this.say();
+      }
+    });
+    el.message.addEventListener('input', () => this.autosize());
+    el.to.addEventListener('change', () => this.setRecipient(el.to.value || null));
+    el.members.addEventListener('click', (e) => {
+      const button = (e.target as Element).closest<HTMLButtonElement>('button[data-id]');
+      if (button === null) return;
+      const id = button.dataset.id ?? null;
+      const room = this.currentRoom();
+      this.setRecipient(room !== null && room.to === id ? null : id);
+      el.message.focus();
+    });
+    el.tabs.addEventListener('click', (e) => {
+      const target = e.target as Element;
+      const open = target.closest<HTMLButtonElement>('button[data-room]');
+      const leave = target.closest<HTMLButtonElement>('button[data-leave]');
+      if (open !== null) this.switchTo(open.dataset.room ?? '');
+      else if (leave !== null) this.leave(leave.dataset.leave ?? '');
+    });
+    el.roomList.addEventListener('click', (e) => {
+      const button = (e.target as Element).closest<HTMLButtonElement>('button[data-room]');
+      if (button === null) return;
+      el.room.value = button.dataset.room ?? '';
+      this.join(el.room.value);
+    });
+    el.log.addEventListener('scroll', () => {
+      const room = this.currentRoom();
+      if (room !== null && this.atBottom()) {
+        room.below = 0;
+        el.jump.hidden = true;
+      }
+    });
+    el.jump.addEventListener('click', () => {
+      this.scrollToBottom();
+      el.message.focus();
+    });
+    el.retry.addEventListener('click', () => this.conn.retryNow());
+    window.addEventListener('online', () => this.conn.retryNow());
+    new EmojiPicker(byId<HTMLButtonElement>('emoji-button'), byId('emoji-panel'), el.message);
+
+    this.conn.start();
+    void this.refreshRoomList();
+    setInterval(() => {
+      if (this.conn.isOpen) void this.refreshRoomList();
+    }, ROOM_LIST_EVERY_MS);
+    (el.nickname.value === '' ? el.nickname : el.room).focus();
+  }
+
+  // ---------------------------------------------------------------- host events
+
+  private onEvent(e: ServerEvent): void {
+    switch (e.type) {
+      case 'welcome':
+        this.maxTextChars = e.maxTextChars;
+        this.rejoinAll();
+        return;
+      case 'joined': {
+        const p = this.pending.get(e.requestId);
+        this.pending.delete(e.requestId);
+        const room = this.rooms.get(e.room);
+        if (room !== undefined) this.onRejoined(room, e);
+        else this.onJoined(e, p?.kind === 'join' ? p.nickname : e.you.name);
+        return;
+      }
+      case 'memberJoined': {
+        const room = this.rooms.get(e.room);
+        if (room === undefined || room.members.has(e.member.id)) return;
+        room.members.set(e.member.id, e.member);
+        this.append(room, noticeNode(`${e.member.name} joined`), false);
+        if (room.name === this.current) this.showMembers();
+        this.refreshRoomListSoon();
+        return;
+      }
+      case 'memberLeft': {
+        const room = this.rooms.get(e.room);
+        if (room === undefined || !room.members.delete(e.member.id)) return;
+        if (room.to === e.member.id) room.to = null;
+        if (!room.myIds.has(e.member.id)) this.append(room, noticeNode(`${e.member.name} left`), false);
+        if (room.name === this.current) this.showMembers();
+        this.refreshRoomListSoon();
+        return;
+      }
+      case 'message': {
+        const room = this.rooms.get(e.room);
+        if (room === undefined || !room.accept(e)) return;
+        this.append(room, messageNode(e, room), true, room.isMine(e));
+        return;
+      }
+      case 'sent':
+        this.pending.delete(e.requestId);
+        return;
+      case 'left':
+        this.pending.delete(e.requestId);
+        this.removeRoom(e.room);
+        return;
+      case 'error':
+        this.onError(e.requestId, e.code, e.room);
+        return;
+    }
+  }
+
+  private onJoined(j: JoinedInfo, nickname: string): void {
+    const room = new RoomState(j.room, nickname, j);
+    this.rooms.set(room.name, room);
+    const log = h('div', { class: 'room-log', 'data-room': room.name, hidden: true });
+    this.logs.set(room.name, log);
+    this.el.log.appendChild(log);
+    if (j.history.length > 0) log.appendChild(noticeNode(`Recent messages in ${room.name}`));
+    for (const m of j.history) if (room.accept(m)) log.appendChild(messageNode(m, room));
+    log.appendChild(noticeNode(`You joined ${room.name} as ${j.you.name}.`, 'ok'));
+    this.showJoinError('');
+    this.switchTo(room.name);
+    this.el.message.focus();
+    void this.refreshRoomList();
+  }
+
+  private onRejoined(room: RoomState, j: JoinedInfo): void {
+    const r = applyRejoin(room, j);
+    if (r.gap) {
+      this.append(room, gapNode('Some messages could not be recovered while you were away. There is a gap here.'), false);
+      if (r.missed.length > 0) this.append(room, noticeNode('Most recent messages:'), false);
+    } else {
+      const n = r.missed.length;
+      this.append(room, noticeNode(n === 0 ? 'Reconnected. You missed nothing.' : `Reconnected. ${n} message${n === 1 ? '' : 's'} you missed:`, 'ok'), false);
+    }
+    for (const m of r.missed) this.append(room, messageNode(m, room), true);
+    for (const name of r.departed) this.append(room, noticeNode(`${name} left while you were away`), false);
+    for (const name of r.arrived) this.append(room, noticeNode(`${name} joined while you were away`), false);
+    this.showTabs();
+    if (room.name === this.current) this.showMembers();
+  }
+
+  private onError(requestId: number, code: ErrorCodeName, errorRoom: string | null): void {
+    const p = this.pending.get(requestId);
+    this.pending.delete(requestId);
+    const roomName = p?.room ?? errorRoom;
+    const words = plainError(code, { room: roomName, maxTextChars: this.maxTextChars });
+    if (p?.kind === 'join' && p.rejoin) {
+      const room = this.rooms.get(p.room);
+      if (room === undefined) return;
+      room.rejoinFailures += 1;
+      // Our previous connection may still hold the nickname for a moment (a dead socket not yet noticed).
+      if (code === 'NicknameTaken' && room.rejoinFailures < REJOIN_RETRIES) {
+        setTimeout(() => this.rejoin(room), 1000 * room.rejoinFailures);
+        return;
+      }
+      room.status = 'away';
+      this.append(room, noticeNode(`Could not rejoin: ${words}`, 'warn'), false);
+      this.showTabs();
+      return;
+    }
+    if (p?.kind === 'join') {
+      this.showJoinError(words);
+      this.el.joinButton.disabled = false;
+      (code === 'InvalidRoomName' ? this.el.room : this.el.nickname).focus();
+      return;
+    }
+    if (p?.kind === 'say') {
+      if (this.el.message.value === '') {
+        this.el.message.value = p.text;
+        this.autosize();
+      }
+      this.showSayError(p.room !== this.current ? `In ${p.room}: ${words}` : words);
+      return;
+    }
+    if (p?.kind === 'leave') {
+      this.removeRoom(p.room);
+      return;
+    }
+    this.showSayError(words);
+  }
+
+  private onLost(code: number): void {
+    for (const room of this.rooms.values()) {
+      room.status = 'away';
+      this.append(room, noticeNode(`Connection lost: ${describeClose(code)}. Reconnecting…`, 'warn'), false);
+    }
+    for (const p of this.pending.values()) {
+      if (p.kind === 'join' && !p.rejoin) this.queued.push({ room: p.room, nickname: p.nickname });
+      if (p.kind === 'say') {
+        if (this.el.message.value === '') this.el.message.value = p.text;
+        this.showSayError('The connection was lost before that message was confirmed. It is back in the box; send it again once reconnected.');
+      }
+    }
+    this.pending.clear();
+    this.showTabs();
+  }
+
+  private rejoinAll(): void {
+    for (const room of this.rooms.values()) this.rejoin(room);
+    const queued = this.queued;
+    this.queued = [];
+    for (const q of queued) if (!this.rooms.has(q.room)) this.sendJoin(q.room, q.nickname);
+  }
+
+  private rejoin(room: RoomState): void {
+    if (!this.rooms.has(room.name)) return;
+    room.status = 'rejoining';
+    const id = this.conn.send({ type: 'join', room: room.name, nickname: room.nickname, since: room.lastSeq > 0 ? room.lastSeq : null });
+    if (id !== null) this.pending.set(id, { kind: 'join', room: room.name, nickname: room.nickname, rejoin: true });
+  }
+
+  // ---------------------------------------------------------------- user actions
+
+  private join(roomInput: string): void {
+    const nickname = this.el.nickname.value.trim();
+    const room = roomInput.trim();
+    if (nickname === '') {
+      this.showJoinError('Enter a nickname first.');
+      this.el.nickname.focus();
+      return;
+    }
+    if (!ROOM_NAME_PATTERN.test(room)) {
+      this.showJoinError(plainError('InvalidRoomName'));
+      this.el.room.focus();
+      return;
+    }
+    storeNickname(nickname);
+    if (this.rooms.has(room)) {
+      this.showJoinError('');
+      this.switchTo(room);
+      return;
+    }
+    if ([...this.pending.values()].some((p) => p.kind === 'join' && p.room === room)) return;
+    this.sendJoin(room, nickname);
+  }
+
+  private sendJoin(room: string, nickname: string): void {
+    const id = this.conn.send({ type: 'join', room, nickname, since: null });
+    if (id === null) {
+      if (!this.queued.some((q) => q.room === room)) this.queued.push({ room, nickname });
+      this.showJoinError(`Not connected yet. You will join ${room} as soon as the connection is up.`);
+      return;
+    }
+    this.showJoinError('');
+    this.pending.set(id, { kind: 'join', room, nickname, rejoin: false });
+  }
+
+  private say(): void {
+    const room = this.currentRoom();
+    const text = this.el.message.value;
+    this.showSayError('');
+    if (room === null) {
+      this.showSayError('Join a room first, then write your message.');
+      return;
+    }
+    if (text.trim() === '') return;
+    const length = [...text].length;
+    if (length > this.maxTextChars) {
+      this.showSayError(`That message is ${length} characters long; the limit is ${this.maxTextChars}. Shorten it and send again.`);
+      return;
+    }
+    const id = room.status === 'joined' ? this.conn.send({ type: 'say', room: room.name, text, to: room.to }) : null;
+    if (id === null) {
+      this.showSayError('Not connected right now. Your message stays in the box; send it again once reconnected.');
+      return;
+    }
+    this.pending.set(id, { kind: 'say', room: room.name, text });
+    this.el.message.value = '';
+    this.autosize();
+  }
+
+  private leave(name: string): void {
+    if (!this.rooms.has(name)) return;
+    const id = this.conn.send({ type: 'leave', room: name });
+    if (id === null) this.removeRoom(name);
+    else this.pending.set(id, { kind: 'leave', room: name });
+  }
+
+  private setRecipient(id: string | null): void {
+    const room = this.currentRoom();
+    if (room === null) return;
+    room.to = id !== null && room.members.has(id) ? id : null;
+    this.showMembers();
+  }
+
+  // ---------------------------------------------------------------- view updates
+
+  private currentRoom(): RoomState | null {
+    return this.current === null ? null : (this.rooms.get(this.current) ?? null);
+  }
+
+  private switchTo(name: string): void {
+    const room = this.rooms.get(name);
+    if (room === undefined) return;
+    if (this.current !== null && this.current !== name) this.scrollTops.set(this.current, this.el.log.scrollTop);
+    for (const [n, log] of this.logs) log.hidden = n !== name;
+    this.current = name;
+    room.unread = 0;
+    room.below = 0;
+    this.el.empty.hidden = true;
+    this.el.jump.hidden = true;
+    const saved = this.scrollTops.get(name);
+    if (saved === undefined) this.scrollToBottom();
+    else this.el.log.scrollTop = saved;
+    this.el.chatTitle.textContent = name;
+    this.showTabs();
+    this.showMembers();
+  }
+
+  private removeRoom(name: string): void {
+    if (!this.rooms.delete(name)) return;
+    this.logs.get(name)?.remove();
+    this.logs.delete(name);
+    this.scrollTops.delete(name);
+    if (this.current === name) {
+      this.current = null;
+      const next = this.rooms.keys().next();
+      if (!next.done) this.switchTo(next.value);
+      else {
+        this.el.empty.hidden = false;
+        this.el.chatTitle.textContent = 'No room yet';
+        this.showTabs();
+        this.showMembers();
+      }
+    } else this.showTabs();
+    void this.refreshRoomList();
+  }
+
+  /** Adds a node to a room's conversation; follows it when the person was at the bottom. */
+  private append(room: RoomState, node: HTMLElement, counts: boolean, mine = false): void {
+    const log = this.logs.get(room.name);
+    if (log === undefined) return;
+    const isCurrent = room.name === this.current;
+    const follow = isCurrent && (mine || this.atBottom());
+    log.appendChild(node);
+    while (log.childElementCount > MAX_LOG_NODES) log.firstElementChild?.remove();
+    if (isCurrent) {
+      if (follow) this.scrollToBottom();
+      else if (counts) {
+        room.below += 1;
+        this.el.jump.textContent = `${room.below} new message${room.below === 1 ? '' : 's'} ↓`;
+        this.el.jump.hidden = false;
+      }
+    } else if (counts) {
+      room.unread += 1;
+      this.showTabs();
+    }
+  }
+
+  private atBottom(): boolean {
+    const log = this.el.log;
+    return log.scrollHeight - log.scrollTop - log.clientHeight < 48;
+  }
+
+  private scrollToBottom(): void {
+    this.el.log.scrollTop = this.el.log.scrollHeight;
+    this.el.jump.hidden = true;
+    const room = this.currentRoom();
+    if (room !== null) room.below = 0;
+  }
+
+  private showTabs(): void {
+    renderTabs(this.el.tabs, this.rooms.values(), this.current);
+    const unread = [...this.rooms.values()].reduce((sum, r) => sum + r.unread, 0);
+    document.title = unread > 0 ? `(${unread}) Chat` : 'Chat';
+  }
+
+  private showMembers(): void {
+    const room = this.currentRoom();
+    renderMembers(this.el.members, room);
+    renderRecipients(this.el.to, room);
+    this.el.memberCount.textContent = room === null ? '' : `(${room.members.size})`;
+    const to = room?.to === null || room === null ? null : room.members.get(room.to);
+    this.el.composer.classList.toggle('private', to !== undefined && to !== null);
+    this.el.message.placeholder = to ? `Private message to ${to.name}…` : 'Write a message…';
+  }
+
+  private showJoinError(text: string): void {
+    this.el.joinError.textContent = text;
+    this.el.joinButton.disabled = false;
+  }
+
+  private showSayError(text: string): void {
+    this.el.sayError.textContent = text;
+  }
+
+  private autosize(): void {
+    const t = this.el.message;
+    t.style.height = 'auto';
+    t.style.height = `${Math.min(t.scrollHeight, 160)}px`;
+  }
+
+  private showConnection(s: ConnectionState): void {
+    const el = this.el;
+    if (this.countdown !== null) clearInterval(this.countdown);
+    this.countdown = null;
+    el.conn.dataset.state = s.kind;
+    el.retry.hidden = s.kind !== 'waiting';
+    switch (s.kind) {
+      case 'connecting':
+        el.connText.textContent = s.attempt <= 1 ? 'Connecting…' : `Reconnecting… (attempt ${s.attempt})`;
+        break;
+      case 'open':
+        el.connText.textContent = 'Connected';
+        break;
+      case 'waiting': {
+        const tick = (): void => {
+          const seconds = Math.max(0, Math.ceil((s.retryAt - Date.now()) / 1000));
+          el.connText.textContent = `Offline: ${s.reason}. Retrying in ${seconds} s`;
+        };
+        tick();
+        this.countdown = setInterval(tick, 1000);
+        break;
+      }
+      case 'stopped':
+        el.connText.textContent = `Disconnected: ${s.reason}`;
+        break;
+    }
+  }
+
+  /** Member counts change with presence: refresh the list shortly after, once for a burst of changes. */
+  private refreshRoomListSoon(): void {
+    if (this.listTimer !== null) return;
+    this.listTimer = setTimeout(() => {
+      this.listTimer = null;
+      void this.refreshRoomList();
+    }, 300);
+  }
+
+  private async refreshRoomList(): Promise<void> {
+    try {
+      const res = await fetch('/api/rooms', { cache: 'no-store' });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const body = (await res.json()) as { rooms?: unknown };
+      const rooms = Array.isArray(body.rooms) ? body.rooms : [];
+      this.roomList = rooms
+        .filter((r): r is { name: string; members: number } => typeof r === 'object' && r !== null && typeof (r as { name?: unknown }).name === 'string')
+        .map((r) => ({ name: r.name, members: Number(r.members) || 0 }));
+    } catch {
+      // Keep the last list; the host may be restarting. The next refresh tries again.
+    }
+    renderRoomList(this.el.roomList, this.roomList, new Set(this.rooms.keys()));
+  }
+}
+

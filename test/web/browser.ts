@@ -1,0 +1,64 @@
+/** Headless Debian Chromium driven by playwright-core, for the web client tests. */
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import type { Host } from '../helpers/host.js';
+
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+export interface ChatPage {
+  readonly context: BrowserContext;
+  readonly page: Page;
+  /** Every URL the page requested (document, scripts, fetches, WebSocket). */
+  readonly requests: string[];
+  /** Uncaught page errors and console errors (except the browser's own notes on connections that failed). */
+  readonly errors: string[];
+  readonly log: Locator;
+}
+
+export async function openChat(browser: Browser, host: Host, viewport = { width: 1100, height: 760 }): Promise<ChatPage> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  // A failed wait reports what it waited for before vitest's own 30 s test timeout hits.
+  page.setDefaultTimeout(15_000);
+  const requests: string[] = [];
+  const errors: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
+  page.on('websocket', (ws) => requests.push(ws.url()));
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => {
+    // The browser's own notes on connections that could not be made (host down, offline) are expected.
+    if (m.type() === 'error' && !/^WebSocket connection to '.*' failed|^Failed to load resource: net::ERR_/.test(m.text())) errors.push(m.text());
+  });
+  await page.goto(host.http + '/');
+  await page.locator('#conn[data-state="open"]').waitFor();
+  return { context, page, requests, errors, log: page.getByRole('log') };
+}
+
+/** Joins `room` as `nickname` through the form and waits for the room's own join notice. */
+export async function joinRoom(chat: ChatPage, nickname: string, room: string): Promise<void> {
+  const { page } = chat;
+  await page.getByLabel('Nickname').fill(nickname);
+  await page.getByLabel('Room', { exact: true }).fill(room);
+  await page.getByRole('button', { name: 'Join' }).click();
+  await chat.log.getByText(`You joined ${room} as ${nickname}.`).waitFor();
+}
+
+/** Types `text` in the message box and presses Enter. */
+export async function say(chat: ChatPage, text: string): Promise<void> {
+  await chat.page.getByLabel('Message').fill(text);
+  await chat.page.getByLabel('Message').press('Enter');
+}
+
+/** Waits until a message with exactly this text is shown in the visible conversation. */
+export function messageLocator(chat: ChatPage, text: string): Locator {
+  return chat.log.locator('.room-log:not([hidden]) .msg .text').filter({ hasText: text });
+}
+
+export async function waitForMessage(chat: ChatPage, text: string): Promise<Locator> {
+  const locator = messageLocator(chat, text).first();
+  await locator.waitFor();
+  return locator;
+}
