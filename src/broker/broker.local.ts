@@ -32,7 +32,7 @@ export class LocalBroker implements Broker {
   }
 
   join(connectionId: string, attempt: number, request: JoinRequest): void {
-    this.queue(WorkerOp.Join, connectionId, attempt, request.requestId, request.room, request.nickname, request.since ?? -1);
+    this.queue(WorkerOp.Join, connectionId, attempt, request.requestId, request.room, request.nickname, request.since ?? -1, request.epoch ?? 0);
   }
 
   leave(connectionId: string, room: string): void {

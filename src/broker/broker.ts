@@ -28,6 +28,8 @@ export interface JoinRequest {
   readonly room: string;
   readonly nickname: string;
   readonly since: number | null;
+  /** The room epoch `since` belongs to; 0 or absent: unknown. */
+  readonly epoch?: number;
 }
 
 export interface SayRequest {

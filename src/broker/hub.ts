@@ -90,7 +90,7 @@ export class Hub {
           this.close(ops[i++] as string);
           break;
         case WorkerOp.Join:
-          this.join(ops[i++] as string, ops[i++] as number, ops[i++] as number, ops[i++] as string, ops[i++] as string, ops[i++] as number);
+          this.join(ops[i++] as string, ops[i++] as number, ops[i++] as number, ops[i++] as string, ops[i++] as string, ops[i++] as number, ops[i++] as number);
           break;
         case WorkerOp.Leave:
           this.leave(ops[i++] as string, ops[i++] as string);
@@ -124,7 +124,7 @@ export class Hub {
     for (const name of [...this.registry.roomsOf(connection)]) this.leave(connection, name);
   }
 
-  private join(connection: string, attempt: number, requestId: number, roomName: string, nickname: string, since: number): void {
+  private join(connection: string, attempt: number, requestId: number, roomName: string, nickname: string, since: number, epoch: number): void {
     const worker = this.connectionWorker.get(connection);
     if (worker === undefined) return; // closed meanwhile
     const now = this.now();
@@ -144,7 +144,7 @@ export class Hub {
     // Others first (the joiner is not subscribed yet, so it does not get its own event),
     // then the joiner's snapshot: both travel the same ordered channel.
     this.publish(room, encodeMemberJoined(roomName, { id: member.id, name: member.name }));
-    const history = room.historyFor(since >= 0 ? since : null, this.settings.joinHistory);
+    const history = room.historyFor(since >= 0 ? since : null, this.settings.joinHistory, epoch);
     const frame = encodeJoined(requestId, {
       room: roomName,
       you: { id: member.id, name: member.name },
@@ -152,6 +152,7 @@ export class Hub {
       history: history.messages,
       headSeq: room.headSeq,
       recovered: history.recovered,
+      epoch: room.epoch,
     });
     const out = this.outFor(worker);
     if (out) {

@@ -12,7 +12,7 @@ export const enum WorkerOp {
   Open = 1,
   /** conn */
   Close = 2,
-  /** conn, attempt, requestId, room, nickname, since (-1: none) */
+  /** conn, attempt, requestId, room, nickname, since (-1: none), epoch (0: unknown) */
   Join = 3,
   /** conn, room */
   Leave = 4,

@@ -40,7 +40,16 @@ export interface MemberInfo {
 }
 
 export type ClientRequest =
-  | { readonly type: 'join'; readonly requestId: number; readonly room: string; readonly nickname: string; readonly since: number | null }
+  | {
+      readonly type: 'join';
+      readonly requestId: number;
+      readonly room: string;
+      readonly nickname: string;
+      /** The last sequence number seen, or null. */
+      readonly since: number | null;
+      /** The room epoch `since` belongs to (Joined.epoch); absent: unknown. Present after decoding only when not 0. */
+      readonly epoch?: number;
+    }
   | { readonly type: 'leave'; readonly requestId: number; readonly room: string }
   | { readonly type: 'say'; readonly requestId: number; readonly room: string; readonly text: string; readonly to: string | null };
 
@@ -71,6 +80,8 @@ export interface JoinedInfo {
   readonly history: readonly ChatMessage[];
   readonly headSeq: number;
   readonly recovered: boolean;
+  /** This incarnation of the room (see SeqPosition in schema/chat.fbs). */
+  readonly epoch: number;
 }
 
 export type ServerEvent =
@@ -100,14 +111,14 @@ const u64 = { kind: 'scalar', size: 8 } as const;
 const str = { kind: 'string' } as const;
 const MEMBER: TableSpec = { name: 'Member', fields: [str, str] };
 const member = { kind: 'table', table: () => MEMBER } as const;
-const JOIN: TableSpec = { name: 'Join', fields: [str, str, { kind: 'struct', size: 8, align: 8 }] };
+const JOIN: TableSpec = { name: 'Join', fields: [str, str, { kind: 'struct', size: 16, align: 8 }] };
 const LEAVE: TableSpec = { name: 'Leave', fields: [str] };
 const SAY: TableSpec = { name: 'Say', fields: [str, str, str] };
 const WELCOME: TableSpec = { name: 'Welcome', fields: [str, u16, u32, u16, u16, u16] };
 const MESSAGE: TableSpec = { name: 'Message', fields: [str, u64, member, member, str, u64] };
 const JOINED: TableSpec = {
   name: 'Joined',
-  fields: [str, member, { kind: 'tables', table: () => MEMBER }, { kind: 'tables', table: () => MESSAGE }, u64, u8],
+  fields: [str, member, { kind: 'tables', table: () => MEMBER }, { kind: 'tables', table: () => MESSAGE }, u64, u8, u64],
 };
 const MEMBER_JOINED: TableSpec = { name: 'MemberJoined', fields: [str, member] };
 const MEMBER_LEFT: TableSpec = { name: 'MemberLeft', fields: [str, member] };
@@ -163,12 +174,14 @@ export function decodeClientFrame(bytes: Uint8Array): ClientRequest {
     case ClientBody.Join: {
       const join = frame.body(new Join()) as Join;
       const since = join.since(new SeqPosition());
+      const epoch = since === null ? 0 : toNumber(since.epoch());
       return {
         type: 'join',
         requestId,
         room: text(join.room(BYTES)),
         nickname: text(join.nickname(BYTES)),
         since: since === null ? null : toNumber(since.seq()),
+        ...(epoch !== 0 ? { epoch } : {}),
       };
     }
     case ClientBody.Leave: {
@@ -233,6 +246,7 @@ export function decodeServerFrame(bytes: Uint8Array): ServerEvent {
         history,
         headSeq: toNumber(j.headSeq()),
         recovered: j.recovered(),
+        epoch: toNumber(j.epoch()),
       };
     }
     case ServerBody.MemberJoined: {
@@ -319,7 +333,9 @@ export function encodeClientRequest(request: ClientRequest): Uint8Array {
       Join.startJoin(builder);
       Join.addRoom(builder, room);
       Join.addNickname(builder, nickname);
-      if (request.since !== null) Join.addSince(builder, SeqPosition.createSeqPosition(builder, BigInt(request.since)));
+      if (request.since !== null) {
+        Join.addSince(builder, SeqPosition.createSeqPosition(builder, BigInt(request.since), BigInt(request.epoch ?? 0)));
+      }
       return clientFrame(request.requestId, ClientBody.Join, Join.endJoin(builder));
     }
     case 'leave':
@@ -357,6 +373,7 @@ export function encodeJoined(requestId: number, j: JoinedInfo): Uint8Array {
   Joined.addHistory(builder, history);
   Joined.addHeadSeq(builder, BigInt(j.headSeq));
   Joined.addRecovered(builder, j.recovered);
+  Joined.addEpoch(builder, BigInt(j.epoch));
   return serverFrame(requestId, ServerBody.Joined, Joined.endJoined(builder));
 }
 

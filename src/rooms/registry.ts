@@ -12,6 +12,7 @@ export interface RoomSettings {
 export class RoomRegistry {
   private readonly rooms = new Map<string, Room>();
   private readonly roomsByConnection = new Map<string, Set<string>>();
+  private lastEpoch = 0;
 
   constructor(private readonly settings: RoomSettings) {}
 
@@ -22,7 +23,9 @@ export class RoomRegistry {
   getOrCreate(name: string, now: number): Room {
     let room = this.rooms.get(name);
     if (!room) {
-      room = new Room(name, this.settings.historyCapacity, now);
+      // Microseconds of the creation time, kept increasing: unique across restarts of the host.
+      this.lastEpoch = Math.max(now * 1000, this.lastEpoch + 1);
+      room = new Room(name, this.settings.historyCapacity, now, this.lastEpoch);
       this.rooms.set(name, room);
     }
     return room;

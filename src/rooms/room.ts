@@ -18,6 +18,8 @@ export interface HistorySlice {
 
 export class Room {
   readonly name: string;
+  /** This incarnation of the room: a room created again numbers its messages from 1 under a new epoch. */
+  readonly epoch: number;
   private readonly members = new Map<string, Member>();
   private readonly memberIdsByKey = new Map<string, string>();
   /** Members per worker, so that traffic goes only to workers with members. */
@@ -30,8 +32,9 @@ export class Room {
   /** When the room last became empty (ms), or null while it has members. */
   emptySince: number | null;
 
-  constructor(name: string, historyCapacity: number, now: number) {
+  constructor(name: string, historyCapacity: number, now: number, epoch = 0) {
     this.name = name;
+    this.epoch = epoch;
     this.ring = new Array<ChatMessage | undefined>(historyCapacity);
     this.emptySince = now;
   }
@@ -105,10 +108,11 @@ export class Room {
 
   /**
    * With `since` (the last seq the client saw): every message after it when all of
-   * them are still kept (recovered), else the most recent `limit`.
+   * them are still kept (recovered), else the most recent `limit`. A `since` from
+   * another epoch (0: unknown, trusted) belongs to an earlier room of that name.
    */
-  historyFor(since: number | null, limit: number): HistorySlice {
-    if (since !== null && since <= this.head) {
+  historyFor(since: number | null, limit: number, sinceEpoch = 0): HistorySlice {
+    if (since !== null && since <= this.head && (sinceEpoch === 0 || sinceEpoch === this.epoch)) {
       const missed = this.head - since;
       if (missed === 0) return { messages: [], recovered: true };
       if (missed <= this.count) return { messages: this.recent(missed), recovered: true };

@@ -46,7 +46,13 @@ export function handleRequest(state: ConnectionState, socket: Socket, request: C
       if (state.rooms.size >= limits.maxRooms) return fail('TooManyRooms', `a connection may be in at most ${limits.maxRooms} rooms`, name);
       const attempt = ++state.attempts;
       state.rooms.set(name, { attempt, joined: false });
-      broker.join(state.id, attempt, { requestId: request.requestId, room: name, nickname: nickname.value, since: request.since });
+      broker.join(state.id, attempt, {
+        requestId: request.requestId,
+        room: name,
+        nickname: nickname.value,
+        since: request.since,
+        epoch: request.epoch ?? 0,
+      });
       return;
     }
     case 'leave': {

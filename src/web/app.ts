@@ -296,7 +296,8 @@ export class App {
   private rejoin(room: RoomState): void {
     if (!this.rooms.has(room.name)) return;
     room.status = 'rejoining';
-    const id = this.conn.send({ type: 'join', room: room.name, nickname: room.nickname, since: room.lastSeq > 0 ? room.lastSeq : null });
+    const since = room.lastSeq > 0 ? room.lastSeq : null;
+    const id = this.conn.send({ type: 'join', room: room.name, nickname: room.nickname, since, epoch: room.epoch });
     if (id !== null) this.pending.set(id, { kind: 'join', room: room.name, nickname: room.nickname, rejoin: true });
   }
 

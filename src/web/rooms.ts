@@ -15,6 +15,8 @@ export class RoomState {
   readonly myIds = new Set<string>();
   /** The highest room sequence number shown; 0 when none. */
   lastSeq = 0;
+  /** The room's epoch (Joined.epoch): sent back with `since`, so that a recreated room is never mistaken for this one. */
+  epoch: number;
   status: RoomStatus = 'joined';
   unread = 0;
   /** Messages that arrived below the visible area while the person scrolled up. */
@@ -30,6 +32,7 @@ export class RoomState {
     joined: JoinedInfo,
   ) {
     this.you = joined.you;
+    this.epoch = joined.epoch;
     this.myIds.add(joined.you.id);
     this.setMembers(joined.members);
   }
@@ -66,12 +69,13 @@ export interface Rejoin {
  * Merges the `Joined` of a rejoin (sent with since = lastSeq) into `room`.
  * - recovered: exactly the messages after lastSeq.
  * - not recovered, room still ahead of us: too much was said; show the newest, mark a gap.
- * - not recovered, room behind us (headSeq < lastSeq): the host lost the room (restart);
- *   its numbering started again, so every message in the snapshot is new, after a gap.
+ * - a new epoch (or, from an older host, a head behind lastSeq): the host lost the room
+ *   (restart) and numbers from 1 again, so every message in the snapshot is new, after a gap.
  */
 export function applyRejoin(room: RoomState, joined: JoinedInfo): Rejoin {
   const hadSeen = room.lastSeq > 0;
-  const restarted = joined.headSeq < room.lastSeq;
+  const restarted = joined.epoch !== room.epoch || joined.headSeq < room.lastSeq;
+  room.epoch = joined.epoch;
   const beforeNames = new Set([...room.members.values()].filter((m) => !room.myIds.has(m.id)).map((m) => m.name.toLowerCase()));
   const before = new Map([...room.members.values()].map((m) => [m.name.toLowerCase(), m.name]));
   room.you = joined.you;

@@ -141,8 +141,8 @@ export class HubHarness {
     this.batch(worker, (w) => w.push(WorkerOp.Close, conn));
   }
 
-  join(worker: number, conn: string, room: string, nickname: string, opts: { attempt?: number; requestId?: number; since?: number } = {}): void {
-    this.batch(worker, (w) => w.push(WorkerOp.Join, conn, opts.attempt ?? 1, opts.requestId ?? 100, room, nickname, opts.since ?? -1));
+  join(worker: number, conn: string, room: string, nickname: string, opts: { attempt?: number; requestId?: number; since?: number; epoch?: number } = {}): void {
+    this.batch(worker, (w) => w.push(WorkerOp.Join, conn, opts.attempt ?? 1, opts.requestId ?? 100, room, nickname, opts.since ?? -1, opts.epoch ?? 0));
   }
 
   leave(worker: number, conn: string, room: string): void {

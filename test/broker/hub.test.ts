@@ -39,6 +39,7 @@ describe('join', () => {
       history: [],
       headSeq: 0,
       recovered: false,
+      epoch: 1_700_000_000_000_000,
     });
     expect(h.take(1)).toEqual([]);
     expect(h.take(2)).toEqual([]);
@@ -110,6 +111,25 @@ describe('join', () => {
     expect(joined.history.map((m) => m.seq)).toEqual([2, 3, 4, 5, 6]);
     expect(joined.recovered).toBe(true);
     expect(joined.headSeq).toBe(6);
+  });
+
+  test('a `since` from another epoch of the room is not recovered; the same epoch (or 0: unknown) is', async () => {
+    h.open(0, 'c1', 'c2', 'c3', 'c4');
+    h.join(0, 'c1', 'lobby', 'ann');
+    for (let i = 1; i <= 4; i++) h.say(0, 'c1', 'lobby', `m${i}`);
+    await h.settle();
+    h.join(0, 'c2', 'lobby', 'bob', { since: 2, epoch: 12345 });
+    await flush();
+    const stranger = ofType(h.take(0), 'joined')[0]!;
+    expect(stranger.recovered).toBe(false);
+    expect(stranger.history.map((m) => m.seq)).toEqual([2, 3, 4]); // the most recent joinHistory (3)
+    h.join(0, 'c3', 'lobby', 'cat', { since: 2, epoch: stranger.epoch });
+    h.join(0, 'c4', 'lobby', 'dan', { since: 2, epoch: 0 });
+    await flush();
+    for (const joined of ofType(h.take(0), 'joined')) {
+      expect(joined.recovered).toBe(true);
+      expect(joined.history.map((m) => m.seq)).toEqual([3, 4]);
+    }
   });
 
   test('messages before a join are in its history and published before Joined; later ones come after Joined', async () => {

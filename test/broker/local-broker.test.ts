@@ -97,8 +97,8 @@ describe('LocalBroker requests', () => {
         buffer: null,
         ops: [
           WorkerOp.Open, 'c1',
-          WorkerOp.Join, 'c1', 3, 9, 'lobby', 'ann', -1,
-          WorkerOp.Join, 'c1', 4, 10, 'other', 'ann', 0,
+          WorkerOp.Join, 'c1', 3, 9, 'lobby', 'ann', -1, 0,
+          WorkerOp.Join, 'c1', 4, 10, 'other', 'ann', 0, 0,
           WorkerOp.Say, 'c1', 11, 'lobby', 'hi', '',
           WorkerOp.Say, 'c1', 12, 'lobby', 'psst', 'c2',
           WorkerOp.Leave, 'c1', 'lobby',
@@ -182,6 +182,7 @@ describe('LocalBroker + Hub by direct calls', () => {
           history: [],
           headSeq: 0,
           recovered: false,
+          epoch: 1_700_000_000_000_000,
         },
       },
     ]);

@@ -139,3 +139,41 @@ describe('graceful shutdown', () => {
     expect(await host.stop('SIGINT')).toEqual({ code: 0, signal: null });
   });
 });
+
+describe('a restarted host', () => {
+  test('a rejoin with the old epoch is not mistaken for the new room of the same name', async () => {
+    const first = await startHost(['--workers', '1']);
+    const port = first.port;
+    const ann = await TestClient.connect(first.ws);
+    const old = await ann.join('epoch', 'ann');
+    await ann.say('epoch', 'old 1');
+    await ann.say('epoch', 'old 2');
+    await ann.close();
+    expect((await first.stop()).code).toBe(0);
+
+    // Same name, same port, new life: numbering starts again and runs past what ann saw.
+    const second = await startHost(['--workers', '1', '--port', String(port)]);
+    try {
+      const bob = await TestClient.connect(second.ws);
+      const fresh = await bob.join('epoch', 'bob');
+      expect(fresh.epoch).not.toBe(old.epoch);
+      for (let i = 1; i <= 5; i++) await bob.say('epoch', `new ${i}`);
+
+      const back = await TestClient.connect(second.ws);
+      back.send({ type: 'join', requestId: 9, room: 'epoch', nickname: 'ann', since: 2, epoch: old.epoch });
+      const rejoined = await back.next('joined');
+      expect(rejoined.recovered).toBe(false);
+      expect(rejoined.history.map((m) => m.text)).toEqual(['new 1', 'new 2', 'new 3', 'new 4', 'new 5']);
+
+      // With the current epoch, the same `since` is a real position.
+      await back.leave('epoch');
+      back.send({ type: 'join', requestId: 10, room: 'epoch', nickname: 'ann', since: 2, epoch: fresh.epoch });
+      const current = await back.next('joined', (j) => j.requestId === 10);
+      expect(current.recovered).toBe(true);
+      expect(current.history.map((m) => m.text)).toEqual(['new 3', 'new 4', 'new 5']);
+      await Promise.all([bob.close(), back.close()]);
+    } finally {
+      await second.stop();
+    }
+  });
+});

@@ -58,6 +58,7 @@ describe('client requests round trip', () => {
 
   test.each([0, 1, 2 ** 31 - 1, 2 ** 31, MAX_U32 - 1, MAX_U32])('request id %d is preserved by every request type', (requestId) => {
     roundTripClient({ type: 'join', requestId, room: 'r', nickname: 'n', since: 5 });
+    roundTripClient({ type: 'join', requestId, room: 'r', nickname: 'n', since: 5, epoch: 1_795_686_000_000_123 });
     roundTripClient({ type: 'leave', requestId, room: 'r' });
     roundTripClient({ type: 'say', requestId, room: 'r', text: 't', to: null });
     roundTripClient({ type: 'say', requestId, room: 'r', text: 't', to: 'someone' });
@@ -77,6 +78,7 @@ describe('server frames round trip', () => {
       history: [],
       headSeq: 1,
       recovered: false,
+      epoch: 7,
     });
     roundTripServer({ type: 'left', requestId, room: 'r' });
     roundTripServer({ type: 'sent', requestId, room: 'r', seq: 3 });

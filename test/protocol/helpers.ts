@@ -347,11 +347,12 @@ export const SERVER_SAMPLES: readonly Sample<ServerEvent>[] = [
       history: [roomMessage, privateMessage, { ...roomMessage, seq: 42, text: 'second' }],
       headSeq: 42,
       recovered: true,
+      epoch: 1_795_686_000_000_000,
     },
   },
   {
     name: 'joined empty',
-    value: { type: 'joined', requestId: 0, room: 'empty', you: bob, members: [], history: [], headSeq: 0, recovered: false },
+    value: { type: 'joined', requestId: 0, room: 'empty', you: bob, members: [], history: [], headSeq: 0, recovered: false, epoch: 0 },
   },
   { name: 'memberJoined', value: { type: 'memberJoined', room: 'lobby', member: carol } },
   { name: 'memberLeft', value: { type: 'memberLeft', room: 'lobby', member: bob } },
@@ -438,6 +439,7 @@ export function randomServerEvent(rng: Rng): ServerEvent {
         history: Array.from({ length: rng.int(4) }, () => randomMessage(rng)),
         headSeq: rng.safeInt(),
         recovered: rng.bool(),
+        epoch: rng.safeInt(),
       };
     case 2:
       return { type: 'memberJoined', room: rng.text(8), member: randomMember(rng) };
@@ -523,14 +525,18 @@ const nullable =
   (v, p) => {
     if (v !== null) inner(v, p);
   };
+/** An object with exactly the keys of `shape`, plus any of `optional` (checked when present). */
 const record =
-  (shape: Record<string, Checker>): Checker =>
+  (shape: Record<string, Checker>, optional: Record<string, Checker> = {}): Checker =>
   (v, p) => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(p, 'expected an object', v);
-    const keys = Object.keys(v).sort();
+    const keys = Object.keys(v)
+      .filter((k) => !(k in optional))
+      .sort();
     const want = Object.keys(shape).sort();
     if (keys.join() !== want.join()) fail(p, `expected keys ${want.join(',')}`, keys);
     for (const [key, check] of Object.entries(shape)) check((v as Record<string, unknown>)[key], `${p}.${key}`);
+    for (const [key, check] of Object.entries(optional)) if (key in v) check((v as Record<string, unknown>)[key], `${p}.${key}`);
   };
 const list =
   (inner: Checker): Checker =>
@@ -556,7 +562,7 @@ const memberShape = record({ id: isStr, name: isStr });
 const messageFields = { room: isStr, seq: u53, sender: memberShape, to: nullable(memberShape), text: isStr, timestampMs: u53 };
 
 const CLIENT_SHAPES: Record<string, Checker> = {
-  join: record({ type: literal('join'), requestId: u32, room: isStr, nickname: isStr, since: nullable(u53) }),
+  join: record({ type: literal('join'), requestId: u32, room: isStr, nickname: isStr, since: nullable(u53) }, { epoch: u53 }),
   leave: record({ type: literal('leave'), requestId: u32, room: isStr }),
   say: record({ type: literal('say'), requestId: u32, room: isStr, text: isStr, to: nullable(isStr) }),
 };
@@ -580,6 +586,7 @@ const SERVER_SHAPES: Record<string, Checker> = {
     history: list(record(messageFields)),
     headSeq: u53,
     recovered: isBool,
+    epoch: u53,
   }),
   memberJoined: record({ type: literal('memberJoined'), room: isStr, member: memberShape }),
   memberLeft: record({ type: literal('memberLeft'), room: isStr, member: memberShape }),

@@ -222,6 +222,7 @@ function joined(parts: Partial<JoinedInfo>): Uint8Array {
     history: [],
     headSeq: 1,
     recovered: false,
+    epoch: 1,
     ...parts,
   });
 }
@@ -416,6 +417,7 @@ describe('vectors and nesting', () => {
     history: [{ room: 'r', seq: 1, sender: member, to: null, text: 't', timestampMs: 1 }],
     headSeq: 1,
     recovered: true,
+    epoch: 1,
   });
 
   test.each([

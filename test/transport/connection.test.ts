@@ -142,7 +142,7 @@ describe('local refusals send exactly one Error with the request id and call not
     leave('b');
     rec.reset();
     join('d', 'ann', 42);
-    expect(rec.brokerCalls()).toEqual([{ on: 'broker', call: 'join', args: ['conn-1', 4, { requestId: 42, room: 'd', nickname: 'ann', since: null }] }]);
+    expect(rec.brokerCalls()).toEqual([{ on: 'broker', call: 'join', args: ['conn-1', 4, { requestId: 42, room: 'd', nickname: 'ann', since: null, epoch: 0 }] }]);
   });
 
   test('NotJoined for say in a room the connection is not in', () => {
@@ -196,7 +196,7 @@ describe('local refusals send exactly one Error with the request id and call not
     join('lobby', '', 2);
     rec.reset();
     join('lobby', 'ann', 3);
-    expect(rec.log).toEqual([{ on: 'broker', call: 'join', args: ['conn-1', 1, { requestId: 3, room: 'lobby', nickname: 'ann', since: null }] }]);
+    expect(rec.log).toEqual([{ on: 'broker', call: 'join', args: ['conn-1', 1, { requestId: 3, room: 'lobby', nickname: 'ann', since: null, epoch: 0 }] }]);
   });
 });
 
@@ -204,7 +204,7 @@ describe('requests that go to the broker', () => {
   test('a valid join calls broker.join with the normalized nickname and a fresh attempt; nothing is sent yet', () => {
     join('lobby', '  Re\u0301my  ', 81, 17);
     expect(rec.log).toEqual([
-      { on: 'broker', call: 'join', args: ['conn-1', 1, { requestId: 81, room: 'lobby', nickname: 'R\u00e9my', since: 17 }] },
+      { on: 'broker', call: 'join', args: ['conn-1', 1, { requestId: 81, room: 'lobby', nickname: 'R\u00e9my', since: 17, epoch: 0 }] },
     ]);
     expect(state.rooms.get('lobby')).toEqual({ attempt: 1, joined: false });
     expect(state.attempts).toBe(1);

@@ -13,7 +13,7 @@ function msg(seq: number, text = `m${seq}`, sender = bob): ChatMessage {
 }
 
 function joined(over: Partial<JoinedInfo>): JoinedInfo {
-  return { room: 'r', you: ann, members: [ann, bob], history: [], headSeq: 0, recovered: false, ...over };
+  return { room: 'r', you: ann, members: [ann, bob], history: [], headSeq: 0, recovered: false, epoch: 1, ...over };
 }
 
 describe('linkify', () => {

@@ -72,8 +72,16 @@ recovered():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+/**
+ * This incarnation of the room; send it back with `since` when rejoining.
+ */
+epoch():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
 static startJoined(builder:flatbuffers.Builder) {
-  builder.startObject(6);
+  builder.startObject(7);
 }
 
 static addRoom(builder:flatbuffers.Builder, roomOffset:flatbuffers.Offset) {
@@ -122,6 +130,10 @@ static addHeadSeq(builder:flatbuffers.Builder, headSeq:bigint) {
 
 static addRecovered(builder:flatbuffers.Builder, recovered:boolean) {
   builder.addFieldInt8(5, +recovered, +false);
+}
+
+static addEpoch(builder:flatbuffers.Builder, epoch:bigint) {
+  builder.addFieldInt64(6, epoch, BigInt('0'));
 }
 
 static endJoined(builder:flatbuffers.Builder):flatbuffers.Offset {

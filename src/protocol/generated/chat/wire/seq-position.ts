@@ -4,7 +4,9 @@ import * as flatbuffers from 'flatbuffers';
 
 /**
  * A position in a room's message sequence (a struct so that its presence,
- * even with seq 0, is visible on the wire).
+ * even with seq 0, is visible on the wire). `epoch` is the room's epoch from
+ * Joined (0: unknown): a room that was recreated (host restart, or emptied
+ * past its TTL) numbers its messages from 1 again under a new epoch.
  */
 export class SeqPosition {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -19,12 +21,17 @@ seq():bigint {
   return this.bb!.readUint64(this.bb_pos);
 }
 
-static sizeOf():number {
-  return 8;
+epoch():bigint {
+  return this.bb!.readUint64(this.bb_pos + 8);
 }
 
-static createSeqPosition(builder:flatbuffers.Builder, seq: bigint):flatbuffers.Offset {
-  builder.prep(8, 8);
+static sizeOf():number {
+  return 16;
+}
+
+static createSeqPosition(builder:flatbuffers.Builder, seq: bigint, epoch: bigint):flatbuffers.Offset {
+  builder.prep(8, 16);
+  builder.writeInt64(epoch);
   builder.writeInt64(seq);
   return builder.offset();
 }
