@@ -1,0 +1,345 @@
+/**
+ * The fan-out load generator: N connections over WsConn, joined to rooms of equal
+ * size before anything is measured; a fixed aggregate send rate spread round-robin
+ * over the senders; every room message counted on arrival; send times read from
+ * the messages of a few probe connections into an HDR histogram (microseconds).
+ *
+ * A run: warm-up, measured window, drain. Throughput and the delivery ratio come
+ * from the window; latency from messages sent in the window, whenever they arrive
+ * (during the drain too); "lost" is what has not arrived after the drain.
+ */
+import * as hdr from 'hdr-histogram-js';
+import { type Adapter, Kind } from './adapters.js';
+import { machineBusySeconds } from './machine-load.js';
+import { nowUs, readStamp, STAMP_MARKER, stampText, writeStamp } from './stamp.js';
+import { type FrameSink, maskedFrameSize, WsConn, writeMaskedFrame } from './wsclient.js';
+
+export interface Scenario {
+  readonly name: string;
+  readonly connections: number;
+  readonly roomSize: number;
+  /** Senders per room (they are members too and receive their own messages). */
+  readonly sendersPerRoom: number;
+  readonly textBytes: number;
+}
+
+export interface Timing {
+  readonly warmupMs: number;
+  readonly windowMs: number;
+  /** Longest wait after the window for the last messages. */
+  readonly drainMs: number;
+}
+
+/** What the generator reads about the server process (utime+stime and RSS), when it can. */
+export interface ServerProbe {
+  cpuSeconds(): number;
+  rssBytes(): number;
+}
+
+export interface JoinResult {
+  readonly connections: number;
+  readonly joined: number;
+  readonly failed: number;
+  readonly joinMs: number;
+  readonly firstError: string | null;
+}
+
+export interface RunResult {
+  readonly sendsPerSecTarget: number;
+  readonly sentPerSec: number;
+  readonly deliveriesPerSec: number;
+  readonly deliveryRatio: number;
+  readonly sent: number;
+  readonly expected: number;
+  readonly received: number;
+  readonly lost: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+  readonly maxMs: number;
+  readonly latencySamples: number;
+  readonly serverCpuSec: number;
+  readonly cpuSecPerMillion: number;
+  readonly serverRssMB: number;
+  readonly generatorCpuSec: number;
+  readonly generatorCpuSecPerMillion: number;
+  /** CPU used by other processes on the machine during the window, percent of one core. */
+  readonly otherCpuPct: number;
+  readonly closedConnections: number;
+  readonly errorFrames: number;
+  readonly pass: boolean;
+  readonly failReasons: readonly string[];
+}
+
+export const PASS_P99_MS = 100;
+export const PASS_RATIO = 0.98;
+
+interface Sender {
+  readonly conn: WsConn;
+  /** Plain (unmasked) say payload whose stamp digits are rewritten before each send. */
+  readonly payload: Uint8Array;
+  readonly stampAt: number;
+  readonly frameSize: number;
+  pendingCount: number;
+}
+
+const round = (v: number, digits = 2): number => Number(v.toFixed(digits));
+
+export class Generator implements FrameSink {
+  readonly conns: WsConn[] = [];
+  private senders: Sender[] = [];
+  /** Room messages received, all connections. */
+  received = 0;
+  closed = 0;
+  errorFrames = 0;
+  firstError: string | null = null;
+  private recording = false;
+  private windowStartUs = 0;
+  private readonly histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+  private readonly joinWaiters = new Map<WsConn, (error: Error | null) => void>();
+
+  constructor(
+    private readonly adapter: Adapter,
+    readonly scenario: Scenario,
+    private readonly port: number,
+  ) {}
+
+  get rooms(): number {
+    return Math.ceil(this.scenario.connections / this.scenario.roomSize);
+  }
+
+  // ------------------------------------------------------------ FrameSink (hot path)
+
+  onFrame(conn: WsConn, buf: Buffer, start: number, end: number): void {
+    const kind = this.adapter.classify(buf, start, end);
+    if (kind === Kind.Message) {
+      conn.messages++;
+      this.received++;
+      if (conn.probe && this.recording) {
+        const sentUs = readStamp(buf, start, end);
+        if (sentUs >= this.windowStartUs) this.histogram.recordValue(Math.max(1, nowUs() - sentUs));
+      }
+      return;
+    }
+    if (kind === Kind.Step) {
+      conn.step++;
+      if (!conn.joined && this.adapter.advance(conn)) {
+        conn.joined = true;
+        this.joinWaiters.get(conn)?.(null);
+      }
+    } else if (kind === Kind.Ping) {
+      conn.send(this.adapter.opcode, this.adapter.pong);
+    } else if (kind === Kind.Error) {
+      this.errorFrames++;
+      conn.errors++;
+      this.firstError ??= `error frame: ${buf.toString('latin1', start, Math.min(end, start + 300)).replace(/[^\x20-\x7e]+/g, ' ').trim()}`;
+      this.joinWaiters.get(conn)?.(new Error('error frame during join'));
+    }
+  }
+
+  onClose(conn: WsConn, error: Error | null): void {
+    this.closed++;
+    this.firstError ??= `connection ${conn.index} closed by the server${error ? `: ${error.message}` : ''}`;
+    this.joinWaiters.get(conn)?.(new Error('closed during join'));
+  }
+
+  // ------------------------------------------------------------ join
+
+  /**
+   * Connects and joins every connection, `concurrency` handshakes at a time.
+   * Connection i is in room i % rooms; the first sendersPerRoom members of a room
+   * send; about 64 connections spread over the rooms are latency probes.
+   */
+  async connectAll(concurrency = 200, joinTimeoutMs = 60_000): Promise<JoinResult> {
+    const { connections, sendersPerRoom } = this.scenario;
+    const rooms = this.rooms;
+    const probeEvery = Math.max(1, Math.floor(connections / 64));
+    let next = 0;
+    let joined = 0;
+    let failed = 0;
+    const t0 = performance.now();
+    const deadline = t0 + joinTimeoutMs;
+    const one = async (i: number): Promise<void> => {
+      const room = `r${i % rooms}`;
+      const conn = await WsConn.connect(i, { port: this.port, path: this.adapter.path, room, probe: i % probeEvery === 0 }, this);
+      this.conns.push(conn);
+      if (conn.joined) return;
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('join timeout')), Math.max(1, deadline - performance.now()));
+        this.joinWaiters.set(conn, (error) => {
+          clearTimeout(timer);
+          this.joinWaiters.delete(conn);
+          if (error) reject(error);
+          else resolve();
+        });
+        if (conn.step === 0 && this.adapter.advance(conn)) {
+          conn.joined = true;
+          this.joinWaiters.get(conn)?.(null);
+        }
+      });
+    };
+    const lane = async (): Promise<void> => {
+      while (next < connections && performance.now() < deadline) {
+        const i = next++;
+        try {
+          await one(i);
+          joined++;
+        } catch (error) {
+          failed++;
+          this.firstError ??= `connection ${i}: ${(error as Error).message}`;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, connections) }, lane));
+    const joinMs = performance.now() - t0;
+    this.conns.sort((a, b) => a.index - b.index);
+    const text = stampText(this.scenario.textBytes);
+    const perRoom = new Map<string, number>();
+    this.senders = [];
+    for (const conn of this.conns) {
+      const n = perRoom.get(conn.room) ?? 0;
+      perRoom.set(conn.room, n + 1);
+      if (n >= sendersPerRoom || !conn.joined) continue;
+      const payload = this.adapter.sayPayload(conn.room, text);
+      const stampAt = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).indexOf(STAMP_MARKER);
+      this.senders.push({ conn, payload, stampAt, frameSize: maskedFrameSize(payload.length), pendingCount: 0 });
+    }
+    return { connections, joined, failed, joinMs: round(joinMs, 1), firstError: this.firstError };
+  }
+
+  /** Each room's member count, as joined. */
+  roomSizes(): Map<string, number> {
+    const sizes = new Map<string, number>();
+    for (const c of this.conns) if (c.joined) sizes.set(c.room, (sizes.get(c.room) ?? 0) + 1);
+    return sizes;
+  }
+
+  // ------------------------------------------------------------ load
+
+  /**
+   * Sends `sendsPerSec` messages per second in total for warm-up + window, then
+   * waits up to drainMs for every expected delivery.
+   */
+  async run(sendsPerSec: number, timing: Timing, server: ServerProbe | null, p99LimitMs = PASS_P99_MS): Promise<RunResult> {
+    const sizes = this.roomSizes();
+    const senderRoomSize = this.senders.map((s) => sizes.get(s.conn.room) ?? 0);
+    const startReceived = this.received;
+    const startClosed = this.closed;
+    const startErrors = this.errorFrames;
+    let sent = 0;
+    let expected = 0;
+    let cursor = 0;
+    const touched: Sender[] = [];
+    const sendDue = (count: number): void => {
+      const senders = this.senders;
+      for (let k = 0; k < count; k++) {
+        const s = senders[cursor]!;
+        expected += senderRoomSize[cursor]!;
+        cursor = cursor + 1 === senders.length ? 0 : cursor + 1;
+        if (s.pendingCount++ === 0) touched.push(s);
+      }
+      sent += count;
+      const now = nowUs();
+      for (const s of touched) {
+        const out = Buffer.allocUnsafe(s.frameSize * s.pendingCount);
+        writeStamp(s.payload, s.stampAt, now);
+        let at = 0;
+        for (let k = 0; k < s.pendingCount; k++) at = writeMaskedFrame(out, at, this.adapter.opcode, s.payload);
+        s.conn.write(out);
+        s.pendingCount = 0;
+      }
+      touched.length = 0;
+    };
+
+    this.histogram.reset();
+    const t0 = performance.now();
+    const windowStart = t0 + timing.warmupMs;
+    const windowEnd = windowStart + timing.windowMs;
+    let win: { sent: number; expected: number; received: number; cpu: ReturnType<typeof process.cpuUsage>; serverCpu: number; busy: number; t: number } | null = null;
+    let winEnd: { sent: number; expected: number; received: number; genCpu: number; serverCpu: number; busy: number; rss: number; t: number } | null = null;
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        const now = performance.now();
+        if (win === null && now >= windowStart) {
+          win = { sent, expected, received: this.received, cpu: process.cpuUsage(), serverCpu: server?.cpuSeconds() ?? 0, busy: machineBusySeconds(), t: now };
+          this.windowStartUs = nowUs();
+          this.recording = true;
+        }
+        if (now >= windowEnd) {
+          const cpu = process.cpuUsage(win!.cpu);
+          winEnd = {
+            sent,
+            expected,
+            received: this.received,
+            genCpu: (cpu.user + cpu.system) / 1e6,
+            serverCpu: server?.cpuSeconds() ?? 0,
+            rss: server?.rssBytes() ?? 0,
+            busy: machineBusySeconds(),
+            t: now,
+          };
+          clearInterval(timer);
+          resolve();
+          return;
+        }
+        if (this.senders.length === 0) return;
+        const due = Math.floor((sendsPerSec * (now - t0)) / 1000) - sent;
+        if (due > 0) sendDue(due);
+      }, 2);
+    });
+    const drainUntil = performance.now() + timing.drainMs;
+    while (this.received - startReceived < expected && performance.now() < drainUntil && this.closed === startClosed) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    this.recording = false;
+
+    const w = win!;
+    const e = winEnd!;
+    const seconds = (e.t - w.t) / 1000;
+    const windowDeliveries = e.received - w.received;
+    const windowExpected = e.expected - w.expected;
+    const received = this.received - startReceived;
+    const lost = Math.max(0, expected - received);
+    const h = this.histogram;
+    const ms = (p: number): number => round(h.getValueAtPercentile(p) / 1000, 3);
+    const serverCpuSec = e.serverCpu - w.serverCpu;
+    const result = {
+      sendsPerSecTarget: round(sendsPerSec, 1),
+      sentPerSec: round((e.sent - w.sent) / seconds, 0),
+      deliveriesPerSec: round(windowDeliveries / seconds, 0),
+      deliveryRatio: windowExpected > 0 ? round(windowDeliveries / windowExpected, 4) : 0,
+      sent,
+      expected,
+      received,
+      lost,
+      p50Ms: ms(50),
+      p90Ms: ms(90),
+      p99Ms: ms(99),
+      p999Ms: ms(99.9),
+      maxMs: round(h.maxValue / 1000, 3),
+      latencySamples: h.totalCount,
+      serverCpuSec: round(serverCpuSec, 2),
+      cpuSecPerMillion: windowDeliveries > 0 ? round((serverCpuSec / windowDeliveries) * 1e6, 3) : 0,
+      serverRssMB: round(e.rss / 2 ** 20, 1),
+      generatorCpuSec: round(e.genCpu, 2),
+      generatorCpuSecPerMillion: windowDeliveries > 0 ? round((e.genCpu / windowDeliveries) * 1e6, 3) : 0,
+      otherCpuPct: Math.max(0, Math.round(((e.busy - w.busy - serverCpuSec - e.genCpu) / seconds) * 100)),
+      closedConnections: this.closed - startClosed,
+      errorFrames: this.errorFrames - startErrors,
+    };
+    const failReasons: string[] = [];
+    if (result.latencySamples === 0) failReasons.push('no latency samples');
+    if (result.p99Ms > p99LimitMs) failReasons.push(`p99 ${result.p99Ms} ms > ${p99LimitMs}`);
+    if (result.deliveryRatio < PASS_RATIO) failReasons.push(`delivery ratio ${result.deliveryRatio} < ${PASS_RATIO}`);
+    if (lost > 0) failReasons.push(`${lost} lost after ${timing.drainMs} ms drain`);
+    if (result.closedConnections > 0) failReasons.push(`${result.closedConnections} connections closed`);
+    if (result.errorFrames > 0) failReasons.push(`${result.errorFrames} error frames`);
+    return { ...result, pass: failReasons.length === 0, failReasons };
+  }
+
+  close(): void {
+    for (const c of this.conns) c.destroy();
+    this.conns.length = 0;
+    this.senders = [];
+  }
+}

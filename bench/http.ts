@@ -1,0 +1,59 @@
+/**
+ * HTTP with autocannon (in this process, on the same 2 cores as the server):
+ * each endpoint against the chat host and against the fastify reference serving
+ * the same public/ folder, one after the other, after a short warm-up.
+ */
+import { createRequire } from 'node:module';
+import type { RunningTarget } from './targets.js';
+
+interface AutocannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number; average: number };
+  throughput: { average: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+export const ENDPOINTS = ['/healthz', '/api/rooms', '/', '/app.js'] as const;
+
+export interface HttpOptions {
+  readonly connections: number;
+  readonly pipelining: number;
+  readonly durationSec: number;
+  readonly warmupSec: number;
+}
+
+export interface HttpMeasurement {
+  readonly server: string;
+  readonly path: string;
+  readonly connections: number;
+  readonly pipelining: number;
+  readonly requestsPerSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly mbPerSec: number;
+  readonly non2xx: number;
+  readonly errors: number;
+}
+
+export async function measureHttp(server: string, target: RunningTarget, path: string, options: HttpOptions): Promise<HttpMeasurement> {
+  const url = `http://127.0.0.1:${target.port}${path}`;
+  const common = { url, connections: options.connections, pipelining: options.pipelining };
+  await autocannon({ ...common, duration: options.warmupSec });
+  const r = await autocannon({ ...common, duration: options.durationSec });
+  return {
+    server,
+    path,
+    connections: options.connections,
+    pipelining: options.pipelining,
+    requestsPerSec: Math.round(r.requests.average),
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    mbPerSec: Number((r.throughput.average / 2 ** 20).toFixed(2)),
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+  };
+}

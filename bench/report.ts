@@ -1,0 +1,173 @@
+/**
+ * Builds bench/RESULTS.md from the result files present in bench/results/ (so a
+ * run of some scenarios keeps the others' last numbers, each with its own date and
+ * command), plus bench/analysis.md verbatim, and renders the F1 chart.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { chartSvg, renderPng } from './chart.js';
+import type { Timing } from './generator.js';
+import type { HttpMeasurement } from './http.js';
+import type { SearchResult } from './search.js';
+
+export function machine(): Record<string, string | number> {
+  const limits = readFileSync('/proc/self/limits', 'utf8');
+  const debian = existsSync('/etc/debian_version') ? readFileSync('/etc/debian_version', 'utf8').trim() : 'unknown';
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `Debian ${debian}, Linux ${os.release()}`,
+    node: process.version,
+    openFilesPerProcess: /Max open files\s+(\d+)/.exec(limits)?.[1] ?? 'unknown',
+  };
+}
+
+interface FanoutFile {
+  scenario: { name: string; description: string };
+  timing: Timing;
+  command: string;
+  startedAt: string;
+  finishedAt: string;
+  machine: Record<string, string | number>;
+  results: SearchResult[];
+}
+
+const read = <T>(dir: string, name: string): T | null => {
+  const path = join(dir, name);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : null;
+};
+
+const fmt = (v: number): string => Math.round(v).toLocaleString('en-US');
+const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a');
+
+function fanoutSection(title: string, f: FanoutFile, chart: string | null): string {
+  const lines: string[] = [];
+  lines.push(`### ${title}`, '');
+  lines.push(`${f.scenario.description}. Command: \`${f.command}\`; ${f.startedAt} to ${f.finishedAt}.`);
+  lines.push(`Each run: ${f.timing.warmupMs} ms warm-up, ${f.timing.windowMs} ms measured, up to ${f.timing.drainMs} ms drain.`, '');
+  lines.push('| server | max deliveries/s | sends/s | repeats passed | p50 ms | p90 ms | p99 ms | p99.9 ms | server CPU s per 1M deliveries | server RSS MB | generator CPU (of one core) | generator CPU s per 1M | other processes\' CPU (max, of one core) | runs (restarts) |');
+  lines.push('| --- | ---: | ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of f.results) {
+    if (r.error) {
+      lines.push(`| ${r.label} | failed: ${r.error} | | | | | | | | | | | | ${r.runs.length} (${r.restarts}) |`);
+      continue;
+    }
+    lines.push(
+      `| ${r.label} | ${fmt(r.maxDeliveriesPerSec)} | ${fmt(r.sentPerSec)} | ${r.kneeRepeatsPassed} at ${fmt(r.kneeTargetDeliveriesPerSec)}/s | ${r.p50Ms.toFixed(1)} | ${r.p90Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.p999Ms.toFixed(1)} | ${r.cpuSecPerMillion.toFixed(2)} | ${r.rssMB} | ${r.generatorCpuPct}% | ${r.generatorCpuSecPerMillion.toFixed(2)} | ${r.otherCpuPct}% | ${r.runs.length} (${r.restarts}) |`,
+    );
+  }
+  const host = f.results.find((r) => r.target === 'chat-host' && r.workers === 2 && !r.error);
+  if (host) {
+    const peers = f.results.filter((r) => r.target !== 'chat-host' && !r.error);
+    const goals: Record<string, number> = { 'uws-bare': 0.9, ws: 12, 'socket.io': 20 };
+    // The targets of issue 4 are set for F1; other scenarios show the ratio only.
+    const withGoals = f.scenario.name === 'F1';
+    if (peers.length > 0) {
+      lines.push('', 'Chat host (2 workers) against each peer, same run:', '');
+      lines.push(withGoals ? '| peer | host / peer | target | met |\n| --- | ---: | ---: | :---: |' : '| peer | host / peer |\n| --- | ---: |');
+      for (const p of peers) {
+        const goal = goals[p.target] ?? 0;
+        const x = host.maxDeliveriesPerSec / p.maxDeliveriesPerSec;
+        const r = ratio(host.maxDeliveriesPerSec, p.maxDeliveriesPerSec);
+        lines.push(withGoals ? `| ${p.label} | ${r} | ${goal}x | ${x >= goal ? 'yes' : 'no'} |` : `| ${p.label} | ${r} |`);
+      }
+    }
+  }
+  if (chart) lines.push('', `![deliveries/s against p99 latency, every ${f.scenario.name} run](${chart})`);
+  lines.push('', '<details><summary>Every run</summary>', '');
+  lines.push('| server | phase | asked deliveries/s | got deliveries/s | ratio | lost | p50 ms | p99 ms | server CPU s/1M | generator CPU s | others\' CPU | pass |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const r of f.results) {
+    for (const run of r.runs) {
+      lines.push(
+        `| ${r.label} | ${run.phase} | ${fmt(run.targetDeliveriesPerSec)} | ${fmt(run.deliveriesPerSec)} | ${run.deliveryRatio} | ${fmt(run.lost)} | ${run.p50Ms.toFixed(1)} | ${run.p99Ms.toFixed(1)} | ${run.cpuSecPerMillion.toFixed(2)} | ${run.generatorCpuSec} | ${run.otherCpuPct}% | ${run.pass ? 'yes' : `no: ${run.failReasons.join('; ')}`} |`,
+      );
+    }
+  }
+  lines.push('', '</details>', '');
+  return lines.join('\n');
+}
+
+async function chart(dir: string, f: FanoutFile, file: string, log: (line: string) => void): Promise<string | null> {
+  const series = f.results.map((r) => ({
+    name: r.label,
+    points: r.runs.map((run) => ({ x: run.deliveriesPerSec, y: Math.max(run.p99Ms, 0.1), pass: run.pass })),
+  }));
+  try {
+    await renderPng(chartSvg(`${f.scenario.name}: deliveries/s against p99 latency, every run`, series), join(dir, file));
+    return `results/${file}`;
+  } catch (error) {
+    log(`chart not rendered: ${(error as Error).message}`);
+    return existsSync(join(dir, file)) ? `results/${file}` : null;
+  }
+}
+
+export async function writeReport(dir: string, log: (line: string) => void): Promise<void> {
+  const out: string[] = [];
+  out.push('# Benchmarks', '');
+  out.push('Generated by `bench/run.ts` from the files in `bench/results/` (rebuilt on every run; a section');
+  out.push('not re-run keeps its last numbers, with the date and command that produced them). Every number');
+  out.push('below was measured by these scripts on the machine described here.', '');
+  out.push('```sh', 'npm run bench                               # everything (F1-F4 for host 1w/2w and the peers, HTTP)', 'npm run bench -- --quick --json             # F1 only: host (2 workers) + peers, short runs, JSON summary last', 'npm run bench -- --scenario F2,F4           # some scenarios (F1 F2 F3 F4 HTTP)', 'npm run bench -- --targets chat-host-2w,ws   # some targets (chat-host-2w chat-host-1w uws-bare ws socket.io)', '```', '');
+  const files = ['quick-F1.json', 'F1.json', 'F2.json', 'F3.json'].map((n) => [n, read<FanoutFile>(dir, n)] as const);
+  const anyMachine = files.find(([, f]) => f)?.[1]?.machine ?? machine();
+  out.push('## Machine', '');
+  for (const [k, v] of Object.entries(anyMachine)) out.push(`- ${k}: ${v}`);
+  out.push(
+    '- The load generator runs in the orchestrator process on the same 2 cores as the server under test:',
+    '  every number is "server + generator on 2 cores". The generator\'s own CPU is in every table; at the',
+    '  top rates it uses most of one core, so the servers get about one core and a bit.',
+    '- Everything on loopback (127.0.0.1); each server is its own process, started fresh per scenario and',
+    '  after every failed run.',
+    '',
+  );
+  if (existsSync(join(dir, '..', 'analysis.md'))) out.push(readFileSync(join(dir, '..', 'analysis.md'), 'utf8'), '');
+  out.push('## Fan-out', '');
+  out.push('A run passes when p99 <= 100 ms, at least 98% of the expected deliveries arrive in the measured window,');
+  out.push('nothing is missing after the drain, no connection closed and no error frame came. "max deliveries/s" is');
+  out.push('the mean measured rate of the passing repeats at the highest rate where at least 2 of 3 repeats passed;');
+  out.push('latency and CPU are medians of those repeats, RSS their maximum.', '');
+  const fullF1 = files.find(([n]) => n === 'F1.json')?.[1];
+  for (const [name, f] of files) {
+    if (!f) continue;
+    const chartFile = name === 'F1.json' || (name === 'quick-F1.json' && !fullF1) ? await chart(dir, f, name === 'F1.json' ? 'fanout.png' : 'fanout-quick.png', log) : null;
+    out.push(fanoutSection(name.startsWith('quick') ? `${f.scenario.name} (quick)` : f.scenario.name, f, chartFile));
+  }
+  const f4 = read<{ scenario: { description: string }; command: string; startedAt: string; results: Array<Record<string, unknown>> }>(dir, 'F4.json');
+  if (f4) {
+    out.push('### F4: join storm and capacity', '', `${f4.scenario.description}. Command: \`${f4.command}\`; ${f4.startedAt}.`, '');
+    out.push('| server | joined | time until all joined | joins/s | RSS before MB | RSS after MB | KB per connection | then 100,000 deliveries/s for 2 s | first error |');
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
+    for (const r of f4.results) {
+      const c = r.check as { deliveriesPerSec: number; p99Ms: number; lost: number; pass: boolean } | null;
+      out.push(
+        `| ${r.label} | ${fmt(r.joined as number)} / ${fmt(r.connections as number)} | ${((r.joinMs as number) / 1000).toFixed(2)} s | ${fmt(r.joinsPerSec as number)} | ${r.rssBeforeMB} | ${r.rssAfterMB} | ${r.kbPerConnection} | ${c ? `${fmt(c.deliveriesPerSec)}/s, p99 ${c.p99Ms} ms, lost ${c.lost}, ${c.pass ? 'pass' : 'fail'}` : '-'} | ${r.firstError ?? ''} |`,
+      );
+    }
+    out.push('');
+  }
+  const http = read<{ settings: Array<Record<string, number>>; command: string; startedAt: string; measurements: HttpMeasurement[] }>(dir, 'http.json');
+  if (http) {
+    out.push('## HTTP (autocannon)', '');
+    out.push(`autocannon in the orchestrator process, on the same 2 cores as the server; 1 s warm-up, then 5 s per endpoint and setting. Command: \`${http.command}\`; ${http.startedAt}. \`/app.js\` is whatever bundle \`npm run build\` produced at the time (the web client is work in progress).`, '');
+    for (const setting of http.settings) {
+      const ms = http.measurements.filter((m) => m.pipelining === setting.pipelining && m.connections === setting.connections);
+      out.push(`${setting.connections} connections, pipelining ${setting.pipelining}:`, '');
+      out.push('| endpoint | chat-host (2w) req/s | p50 / p99 ms | fastify req/s | p50 / p99 ms | host / fastify | target 3x |', '| --- | ---: | ---: | ---: | ---: | ---: | :---: |');
+      for (const p of [...new Set(ms.map((m) => m.path))]) {
+        const h = ms.find((m) => m.path === p && m.server.startsWith('chat-host'));
+        const f = ms.find((m) => m.path === p && m.server === 'fastify');
+        if (!h || !f) continue;
+        const bad = (m: HttpMeasurement): string => (m.non2xx || m.errors ? ` (${m.non2xx} non-2xx, ${m.errors} errors)` : '');
+        out.push(
+          `| \`GET ${p}\` | ${fmt(h.requestsPerSec)}${bad(h)} | ${h.p50Ms} / ${h.p99Ms} | ${fmt(f.requestsPerSec)}${bad(f)} | ${f.p50Ms} / ${f.p99Ms} | ${ratio(h.requestsPerSec, f.requestsPerSec)} | ${h.requestsPerSec >= 3 * f.requestsPerSec ? 'met' : 'not met'} |`,
+        );
+      }
+      out.push('');
+    }
+  }
+  const missing = ['F1.json', 'F2.json', 'F3.json', 'F4.json', 'http.json'].filter((n) => !existsSync(join(dir, n)));
+  if (missing.length) out.push('## Not run yet', '', `No results for: ${missing.join(', ')}.`, '');
+  writeFileSync(join(dir, '..', 'RESULTS.md'), out.join('\n'));
+}

@@ -1,0 +1,227 @@
+/**
+ * The benchmark orchestrator.
+ *
+ *   npm run bench                          everything: F1-F4 (host with 1 and 2 workers, the
+ *                                          three peers), HTTP; writes bench/RESULTS.md
+ *   npm run bench -- --quick --json        F1 only, host (2 workers) and peers, short runs; the
+ *                                          last stdout line is one JSON summary
+ *   npm run bench -- --scenario F2,F4      only these (F1 F2 F3 F4 HTTP)
+ *   npm run bench -- --targets ws,uws-bare only these targets (chat-host-1w chat-host-2w uws-bare ws socket.io)
+ *   npm run bench -- --report-only        rebuild RESULTS.md from bench/results/*.json
+ *
+ * Progress goes to stderr; results to bench/results/*.json, then RESULTS.md is
+ * rebuilt from every result file present (report.ts).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Generator } from './generator.js';
+import { ENDPOINTS, type HttpMeasurement, measureHttp } from './http.js';
+import { machine, writeReport } from './report.js';
+import { FULL_TIMING, F4, QUICK_TIMING, SCENARIOS } from './scenarios.js';
+import { type SearchResult, searchTarget } from './search.js';
+import { adapterFor, killAllTargets, label, ROOT, startProcess, startTarget, type TargetSpec } from './targets.js';
+
+const RESULTS = join(ROOT, 'bench', 'results');
+
+const ALL_TARGETS: Record<string, TargetSpec> = {
+  'chat-host-2w': { name: 'chat-host', workers: 2 },
+  'chat-host-1w': { name: 'chat-host', workers: 1 },
+  'uws-bare': { name: 'uws-bare' },
+  ws: { name: 'ws' },
+  'socket.io': { name: 'socket.io' },
+};
+
+interface Args {
+  quick: boolean;
+  json: boolean;
+  scenarios: string[];
+  targets: string[];
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const value = (flag: string): string | undefined => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const quick = argv.includes('--quick');
+  const scenarios = (value('--scenario') ?? (quick ? 'F1' : 'F1,HTTP,F4,F2,F3')).split(',').map((s) => s.trim().toUpperCase());
+  const targets = (value('--targets') ?? (quick ? 'chat-host-2w,uws-bare,ws,socket.io' : Object.keys(ALL_TARGETS).join(','))).split(',');
+  for (const s of scenarios) if (!['F1', 'F2', 'F3', 'F4', 'HTTP'].includes(s)) throw new Error(`unknown scenario ${s}`);
+  for (const t of targets) if (!ALL_TARGETS[t]) throw new Error(`unknown target ${t}`);
+  return { quick, json: argv.includes('--json'), scenarios, targets };
+}
+
+const log = (line: string): void => {
+  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+};
+
+function save(name: string, data: unknown): void {
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(join(RESULTS, name), `${JSON.stringify(data, null, 1)}\n`);
+}
+
+async function fanout(id: string, args: Args, command: string): Promise<SearchResult[]> {
+  const scenario = SCENARIOS[id]!;
+  const timing = args.quick ? QUICK_TIMING : FULL_TIMING;
+  const startedAt = new Date().toISOString();
+  const results: SearchResult[] = [];
+  for (const t of args.targets) {
+    const spec = ALL_TARGETS[t]!;
+    try {
+      results.push(
+        await searchTarget(spec, scenario, {
+          timing,
+          startDeliveries: scenario.startDeliveries,
+          maxDeliveries: 8_000_000,
+          bisectSteps: args.quick ? 2 : 3,
+          repeats: 3,
+          log,
+          quietWaitMs: args.quick ? 8_000 : 12_000,
+        }),
+      );
+    } catch (error) {
+      log(`${id} ${label(spec)}: ${(error as Error).message}`);
+    }
+    // Saved after every target, so that an interrupted run keeps what it measured.
+    save(`${args.quick ? 'quick-' : ''}${id}.json`, { scenario, timing, command, startedAt, finishedAt: new Date().toISOString(), machine: machine(), results });
+  }
+  return results;
+}
+
+interface JoinStorm {
+  readonly target: string;
+  readonly label: string;
+  readonly connections: number;
+  readonly joined: number;
+  readonly failed: number;
+  readonly joinMs: number;
+  readonly joinsPerSec: number;
+  readonly rssBeforeMB: number;
+  readonly rssAfterMB: number;
+  readonly kbPerConnection: number;
+  readonly firstError: string | null;
+  /** A 2-second check at 100,000 deliveries/s with everyone joined. */
+  readonly check: { deliveriesPerSec: number; p99Ms: number; lost: number; pass: boolean } | null;
+}
+
+async function joinStorm(args: Args, command: string): Promise<void> {
+  const startedAt = new Date().toISOString();
+  const results: JoinStorm[] = [];
+  for (const t of args.targets) {
+    const spec = ALL_TARGETS[t]!;
+    const running = await startTarget(spec);
+    await new Promise((r) => setTimeout(r, 500));
+    const rssBefore = running.probe.rssBytes();
+    const gen = new Generator(adapterFor(spec.name), F4, running.port);
+    try {
+      const join = await gen.connectAll(F4.concurrency, 180_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      const rssAfter = running.probe.rssBytes();
+      let check: JoinStorm['check'] = null;
+      if (join.joined > 0) {
+        const r = await gen.run(100_000 / F4.roomSize, { warmupMs: 500, windowMs: 2000, drainMs: 3000 }, running.probe);
+        check = { deliveriesPerSec: r.deliveriesPerSec, p99Ms: r.p99Ms, lost: r.lost, pass: r.pass };
+      }
+      const result: JoinStorm = {
+        target: t,
+        label: label(spec),
+        connections: join.connections,
+        joined: join.joined,
+        failed: join.failed,
+        joinMs: join.joinMs,
+        joinsPerSec: Math.round(join.joined / (join.joinMs / 1000)),
+        rssBeforeMB: Number((rssBefore / 2 ** 20).toFixed(1)),
+        rssAfterMB: Number((rssAfter / 2 ** 20).toFixed(1)),
+        kbPerConnection: join.joined > 0 ? Number(((rssAfter - rssBefore) / 1024 / join.joined).toFixed(2)) : 0,
+        firstError: join.firstError,
+        check,
+      };
+      results.push(result);
+      log(`F4 ${result.label}: ${result.joined}/${result.connections} joined in ${result.joinMs} ms, ${result.kbPerConnection} KB/connection, check ${JSON.stringify(check)}`);
+    } finally {
+      gen.close();
+      await running.stop();
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  save('F4.json', { scenario: F4, command, startedAt, finishedAt: new Date().toISOString(), machine: machine(), results });
+}
+
+async function http(command: string): Promise<void> {
+  const startedAt = new Date().toISOString();
+  // autocannon is one JavaScript thread on the same 2 cores; without pipelining it
+  // tops out near 50,000-60,000 tiny responses/s whatever the server, so each
+  // endpoint is also measured with 10 requests in flight per connection.
+  const settings = [
+    { connections: 50, pipelining: 1, durationSec: 5, warmupSec: 1 },
+    { connections: 50, pipelining: 10, durationSec: 5, warmupSec: 1 },
+  ];
+  const measurements: HttpMeasurement[] = [];
+  const servers = [
+    { name: 'chat-host (2w)', args: ['dist/main.js', '--host', '127.0.0.1', '--port', '0', '--workers', '2', '--log-level', 'info'] },
+    { name: 'fastify', args: ['dist-bench/bench/peers/fastify-static.js', '--port', '0', '--public-dir', 'public'] },
+  ];
+  for (const server of servers) {
+    const running = await startProcess(server.args);
+    try {
+      for (const options of settings) {
+        for (const path of ENDPOINTS) {
+          const m = await measureHttp(server.name, running, path, options);
+          measurements.push(m);
+          log(`HTTP ${server.name} ${path} pipelining ${options.pipelining}: ${m.requestsPerSec} req/s p50 ${m.p50Ms} p99 ${m.p99Ms} ms non2xx ${m.non2xx} errors ${m.errors}`);
+        }
+      }
+    } finally {
+      await running.stop();
+    }
+  }
+  save('http.json', { settings, servers, command, startedAt, finishedAt: new Date().toISOString(), machine: machine(), measurements });
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const args = parseArgs(argv);
+  const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
+  if (argv.includes('--report-only')) return writeReport(RESULTS, log);
+  let f1: SearchResult[] = [];
+  for (const s of args.scenarios) {
+    log(`--- ${s}`);
+    if (s === 'F4') await joinStorm(args, command);
+    else if (s === 'HTTP') await http(command);
+    else {
+      const results = await fanout(s, args, command);
+      if (s === 'F1') f1 = results;
+    }
+  }
+  await writeReport(RESULTS, log);
+  if (args.json) {
+    const summary = {
+      scenario: 'F1',
+      results: f1.map((r) => ({
+        target: r.target,
+        ...(r.workers !== null ? { workers: r.workers } : {}),
+        maxDeliveriesPerSec: r.maxDeliveriesPerSec,
+        p50Ms: r.p50Ms,
+        p99Ms: r.p99Ms,
+        cpuSecPerMillion: r.cpuSecPerMillion,
+        rssMB: r.rssMB,
+      })),
+    };
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAllTargets();
+    process.exit(130);
+  });
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    log(`bench failed: ${(error as Error).stack ?? String(error)}`);
+    process.exit(1);
+  },
+);

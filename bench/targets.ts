@@ -1,0 +1,137 @@
+/**
+ * The servers under test, each its own process on loopback: the chat host (1 or
+ * 2 workers) and the peers in bench/peers/. A target is started, reports its port
+ * on stdout, is read through /proc/PID (utime+stime, RSS: the host's workers are
+ * threads of that one process), and stopped with SIGTERM.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Adapter, bareAdapter, chatAdapter, socketIoAdapter } from './adapters.js';
+import type { ServerProbe } from './generator.js';
+
+/** The repository root, from dist-bench/bench/ or from bench/ (vitest). */
+export const ROOT = ((): string => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+})();
+
+export type TargetName = 'chat-host' | 'uws-bare' | 'ws' | 'socket.io';
+
+export interface TargetSpec {
+  readonly name: TargetName;
+  /** Chat host only. */
+  readonly workers?: number;
+}
+
+export interface RunningTarget {
+  readonly port: number;
+  readonly pid: number;
+  readonly probe: ServerProbe;
+  stop(): Promise<void>;
+}
+
+export function label(spec: TargetSpec): string {
+  return spec.name === 'chat-host' ? `chat-host (${spec.workers ?? 2}w)` : spec.name;
+}
+
+export function adapterFor(name: TargetName): Adapter {
+  return name === 'chat-host' ? chatAdapter : name === 'socket.io' ? socketIoAdapter : bareAdapter;
+}
+
+/** The command line that starts a target (also printed in RESULTS.md). */
+export function commandFor(spec: TargetSpec): string[] {
+  switch (spec.name) {
+    case 'chat-host':
+      return ['dist/main.js', '--host', '127.0.0.1', '--port', '0', '--workers', String(spec.workers ?? 2), '--log-level', 'info'];
+    case 'uws-bare':
+      return ['dist-bench/bench/peers/uws-bare.js', '--port', '0'];
+    case 'ws':
+      return ['dist-bench/bench/peers/ws.js', '--port', '0'];
+    case 'socket.io':
+      return ['dist-bench/bench/peers/socket-io.js', '--port', '0'];
+  }
+}
+
+const TICKS_PER_SECOND = 100; // getconf CLK_TCK on Linux x86-64
+const PAGE = 4096;
+
+/** utime+stime (seconds) and RSS (bytes) of a process, from /proc/PID/stat. */
+export function procProbe(pid: number): ServerProbe {
+  const fields = (): string[] => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  };
+  return {
+    cpuSeconds: () => {
+      const f = fields();
+      return (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
+    },
+    rssBytes: () => Number(fields()[21]) * PAGE,
+  };
+}
+
+/** Every target process still running. */
+const live = new Set<ChildProcess>();
+
+/** Kills every target process still running (the orchestrator calls it when interrupted). */
+export function killAllTargets(): void {
+  for (const child of live) child.kill('SIGKILL');
+}
+
+/** Starts a target process and resolves once it listens. */
+export function startProcess(args: readonly string[], extraArgs: readonly string[] = []): Promise<RunningTarget> {
+  return new Promise((resolve, reject) => {
+    const child: ChildProcess = spawn(process.execPath, [...extraArgs, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(child);
+    child.once('exit', () => live.delete(child));
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${args[0]} did not report a port in 20 s: ${out}${err}`));
+    }, 20_000);
+    child.stderr!.on('data', (d: Buffer) => {
+      if (err.length < 4000) err += d.toString();
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args[0]} exited with ${code}: ${err.slice(0, 2000)}`));
+    });
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      for (const line of out.split('\n')) {
+        const m = /"port":(\d+)/.exec(line);
+        if (!m) continue;
+        clearTimeout(timer);
+        child.stdout!.off('data', onData);
+        child.stdout!.resume(); // keep draining later log lines
+        const pid = child.pid!;
+        resolve({
+          port: Number(m[1]),
+          pid,
+          probe: procProbe(pid),
+          stop: () =>
+            new Promise<void>((done) => {
+              if (child.exitCode !== null || child.signalCode !== null) return done();
+              const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
+              child.removeAllListeners('exit');
+              child.once('exit', () => {
+                clearTimeout(kill);
+                done();
+              });
+              child.kill('SIGTERM');
+            }),
+        });
+        return;
+      }
+    };
+    child.stdout!.on('data', onData);
+  });
+}
+
+export function startTarget(spec: TargetSpec, extraNodeArgs: readonly string[] = []): Promise<RunningTarget> {
+  return startProcess(commandFor(spec), extraNodeArgs);
+}

@@ -1,0 +1,113 @@
+/**
+ * Smoke test of the benchmark tools (the benchmarks themselves never run in CI):
+ * the frame parser on split and coalesced chunks, the generator's counts against
+ * the real host (built dist/, 2 workers) being exact, and the orchestrator's rate
+ * search end to end against the ws peer run in this process.
+ */
+import net from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import { chatAdapter } from '../../bench/adapters.js';
+import { Generator, type Scenario } from '../../bench/generator.js';
+import { startWsPeer } from '../../bench/peers/ws.js';
+import { searchTarget } from '../../bench/search.js';
+import { procProbe, type RunningTarget, startTarget } from '../../bench/targets.js';
+import { type FrameSink, WsConn } from '../../bench/wsclient.js';
+
+function serverFrame(opcode: number, payload: Buffer): Buffer {
+  const len = payload.length;
+  const head = len < 126 ? Buffer.of(0x80 | opcode, len) : len < 65536 ? Buffer.of(0x80 | opcode, 126, len >> 8, len & 255) : Buffer.concat([Buffer.of(0x80 | opcode, 127, 0, 0, 0, 0), Buffer.alloc(4)]);
+  if (len >= 65536) head.writeUInt32BE(len, 6);
+  return Buffer.concat([head, payload]);
+}
+
+describe('WsConn frame parser', () => {
+  const payloads = [Buffer.from('a'), Buffer.alloc(125, 1), Buffer.alloc(126, 2), Buffer.alloc(70_000, 3), Buffer.alloc(0)];
+  const stream = Buffer.concat(payloads.map((p) => serverFrame(2, p)));
+  const parse = (chunks: Buffer[]): Buffer[] => {
+    const got: Buffer[] = [];
+    const sink: FrameSink = { onFrame: (_c, buf, s, e) => got.push(Buffer.from(buf.subarray(s, e))), onClose: () => {} };
+    const conn = new WsConn(0, new net.Socket(), sink);
+    for (const c of chunks) conn.onData(c);
+    return got;
+  };
+
+  it('reads many frames from one chunk', () => {
+    expect(parse([stream])).toEqual(payloads);
+  });
+
+  it('reads frames split at every byte', () => {
+    const bytes = [...stream.subarray(0, 400)].map((b) => Buffer.of(b));
+    expect(parse([...bytes, stream.subarray(400)])).toEqual(payloads);
+  });
+});
+
+describe('fan-out generator', () => {
+  let host: RunningTarget | null = null;
+  afterAll(async () => {
+    await host?.stop();
+  });
+
+  it('counts every delivery from the chat host exactly', async () => {
+    host = await startTarget({ name: 'chat-host', workers: 2 });
+    const scenario: Scenario = { name: 'smoke', connections: 24, roomSize: 6, sendersPerRoom: 2, textBytes: 64 };
+    const gen = new Generator(chatAdapter, scenario, host.port);
+    try {
+      const join = await gen.connectAll(8);
+      expect(join).toMatchObject({ joined: 24, failed: 0 });
+      const r = await gen.run(400, { warmupMs: 200, windowMs: 800, drainMs: 3000 }, host.probe);
+      expect(r.sent).toBeGreaterThan(300);
+      expect(r.expected).toBe(r.sent * scenario.roomSize);
+      expect(r.received).toBe(r.expected);
+      expect(r.lost).toBe(0);
+      expect(r.closedConnections).toBe(0);
+      expect(r.errorFrames).toBe(0);
+      expect(r.latencySamples).toBeGreaterThan(0);
+      expect(r.serverRssMB).toBeGreaterThan(0);
+      // Every member of a room got every message of that room, and nothing else.
+      const byRoom = new Map<string, number[]>();
+      for (const c of gen.conns) byRoom.set(c.room, [...(byRoom.get(c.room) ?? []), c.messages]);
+      let perRoomTotal = 0;
+      for (const counts of byRoom.values()) {
+        expect(counts).toHaveLength(scenario.roomSize);
+        expect(new Set(counts).size).toBe(1);
+        perRoomTotal += counts[0]!;
+      }
+      expect(perRoomTotal).toBe(r.sent);
+    } finally {
+      gen.close();
+    }
+  });
+
+  it('runs the rate search against a peer', async () => {
+    const peer = await startWsPeer(0);
+    const lines: string[] = [];
+    try {
+      const result = await searchTarget(
+        { name: 'ws' },
+        { name: 'smoke', connections: 12, roomSize: 4, sendersPerRoom: 1, textBytes: 64 },
+        {
+          timing: { warmupMs: 100, windowMs: 300, drainMs: 2000 },
+          startDeliveries: 400,
+          maxDeliveries: 800,
+          bisectSteps: 0,
+          repeats: 3,
+          log: (line) => lines.push(line),
+          // Other suites share the CPU under `npm test`: latency is not what this checks.
+          p99LimitMs: 60_000,
+          start: async () => ({ port: peer.port, pid: process.pid, probe: procProbe(process.pid), stop: async () => {} }),
+        },
+      );
+      expect(result.error, lines.join('\n')).toBeNull();
+      expect(result.runs).toHaveLength(5); // 400 and 800 per second, then 3 repeats at 800
+      for (const run of result.runs) {
+        expect(run, run.failReasons.join('; ')).toMatchObject({ pass: true, lost: 0, closedConnections: 0 });
+        expect(run.received).toBe(run.expected);
+      }
+      expect(result.kneeTargetDeliveriesPerSec).toBe(800);
+      expect(result.kneeRepeatsPassed).toBe('3/3');
+      expect(result.maxDeliveriesPerSec).toBeGreaterThan(600);
+    } finally {
+      await peer.close();
+    }
+  });
+});
