@@ -3,7 +3,7 @@
  * main thread in one batch per turn of the event loop; the hub's batches come back
  * as BrokerHandler calls, in order.
  */
-import type { ClusterStats, Broker, BrokerHandler, JoinRequest, RoomDetail, RoomSummary, SayRequest } from './broker.js';
+import type { ClusterStats, Broker, BrokerHandler, Directory, JoinRequest, RoomDetail, RoomSummary, SayRequest } from './broker.js';
 import { BatchWriter, HubOp, type QueryKind, type RelayBatch, WorkerOp } from './relay.js';
 
 export interface HubPort {
@@ -16,6 +16,7 @@ export class LocalBroker implements Broker {
   private nextQueryId = 1;
   private readonly pendingQueries = new Map<number, (result: unknown) => void>();
   private handler: BrokerHandler | null = null;
+  private latestDirectory: Directory | null = null;
 
   constructor(private readonly hub: HubPort) {}
 
@@ -55,6 +56,10 @@ export class LocalBroker implements Broker {
     return this.query('stats', '') as Promise<ClusterStats>;
   }
 
+  directory(): Directory | null {
+    return this.latestDirectory;
+  }
+
   /** Carries out one batch from the hub. */
   receive(batch: RelayBatch): void {
     const handler = this.handler;
@@ -77,6 +82,9 @@ export class LocalBroker implements Broker {
           break;
         case HubOp.JoinFailed:
           handler.onJoinFailed(ops[i++] as string, ops[i++] as number, ops[i++] as string, frame(ops[i++] as number, ops[i++] as number));
+          break;
+        case HubOp.Directory:
+          this.latestDirectory = ops[i++] as Directory;
           break;
         case HubOp.QueryResult: {
           const id = ops[i++] as number;

@@ -59,6 +59,20 @@ export interface ClusterStats {
   readonly perWorker: readonly { readonly index: number; readonly incarnation: number; readonly connections: number }[];
 }
 
+/**
+ * What HTTP answers from without waiting: a snapshot of the whole host, pushed to
+ * every worker whenever it changes, at most every DIRECTORY_INTERVAL_MS (uWS
+ * stalls pipelined requests behind a response that is answered asynchronously).
+ */
+export interface Directory {
+  readonly stats: ClusterStats;
+  /** Most members first. */
+  readonly rooms: readonly RoomSummary[];
+}
+
+/** The longest a Directory lags behind the rooms while they change. */
+export const DIRECTORY_INTERVAL_MS = 100;
+
 export interface BrokerHandler {
   /** Room traffic for a room this worker has members in: publish it to the room's topic. */
   onPublish(room: string, frame: Uint8Array): void;
@@ -83,4 +97,6 @@ export interface Broker {
   rooms(): Promise<RoomSummary[]>;
   room(name: string): Promise<RoomDetail | null>;
   stats(): Promise<ClusterStats>;
+  /** The latest Directory, answered at once (null until the first one arrives). */
+  directory(): Directory | null;
 }

@@ -22,7 +22,7 @@ import {
 } from '../protocol/index.js';
 import { RoomRegistry, type RoomSettings } from '../rooms/registry.js';
 import type { Room } from '../rooms/room.js';
-import type { ClusterStats, RoomDetail, RoomSummary } from './broker.js';
+import { DIRECTORY_INTERVAL_MS, type ClusterStats, type Directory, type RoomDetail, type RoomSummary } from './broker.js';
 import { BatchWriter, HubOp, type QueryKind, type RelayBatch, WorkerOp } from './relay.js';
 
 export interface HubSettings extends RoomSettings {
@@ -46,6 +46,11 @@ export class Hub {
   private flushScheduled = false;
   private readonly sweepTimer: NodeJS.Timeout;
   private restarts = 0;
+  /** Directory bookkeeping: pushed with the next flush when changed, at most every DIRECTORY_INTERVAL_MS. */
+  private directoryChanged = true;
+  private lastDirectoryPush = -Infinity;
+  private directoryTimer: NodeJS.Timeout | null = null;
+  private directoryDue = false;
 
   constructor(
     private readonly settings: HubSettings,
@@ -54,13 +59,18 @@ export class Hub {
   ) {
     this.registry = new RoomRegistry(settings);
     const sweepEvery = Math.max(1000, Math.min(60_000, Math.floor(settings.emptyRoomTtlMs / 2)));
-    this.sweepTimer = setInterval(() => this.registry.sweep(this.now()), sweepEvery).unref();
+    this.sweepTimer = setInterval(() => {
+      if (this.registry.sweep(this.now()) > 0) this.changed();
+    }, sweepEvery).unref();
   }
 
   /** A worker (re)started: `port` reaches it. */
   attach(index: number, incarnation: number, port: WorkerLink['port'], isRestart: boolean): void {
     if (isRestart) this.restarts++;
     this.links.set(index, { index, incarnation, port, out: new BatchWriter(), connections: 0 });
+    // A new worker gets the directory at once; the others see the new worker in it.
+    this.lastDirectoryPush = -Infinity;
+    this.changed();
   }
 
   /** A worker stopped: its connections leave every room, with member-left frames to the others. */
@@ -69,15 +79,18 @@ export class Hub {
     const gone: string[] = [];
     for (const [connection, worker] of this.connectionWorker) if (worker === index) gone.push(connection);
     for (const connection of gone) this.close(connection);
+    this.changed();
     if (gone.length > 0) this.log.info({ worker: index, connections: gone.length }, 'removed the connections of a stopped worker');
   }
 
   stop(): void {
     clearInterval(this.sweepTimer);
+    if (this.directoryTimer) clearTimeout(this.directoryTimer);
   }
 
   /** Carries out one batch from worker `from`. */
   receive(from: number, batch: RelayBatch): void {
+    this.changed();
     const ops = batch.ops;
     let i = 0;
     while (i < ops.length) {
@@ -195,7 +208,7 @@ export class Hub {
     let result: RoomSummary[] | RoomDetail | ClusterStats | null;
     switch (kind) {
       case 'rooms':
-        result = [...this.registry.all()].map(summary).sort((a, b) => b.members - a.members || a.name.localeCompare(b.name));
+        result = [...this.registry.all()].map(summary).sort(byMembersThenName);
         break;
       case 'room': {
         const room = this.registry.get(argument);
@@ -252,15 +265,48 @@ export class Hub {
   private outFor(worker: number): BatchWriter | undefined {
     const link = this.links.get(worker);
     if (!link) return undefined;
+    this.scheduleFlush();
+    return link.out;
+  }
+
+  /** Something the directory shows may have changed: push it with the next flush, or once the interval is up. */
+  private changed(): void {
+    this.directoryChanged = true;
+    if (this.directoryTimer) return;
+    const wait = this.lastDirectoryPush + DIRECTORY_INTERVAL_MS - performance.now();
+    if (wait <= 0) {
+      this.directoryDue = true;
+      this.scheduleFlush();
+      return;
+    }
+    this.directoryTimer = setTimeout(() => {
+      this.directoryTimer = null;
+      this.directoryDue = true;
+      this.scheduleFlush();
+    }, wait);
+    this.directoryTimer.unref();
+  }
+
+  private directory(): Directory {
+    return { stats: this.stats(), rooms: [...this.registry.all()].map(summary).sort(byMembersThenName) };
+  }
+
+  private scheduleFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
-    return link.out;
   }
 
   private flush(): void {
     this.flushScheduled = false;
+    if (this.directoryChanged && this.directoryDue) {
+      const directory = this.directory();
+      this.directoryChanged = false;
+      this.directoryDue = false;
+      this.lastDirectoryPush = performance.now();
+      for (const link of this.links.values()) link.out.push(HubOp.Directory, directory);
+    }
     for (const link of this.links.values()) {
       if (link.out.empty) continue;
       const batch = link.out.take();
@@ -271,6 +317,10 @@ export class Hub {
 
 function publicMember(member: MemberInfo): MemberInfo {
   return { id: member.id, name: member.name };
+}
+
+function byMembersThenName(a: RoomSummary, b: RoomSummary): number {
+  return b.members - a.members || a.name.localeCompare(b.name);
 }
 
 function summary(room: Room): RoomSummary {

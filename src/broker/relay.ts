@@ -34,6 +34,8 @@ export const enum HubOp {
   QueryResult = 4,
   /** conn, attempt, room, offset, length (an Error frame) */
   JoinFailed = 5,
+  /** directory (structured-cloned Directory) */
+  Directory = 6,
 }
 
 export type QueryKind = 'rooms' | 'room' | 'stats';

@@ -70,10 +70,22 @@ export class ChatServer implements BrokerHandler {
       message: (ws, message, isBinary) => this.message(ws, message, isBinary),
       close: (ws) => this.close(ws),
     });
-    this.app.get('/healthz', (res) =>
-      this.json(res, async () => [OK, { status: this.draining ? 'draining' : 'ok', ...(await options.broker.stats()) }]),
-    );
-    this.app.get('/api/rooms', (res) => this.json(res, async () => [OK, { rooms: await options.broker.rooms() }]));
+    // Answered at once from the broker's directory: uWS stalls pipelined requests
+    // queued behind a response that is given asynchronously.
+    this.app.get('/healthz', (res) => {
+      const directory = options.broker.directory();
+      res.cork(() =>
+        directory
+          ? this.writeJson(res, OK, { status: this.draining ? 'draining' : 'ok', ...directory.stats })
+          : this.writeJson(res, '503 Service Unavailable', { status: 'starting' }),
+      );
+    });
+    this.app.get('/api/rooms', (res) => {
+      const directory = options.broker.directory();
+      res.cork(() =>
+        directory ? this.writeJson(res, OK, { rooms: directory.rooms }) : this.writeJson(res, '503 Service Unavailable', { error: 'starting' }),
+      );
+    });
     this.app.get('/api/rooms/:room', (res, req) => this.roomDetail(res, req));
     if (config.faultInjection) {
       this.app.post('/debug/crash-worker', (res) => {
@@ -272,6 +284,9 @@ export class ChatServer implements BrokerHandler {
       res.cork(() => this.writeJson(res, '400 Bad Request', { error: 'invalid room name' }));
       return;
     }
+    // A room's members and recent messages come from the hub, asynchronously (exact, not
+    // from the directory): uWS 20.30 closes a connection that pipelines another request
+    // behind such a response. Browsers and health checkers do not pipeline.
     this.json(res, async () => {
       const room = await this.options.broker.room(name);
       return room ? [OK, room] : ['404 Not Found', { error: 'no such room' }];

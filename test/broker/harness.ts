@@ -4,7 +4,7 @@
  * batches decoded back into ops with their frames decoded by decodeServerFrame.
  */
 import { pino } from 'pino';
-import type { ClusterStats, RoomDetail, RoomSummary } from '../../src/broker/broker.js';
+import type { ClusterStats, Directory, RoomDetail, RoomSummary } from '../../src/broker/broker.js';
 import { Hub, type HubSettings } from '../../src/broker/hub.js';
 import { BatchWriter, HubOp, type QueryKind, type RelayBatch, WorkerOp } from '../../src/broker/relay.js';
 import { decodeServerFrame, type ServerEvent } from '../../src/protocol/index.js';
@@ -21,12 +21,32 @@ export interface Posted {
   readonly transfer: ArrayBuffer[] | undefined;
 }
 
-/** A worker's end of the relay: records every postMessage. */
+/**
+ * A worker's end of the relay: records every postMessage. Directory ops (the snapshot
+ * every worker gets for HTTP, see hub.directory tests) are kept apart in `directories`,
+ * so that `posted` shows the room traffic alone; a batch that held only a directory is
+ * not in `posted`.
+ */
 export class FakeWorkerPort {
   readonly posted: Posted[] = [];
+  readonly directories: Directory[] = [];
   postMessage(value: unknown, transfer?: ArrayBuffer[]): void {
-    this.posted.push({ batch: value as RelayBatch, transfer });
+    const batch = value as RelayBatch;
+    const ops: unknown[] = [];
+    for (let i = 0; i < batch.ops.length; ) {
+      if (batch.ops[i] === HubOp.Directory && isDirectory(batch.ops[i + 1])) {
+        this.directories.push(batch.ops[i + 1] as Directory);
+        i += 2;
+        continue;
+      }
+      ops.push(batch.ops[i++]);
+    }
+    if (ops.length > 0) this.posted.push({ batch: { ...batch, ops }, transfer });
   }
+}
+
+function isDirectory(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && 'stats' in value && 'rooms' in value;
 }
 
 export type Out =

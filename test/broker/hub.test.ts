@@ -669,3 +669,37 @@ describe('empty rooms', () => {
     expect((await h.ask('rooms')).map((r) => r.name)).toEqual(['lobby']);
   });
 });
+
+describe('directory', () => {
+  test('every worker gets a snapshot of rooms and connections, paced, with the latest state', async () => {
+    const d = new HubHarness(2);
+    try {
+      await flush();
+      // Attaching pushes one at once: both workers known, nothing else yet.
+      expect(d.ports[0]!.directories.at(-1)!.stats).toMatchObject({ workers: 2, connections: 0, rooms: 0 });
+      d.open(0, 'c1');
+      d.open(1, 'c2');
+      d.join(0, 'c1', 'lobby', 'ann');
+      d.join(1, 'c2', 'lobby', 'bob');
+      d.say(0, 'c1', 'lobby', 'hello');
+      // Whatever was pushed meanwhile, the last snapshot each worker holds catches up within the interval.
+      await vi.waitFor(
+        () => {
+          for (const port of d.ports) {
+            const latest = port.directories.at(-1)!;
+            expect(latest.stats).toMatchObject({ workers: 2, connections: 2, rooms: 1 });
+            expect(latest.rooms).toEqual([{ name: 'lobby', members: 2, headSeq: 1 }]);
+          }
+        },
+        { timeout: 5_000, interval: 20 },
+      );
+      // Many changes in one turn make at most one push per worker.
+      const before = d.ports[0]!.directories.length;
+      for (let i = 0; i < 50; i++) d.say(0, 'c1', 'lobby', `m${i}`);
+      await vi.waitFor(() => expect(d.ports[0]!.directories.at(-1)!.rooms[0]!.headSeq).toBe(51), { timeout: 5_000, interval: 20 });
+      expect(d.ports[0]!.directories.length - before).toBeLessThanOrEqual(2);
+    } finally {
+      d.hub.stop();
+    }
+  });
+});

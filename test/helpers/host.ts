@@ -83,3 +83,19 @@ export function runHost(args: string[], env: Record<string, string> = {}): Promi
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/**
+ * GETs `url` until its JSON body satisfies `accept`, and returns that body. /healthz and
+ * /api/rooms answer from a directory the hub pushes at most every 100 ms, so a change
+ * shows there shortly after it happened; the test's timeout bounds the wait.
+ */
+export async function waitForJson<T>(url: string, accept: (body: T) => boolean): Promise<T> {
+  for (;;) {
+    const res = await fetch(url);
+    if (res.ok) {
+      const body = (await res.json()) as T;
+      if (accept(body)) return body;
+    } else await res.arrayBuffer();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -2,7 +2,7 @@
 import { createServer, type Server } from 'node:net';
 import { describe, expect, test, type ExpectStatic } from 'vitest';
 import { OPTIONS } from '../../src/config.js';
-import { runHost, startHost } from '../helpers/host.js';
+import { runHost, startHost, waitForJson } from '../helpers/host.js';
 
 
 // The hosts inherit this process's environment: only the variables a test sets may apply.
@@ -97,7 +97,7 @@ describe('environment fallbacks', () => {
     const host = await startHost([], { CHAT_PORT: 'abc', CHAT_WORKERS: '3' });
     try {
       expect(host.port).toBeGreaterThan(0);
-      const health = (await (await fetch(`${host.http}/healthz`)).json()) as { status: string; workers: number };
+      const health = await waitForJson<{ status: string; workers: number }>(`${host.http}/healthz`, (h) => h.workers === 3);
       expect(health).toMatchObject({ status: 'ok', workers: 3 });
     } finally {
       const exit = await host.stop();
@@ -120,8 +120,8 @@ describe('uWebSockets.js native binary', () => {
   test('with --allow-js-fallback the host starts on the fallback, says so loudly, and stops cleanly', async () => {
     const host = await startHost(['--workers', '1', '--allow-js-fallback'], { UWS_USE_FALLBACK: '1' });
     try {
-      const res = await fetch(`${host.http}/healthz`);
-      expect(res.status).toBe(200);
+      const health = await waitForJson<{ status: string; workers: number }>(`${host.http}/healthz`, (h) => h.workers === 1);
+      expect(health.status).toBe('ok');
       expect(host.logs.some((l) => l.level === 40 && /SLOW PURE-JS/.test(String(l.msg)))).toBe(true);
     } finally {
       expect((await host.stop()).code).toBe(0);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { TestClient } from '../helpers/client.js';
-import { startHost, type Host } from '../helpers/host.js';
+import { startHost, waitForJson, type Host } from '../helpers/host.js';
 
 interface RawResponse {
   readonly status: number;
@@ -88,10 +88,7 @@ describe('health and room API', () => {
       ],
     });
 
-    const three = [await connect(), await connect(), await connect()];
-    // A Joined reply comes from the hub, which has processed the connection's open by then.
-    for (const [i, c] of three.entries()) await c.join('health', `h${i}`);
-    const during = (await getJson(`${host.http}/healthz`)).body as {
+    type Health = {
       status: string;
       workers: number;
       connections: number;
@@ -99,6 +96,10 @@ describe('health and room API', () => {
       workerRestarts: number;
       perWorker: { index: number; connections: number }[];
     };
+    const three = [await connect(), await connect(), await connect()];
+    for (const [i, c] of three.entries()) await c.join('health', `h${i}`);
+    // The directory behind /healthz follows the hub within 100 ms.
+    const during = await waitForJson<Health>(`${host.http}/healthz`, (h) => h.connections === 3);
     expect(during).toMatchObject({ status: 'ok', workers: 2, connections: 3, rooms: 1, workerRestarts: 0 });
     expect(during.perWorker.map((w) => w.index)).toEqual([0, 1]);
     expect(during.perWorker.reduce((sum, w) => sum + w.connections, 0)).toBe(3);
@@ -110,7 +111,7 @@ describe('health and room API', () => {
     const gone = new Set<string>();
     while (gone.size < 3) gone.add((await witness.next('memberLeft')).member.id);
     expect(gone).toEqual(new Set(three.map((c) => c.id)));
-    const after = (await getJson(`${host.http}/healthz`)).body as { connections: number; rooms: number; perWorker: { connections: number }[] };
+    const after = await waitForJson<Health>(`${host.http}/healthz`, (h) => h.connections === 1);
     expect(after.connections).toBe(1);
     expect(after.rooms).toBe(1);
     expect(after.perWorker.reduce((sum, w) => sum + w.connections, 0)).toBe(1);
@@ -125,10 +126,11 @@ describe('health and room API', () => {
     await ann.say('api-busy', 'one');
     await bob.say('api-busy', 'two');
 
+    type Rooms = { rooms: { name: string; members: number; headSeq: number }[] };
+    const { rooms } = await waitForJson<Rooms>(`${host.http}/api/rooms`, (b) => b.rooms.some((r) => r.name === 'api-busy' && r.headSeq === 2));
     const res = await getJson(`${host.http}/api/rooms`);
     expect(res.status).toBe(200);
     expect(res.type).toMatch(/^application\/json/);
-    const rooms = (res.body as { rooms: { name: string; members: number; headSeq: number }[] }).rooms;
     expect(rooms.find((r) => r.name === 'api-busy')).toEqual({ name: 'api-busy', members: 2, headSeq: 2 });
     expect(rooms.find((r) => r.name === 'api-quiet')).toEqual({ name: 'api-quiet', members: 1, headSeq: 0 });
     for (const room of rooms) expect(Object.keys(room).sort()).toEqual(['headSeq', 'members', 'name']);

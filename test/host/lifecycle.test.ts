@@ -4,7 +4,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import { describe, expect, test } from 'vitest';
 import { encodeClientRequest } from '../../src/protocol/index.js';
 import { connectAcrossWorkers, TestClient } from '../helpers/client.js';
-import { startHost } from '../helpers/host.js';
+import { startHost, waitForJson } from '../helpers/host.js';
 
 /** A client frame as a browser would send it: FIN + binary, masked. */
 function maskedBinaryFrame(payload: Uint8Array): Buffer {
@@ -107,7 +107,7 @@ describe('worker crash', () => {
         expect(joined.members.map((m) => m.id)).not.toContain(v.id);
         await back.close();
       }
-      const health = (await (await fetch(`${host.http}/healthz`)).json()) as { workers: number; workerRestarts: number };
+      const health = await waitForJson<{ workers: number; workerRestarts: number }>(`${host.http}/healthz`, (h) => h.workerRestarts === 1 && h.workers === 2);
       expect(health).toMatchObject({ status: 'ok', workers: 2, workerRestarts: 1 });
       await Promise.all(survivors.map((s) => s.close()));
       expect(host.logs.some((l) => l.msg === 'worker crashed' && String(l.error).includes('fault injection'))).toBe(true);

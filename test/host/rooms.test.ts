@@ -1,7 +1,7 @@
 /** Presence, broadcast, private messages and history against a real 2-worker host. */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { connectAcrossWorkers, TestClient } from '../helpers/client.js';
-import { startHost, type Host } from '../helpers/host.js';
+import { startHost, waitForJson, type Host } from '../helpers/host.js';
 
 let host: Host;
 const clients: TestClient[] = [];
@@ -173,7 +173,8 @@ describe('history', () => {
     await ann.join('kept', 'ann');
     await ann.say('kept', 'still here');
     await ann.leave('kept');
-    const rooms = (await (await fetch(`${host.http}/api/rooms`)).json()) as { rooms: { name: string; members: number; headSeq: number }[] };
+    type Rooms = { rooms: { name: string; members: number; headSeq: number }[] };
+    const rooms = await waitForJson<Rooms>(`${host.http}/api/rooms`, (b) => b.rooms.some((r) => r.name === 'kept' && r.members === 0));
     expect(rooms.rooms.find((r) => r.name === 'kept')).toEqual({ name: 'kept', members: 0, headSeq: 1 });
     const joined = await (await connect()).join('kept', 'bob');
     expect(joined.history.map((m) => m.text)).toEqual(['still here']);

@@ -30,6 +30,7 @@ class Recorder {
     rooms: (): Promise<RoomSummary[]> => Promise.reject(new Error('not used')),
     room: (): Promise<RoomDetail | null> => Promise.reject(new Error('not used')),
     stats: (): Promise<ClusterStats> => Promise.reject(new Error('not used')),
+    directory: () => null,
   };
 
   brokerCalls(): Entry[] {
