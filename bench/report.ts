@@ -150,7 +150,7 @@ export async function writeReport(dir: string, log: (line: string) => void): Pro
   const http = read<{ settings: Array<Record<string, number>>; command: string; startedAt: string; measurements: HttpMeasurement[] }>(dir, 'http.json');
   if (http) {
     out.push('## HTTP (autocannon)', '');
-    out.push(`autocannon in the orchestrator process, on the same 2 cores as the server; 1 s warm-up, then 5 s per endpoint and setting. Command: \`${http.command}\`; ${http.startedAt}. \`/app.js\` is whatever bundle \`npm run build\` produced at the time (the web client is work in progress).`, '');
+    out.push(`autocannon in the orchestrator process, on the same 2 cores as the server; 1 s warm-up, then 5 s per endpoint and setting. Command: \`${http.command}\`; ${http.startedAt}. \`/app.js\` is whatever bundle \`npm run build\` produced at the time.`, '');
     for (const setting of http.settings) {
       const ms = http.measurements.filter((m) => m.pipelining === setting.pipelining && m.connections === setting.connections);
       out.push(`${setting.connections} connections, pipelining ${setting.pipelining}:`, '');
