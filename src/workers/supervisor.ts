@@ -102,7 +102,13 @@ export class Supervisor {
       worker.on('message', (message: FromWorker) => {
         switch (message.kind) {
           case 'relay':
-            this.hub.receive(slot.index, message as RelayBatch);
+            try {
+              this.hub.receive(slot.index, message as RelayBatch);
+            } catch (error) {
+              // A bug in the hub must not take every worker's clients down with the main thread:
+              // say so loudly and keep serving the next batches.
+              this.log.error({ err: error, worker: slot.index }, 'hub failed on a batch; the rest of that batch is lost');
+            }
             break;
           case 'listening':
             listened = true;
