@@ -73,6 +73,7 @@ describe('health and room API', () => {
 
   // First in this host's life: no other connection exists yet.
   test('GET /healthz reports the workers, open connections and rooms', async () => {
+    await waitForJson<{ workers: number }>(`${host.http}/healthz`, (h) => h.workers === 2);
     const before = await getJson(`${host.http}/healthz`);
     expect(before.status).toBe(200);
     expect(before.type).toMatch(/^application\/json/);
