@@ -152,15 +152,16 @@ export class Hub {
     if (existing?.hasNickname(nickname)) return refuse('NicknameTaken', `the nickname "${nickname}" is taken in this room`);
     const room = existing ?? this.registry.getOrCreate(roomName, now);
     const member = { id: connection, name: nickname, worker };
+    const you = publicMember(member);
     room.add(member);
     this.registry.noteJoined(connection, roomName);
     // Others first (the joiner is not subscribed yet, so it does not get its own event),
     // then the joiner's snapshot: both travel the same ordered channel.
-    this.publish(room, encodeMemberJoined(roomName, { id: member.id, name: member.name }));
+    this.publish(room, encodeMemberJoined(roomName, you));
     const history = room.historyFor(since >= 0 ? since : null, this.settings.joinHistory, epoch);
     const frame = encodeJoined(requestId, {
       room: roomName,
-      you: { id: member.id, name: member.name },
+      you,
       members: room.memberList().map(publicMember),
       history: history.messages,
       headSeq: room.headSeq,
@@ -208,7 +209,7 @@ export class Hub {
     let result: RoomSummary[] | RoomDetail | ClusterStats | null;
     switch (kind) {
       case 'rooms':
-        result = [...this.registry.all()].map(summary).sort(byMembersThenName);
+        result = this.roomSummaries();
         break;
       case 'room': {
         const room = this.registry.get(argument);
@@ -288,7 +289,12 @@ export class Hub {
   }
 
   private directory(): Directory {
-    return { stats: this.stats(), rooms: [...this.registry.all()].map(summary).sort(byMembersThenName) };
+    return { stats: this.stats(), rooms: this.roomSummaries() };
+  }
+
+  /** Every room, most members first. */
+  private roomSummaries(): RoomSummary[] {
+    return [...this.registry.all()].map(summary).sort(byMembersThenName);
   }
 
   private scheduleFlush(): void {

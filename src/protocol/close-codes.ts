@@ -31,7 +31,13 @@ const encoder = new TextEncoder();
 /** Cuts a close reason to what a close frame can carry, on a character boundary. */
 export function closeReason(text: string): string {
   if (encoder.encode(text).length <= MAX_CLOSE_REASON_BYTES) return text;
-  let cut = text;
-  while (encoder.encode(cut).length > MAX_CLOSE_REASON_BYTES - 3) cut = Array.from(cut).slice(0, -1).join('');
+  let cut = '';
+  let bytes = 0;
+  for (const char of text) {
+    const size = encoder.encode(char).length;
+    if (bytes + size > MAX_CLOSE_REASON_BYTES - 3) break;
+    cut += char;
+    bytes += size;
+  }
   return `${cut}...`;
 }

@@ -3,7 +3,6 @@ import { CloseCode } from './close-codes.js';
 /** Stable string codes for frames that cannot be decoded. */
 export type ProtocolErrorCode =
   | 'FRAME_EMPTY'
-  | 'FRAME_TOO_LARGE'
   | 'FRAME_TRUNCATED'
   | 'FRAME_MISALIGNED'
   | 'BAD_OFFSET'
@@ -12,8 +11,7 @@ export type ProtocolErrorCode =
   | 'VECTOR_TOO_LONG'
   | 'TOO_DEEP'
   | 'UNKNOWN_BODY'
-  | 'MISSING_BODY'
-  | 'UNEXPECTED_TEXT_FRAME';
+  | 'MISSING_BODY';
 
 /**
  * The one error a decoder throws: the frame is not a valid frame of our protocol.

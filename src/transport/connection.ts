@@ -7,10 +7,11 @@ import type { Broker } from '../broker/broker.js';
 import { encodeError, encodeLeft, type ClientRequest, type ErrorCodeName } from '../protocol/index.js';
 import { checkNickname, checkRoomName, checkText } from '../rooms/rules.js';
 
+/** The part of a uWS WebSocket this module uses (a uWS WebSocket is one as it is). */
 export interface Socket {
-  send(frame: Uint8Array): void;
-  subscribe(topic: string): void;
-  unsubscribe(topic: string): void;
+  send(frame: Uint8Array, isBinary: true): unknown;
+  subscribe(topic: string): unknown;
+  unsubscribe(topic: string): unknown;
 }
 
 export interface ConnectionLimits {
@@ -24,15 +25,16 @@ export interface ConnectionState {
   /** Rooms joined or being joined, with the attempt number of the join. */
   readonly rooms: Map<string, { readonly attempt: number; joined: boolean }>;
   attempts: number;
-  open: boolean;
 }
 
 export function newConnectionState(id: string): ConnectionState {
-  return { id, rooms: new Map(), attempts: 0, open: false };
+  return { id, rooms: new Map(), attempts: 0 };
 }
 
 export function handleRequest(state: ConnectionState, socket: Socket, request: ClientRequest, broker: Broker, limits: ConnectionLimits): void {
-  const fail = (code: ErrorCodeName, message: string, room: string | null): void => socket.send(encodeError(request.requestId, code, message, room));
+  const fail = (code: ErrorCodeName, message: string, room: string | null): void => {
+    socket.send(encodeError(request.requestId, code, message, room), true);
+  };
 
   const room = checkRoomName(request.room);
   if (!room.ok) return fail(room.code, room.message, null);
@@ -59,7 +61,7 @@ export function handleRequest(state: ConnectionState, socket: Socket, request: C
       if (!state.rooms.has(name)) return fail('NotJoined', 'you are not in this room', name);
       state.rooms.delete(name);
       socket.unsubscribe(name);
-      socket.send(encodeLeft(request.requestId, name));
+      socket.send(encodeLeft(request.requestId, name), true);
       broker.leave(state.id, name);
       return;
     }

@@ -1,10 +1,10 @@
 /**
  * The uWS app of one worker: WebSocket endpoint, HTTP routes, and the bookkeeping
- * uWS leaves to us (it has no app.close()): the listen socket and every open
- * socket are tracked so that each exit path can close them all first.
+ * uWS leaves to us: the listen socket and every open WebSocket are tracked so that
+ * each exit path can close them (with a code) before app.close() cuts the rest.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from 'uWebSockets.js';
-import type { Broker, BrokerHandler } from '../broker/broker.js';
+import type { Broker, BrokerHandler, Directory } from '../broker/broker.js';
 import type { Config } from '../config.js';
 import { etagMatches, StaticFiles } from '../http/static-files.js';
 import type { Logger } from '../log.js';
@@ -17,7 +17,7 @@ import {
   ProtocolError,
 } from '../protocol/index.js';
 import { checkRoomName } from '../rooms/rules.js';
-import { handleRequest, newConnectionState, type ConnectionState, type Socket } from './connection.js';
+import { handleRequest, newConnectionState, type ConnectionState } from './connection.js';
 import type { UWS } from './uws.js';
 
 export interface ServerOptions {
@@ -72,20 +72,10 @@ export class ChatServer implements BrokerHandler {
     });
     // Answered at once from the broker's directory: uWS stalls pipelined requests
     // queued behind a response that is given asynchronously.
-    this.app.get('/healthz', (res) => {
-      const directory = options.broker.directory();
-      res.cork(() =>
-        directory
-          ? this.writeJson(res, OK, { status: this.draining ? 'draining' : 'ok', ...directory.stats })
-          : this.writeJson(res, '503 Service Unavailable', { status: 'starting' }),
-      );
-    });
-    this.app.get('/api/rooms', (res) => {
-      const directory = options.broker.directory();
-      res.cork(() =>
-        directory ? this.writeJson(res, OK, { rooms: directory.rooms }) : this.writeJson(res, '503 Service Unavailable', { error: 'starting' }),
-      );
-    });
+    this.app.get('/healthz', (res) =>
+      this.fromDirectory(res, { status: 'starting' }, (d) => ({ status: this.draining ? 'draining' : 'ok', ...d.stats })),
+    );
+    this.app.get('/api/rooms', (res) => this.fromDirectory(res, { error: 'starting' }, (d) => ({ rooms: d.rooms })));
     this.app.get('/api/rooms/:room', (res, req) => this.roomDetail(res, req));
     if (config.faultInjection) {
       this.app.post('/debug/crash-worker', (res) => {
@@ -111,12 +101,8 @@ export class ChatServer implements BrokerHandler {
     });
   }
 
-  get connections(): number {
-    return this.sockets.size;
-  }
-
   /** Stops accepting connections. */
-  stopListening(): void {
+  private stopListening(): void {
     if (this.listenSocket) {
       this.options.uws.us_listen_socket_close(this.listenSocket);
       this.listenSocket = null;
@@ -193,7 +179,6 @@ export class ChatServer implements BrokerHandler {
 
   private open(ws: Ws): void {
     const state = ws.getUserData();
-    state.open = true;
     this.sockets.set(state.id, ws);
     this.options.broker.open(state.id);
     const { config } = this.options;
@@ -228,17 +213,11 @@ export class ChatServer implements BrokerHandler {
       ws.end(error.closeCode, closeReason(`${error.code}: ${error.message}`));
       return;
     }
-    const socket: Socket = {
-      send: (frame) => ws.send(frame, true),
-      subscribe: (topic) => ws.subscribe(topic),
-      unsubscribe: (topic) => ws.unsubscribe(topic),
-    };
-    handleRequest(ws.getUserData(), socket, request, this.options.broker, this.options.config);
+    handleRequest(ws.getUserData(), ws, request, this.options.broker, this.options.config);
   }
 
   private close(ws: Ws): void {
     const state = ws.getUserData();
-    state.open = false;
     this.sockets.delete(state.id);
     this.options.broker.close(state.id);
   }
@@ -291,6 +270,12 @@ export class ChatServer implements BrokerHandler {
       const room = await this.options.broker.room(name);
       return room ? [OK, room] : ['404 Not Found', { error: 'no such room' }];
     });
+  }
+
+  /** Answers at once from the broker's directory, or 503 with `starting` before the first one arrives. */
+  private fromDirectory(res: HttpResponse, starting: unknown, body: (directory: Directory) => unknown): void {
+    const directory = this.options.broker.directory();
+    res.cork(() => (directory ? this.writeJson(res, OK, body(directory)) : this.writeJson(res, '503 Service Unavailable', starting)));
   }
 
   /** Answers with the status and JSON body `produce` resolves to. */

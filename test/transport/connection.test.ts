@@ -50,7 +50,6 @@ let state: ConnectionState;
 beforeEach(() => {
   rec = new Recorder();
   state = newConnectionState('conn-1');
-  state.open = true;
 });
 
 const handle = (request: ClientRequest): void => handleRequest(state, rec.socket, request, rec.broker, LIMITS);
@@ -77,7 +76,7 @@ function expectRefused(requestId: number, code: ErrorCodeName, room: string | nu
 describe('a fresh connection state', () => {
   test('has no rooms and no attempts', () => {
     const fresh = newConnectionState('x');
-    expect(fresh).toEqual({ id: 'x', rooms: new Map(), attempts: 0, open: false });
+    expect(fresh).toEqual({ id: 'x', rooms: new Map(), attempts: 0 });
   });
 });
 
