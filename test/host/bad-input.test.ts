@@ -3,32 +3,22 @@
  * documented code and reason; well-formed but invalid requests get an error frame
  * and the connection stays; nothing reaches the other members.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { encodeClientRequest, type ClientRequest, type ErrorCodeName } from '../../src/protocol/index.js';
 import { TestClient } from '../helpers/client.js';
-import { startHost, type Host } from '../helpers/host.js';
+import { SharedHost } from '../helpers/shared-host.js';
 
-let host: Host;
+const shared = new SharedHost(['--workers', '2', '--max-rooms', '3']);
+const connect = (): Promise<TestClient> => shared.connect();
 let witness: TestClient;
 let speaker: TestClient;
-const clients: TestClient[] = [];
-
-async function connect(): Promise<TestClient> {
-  const c = await TestClient.connect(host.ws);
-  clients.push(c);
-  return c;
-}
+let victims = 0;
 
 beforeAll(async () => {
-  host = await startHost(['--workers', '2', '--max-rooms', '3']);
   witness = await connect();
   speaker = await connect();
   await witness.join('bad', 'witness');
   await speaker.join('bad', 'speaker');
-});
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await host.stop();
 });
 
 /** The witness still gets a fresh message from a good client, and nothing else arrived first. */
@@ -83,7 +73,7 @@ describe('malformed frames close the connection', () => {
   for (const [name, frame, code, reason] of cases) {
     test(name, async () => {
       const client = await connect();
-      await client.join('bad', `victim${clients.length}`);
+      await client.join('bad', `victim${++victims}`);
       await witness.next('memberJoined');
       client.sendRaw(frame());
       const closed = await client.closed;

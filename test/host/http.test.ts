@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { TestClient } from '../helpers/client.js';
+import { SharedHost } from '../helpers/shared-host.js';
 import { startHost, waitForJson, type Host } from '../helpers/host.js';
 
 interface RawResponse {
@@ -55,26 +56,13 @@ async function getJson(url: string): Promise<{ status: number; type: string | nu
 // ---------------------------------------------------------------- health and room API (2 workers)
 
 describe('health and room API', () => {
-  let host: Host;
-  const clients: TestClient[] = [];
-  async function connect(): Promise<TestClient> {
-    const client = await TestClient.connect(host.ws);
-    clients.push(client);
-    return client;
-  }
-
-  beforeAll(async () => {
-    host = await startHost(['--workers', '2', '--history', '10', '--join-history', '3']);
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await host.stop();
-  });
+  const shared = new SharedHost(['--workers', '2', '--history', '10', '--join-history', '3']);
+  const connect = (): Promise<TestClient> => shared.connect();
 
   // First in this host's life: no other connection exists yet.
   test('GET /healthz reports the workers, open connections and rooms', async () => {
-    await waitForJson<{ workers: number }>(`${host.http}/healthz`, (h) => h.workers === 2);
-    const before = await getJson(`${host.http}/healthz`);
+    await waitForJson<{ workers: number }>(`${shared.host.http}/healthz`, (h) => h.workers === 2);
+    const before = await getJson(`${shared.host.http}/healthz`);
     expect(before.status).toBe(200);
     expect(before.type).toMatch(/^application\/json/);
     expect(before.body).toEqual({
@@ -100,7 +88,7 @@ describe('health and room API', () => {
     const three = [await connect(), await connect(), await connect()];
     for (const [i, c] of three.entries()) await c.join('health', `h${i}`);
     // The directory behind /healthz follows the hub within 100 ms.
-    const during = await waitForJson<Health>(`${host.http}/healthz`, (h) => h.connections === 3);
+    const during = await waitForJson<Health>(`${shared.host.http}/healthz`, (h) => h.connections === 3);
     expect(during).toMatchObject({ status: 'ok', workers: 2, connections: 3, rooms: 1, workerRestarts: 0 });
     expect(during.perWorker.map((w) => w.index)).toEqual([0, 1]);
     expect(during.perWorker.reduce((sum, w) => sum + w.connections, 0)).toBe(3);
@@ -112,7 +100,7 @@ describe('health and room API', () => {
     const gone = new Set<string>();
     while (gone.size < 3) gone.add((await witness.next('memberLeft')).member.id);
     expect(gone).toEqual(new Set(three.map((c) => c.id)));
-    const after = await waitForJson<Health>(`${host.http}/healthz`, (h) => h.connections === 1);
+    const after = await waitForJson<Health>(`${shared.host.http}/healthz`, (h) => h.connections === 1);
     expect(after.connections).toBe(1);
     expect(after.rooms).toBe(1);
     expect(after.perWorker.reduce((sum, w) => sum + w.connections, 0)).toBe(1);
@@ -128,8 +116,8 @@ describe('health and room API', () => {
     await bob.say('api-busy', 'two');
 
     type Rooms = { rooms: { name: string; members: number; headSeq: number }[] };
-    const { rooms } = await waitForJson<Rooms>(`${host.http}/api/rooms`, (b) => b.rooms.some((r) => r.name === 'api-busy' && r.headSeq === 2));
-    const res = await getJson(`${host.http}/api/rooms`);
+    const { rooms } = await waitForJson<Rooms>(`${shared.host.http}/api/rooms`, (b) => b.rooms.some((r) => r.name === 'api-busy' && r.headSeq === 2));
+    const res = await getJson(`${shared.host.http}/api/rooms`);
     expect(res.status).toBe(200);
     expect(res.type).toMatch(/^application\/json/);
     expect(rooms.find((r) => r.name === 'api-busy')).toEqual({ name: 'api-busy', members: 2, headSeq: 2 });
@@ -145,7 +133,7 @@ describe('health and room API', () => {
     for (let i = 1; i <= 5; i++) await (i % 2 ? ann : bob).say('api-detail', `m${i}`);
     await ann.say('api-detail', 'private, never listed', bob.id);
 
-    const res = await getJson(`${host.http}/api/rooms/api-detail`);
+    const res = await getJson(`${shared.host.http}/api/rooms/api-detail`);
     expect(res.status).toBe(200);
     expect(res.type).toMatch(/^application\/json/);
     const room = res.body as {
@@ -172,20 +160,20 @@ describe('health and room API', () => {
     const ann = await connect();
     await ann.join('my.room-1_x', 'ann');
     await ann.say('my.room-1_x', 'hi');
-    const res = await getJson(`${host.http}/api/rooms/my%2Eroom%2D1%5Fx`);
+    const res = await getJson(`${shared.host.http}/api/rooms/my%2Eroom%2D1%5Fx`);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ name: 'my.room-1_x', members: 1, headSeq: 1 });
   });
 
   test('an unknown room is 404 JSON', async () => {
-    const res = await getJson(`${host.http}/api/rooms/never-created`);
+    const res = await getJson(`${shared.host.http}/api/rooms/never-created`);
     expect(res.status).toBe(404);
     expect(res.type).toMatch(/^application\/json/);
     expect(res.body).toEqual({ error: 'no such room' });
   });
 
   test.each(['bad%20name', 'a%2Fb', 'bad%zz', 'x'.repeat(65), '%F0%9F%91%8B'])('an invalid room name %s is 400 JSON', async (name) => {
-    const res = await getJson(`${host.http}/api/rooms/${name}`);
+    const res = await getJson(`${shared.host.http}/api/rooms/${name}`);
     expect(res.status).toBe(400);
     expect(res.type).toMatch(/^application\/json/);
     expect(res.body).toEqual({ error: 'invalid room name' });
@@ -197,7 +185,7 @@ describe('health and room API', () => {
       ['DELETE', '/api/rooms'],
       ['POST', '/healthz'],
     ] as const) {
-      const res = await fetch(`${host.http}${path}`, { method });
+      const res = await fetch(`${shared.host.http}${path}`, { method });
       expect(res.status, `${method} ${path}`).toBe(404);
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
       expect(await res.json()).toEqual({ error: 'not found' });
@@ -205,9 +193,9 @@ describe('health and room API', () => {
   });
 
   test('POST /debug/crash-worker does not exist without --fault-injection', async () => {
-    const res = await fetch(`${host.http}/debug/crash-worker`, { method: 'POST' });
+    const res = await fetch(`${shared.host.http}/debug/crash-worker`, { method: 'POST' });
     expect(res.status).toBe(404);
-    expect(((await getJson(`${host.http}/healthz`)).body as { workerRestarts: number }).workerRestarts).toBe(0);
+    expect(((await getJson(`${shared.host.http}/healthz`)).body as { workerRestarts: number }).workerRestarts).toBe(0);
   });
 });
 

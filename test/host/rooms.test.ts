@@ -1,23 +1,11 @@
-/** Presence, broadcast, private messages and history against a real 2-worker host. */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+/** Presence, broadcast, private messages and history against a real 2-worker shared.host. */
+import { describe, expect, test } from 'vitest';
 import { connectAcrossWorkers, TestClient } from '../helpers/client.js';
-import { startHost, waitForJson, type Host } from '../helpers/host.js';
+import { waitForJson } from '../helpers/host.js';
+import { SharedHost } from '../helpers/shared-host.js';
 
-let host: Host;
-const clients: TestClient[] = [];
-async function connect(): Promise<TestClient> {
-  const client = await TestClient.connect(host.ws);
-  clients.push(client);
-  return client;
-}
-
-beforeAll(async () => {
-  host = await startHost(['--workers', '2', '--history', '10', '--join-history', '4']);
-});
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await host.stop();
-});
+const shared = new SharedHost(['--workers', '2', '--history', '10', '--join-history', '4']);
+const connect = (): Promise<TestClient> => shared.connect();
 
 describe('presence', () => {
   test('the joiner gets the member list; the others get member joined and member left', async () => {
@@ -49,15 +37,15 @@ describe('presence', () => {
   });
 
   test('the member list is the same from every worker', async () => {
-    const [first, second] = await connectAcrossWorkers(host.ws, 2, 2);
-    clients.push(...first!, ...second!);
+    const [first, second] = await connectAcrossWorkers(shared.host.ws, 2, 2);
+    shared.track(...first!, ...second!);
     const everyone = [...first!, ...second!];
     for (const [i, c] of everyone.entries()) await c.join('same-list', `m${i}`);
     const late = await connect();
     const joined = await late.join('same-list', 'late');
     const expected = [...everyone.map((c, i) => ({ id: c.id, name: `m${i}` })), { id: late.id, name: 'late' }];
     expect(new Set(joined.members.map((m) => JSON.stringify(m)))).toEqual(new Set(expected.map((m) => JSON.stringify(m))));
-    const rooms = (await (await fetch(`${host.http}/api/rooms/same-list`)).json()) as { memberList: unknown[] };
+    const rooms = (await (await fetch(`${shared.host.http}/api/rooms/same-list`)).json()) as { memberList: unknown[] };
     expect(rooms.memberList).toHaveLength(expected.length);
   });
 });
@@ -119,8 +107,8 @@ describe('private messages', () => {
   });
 
   test('to a member on the other worker', async () => {
-    const [[a], [b]] = (await connectAcrossWorkers(host.ws, 2)) as [[TestClient], [TestClient]];
-    clients.push(a, b);
+    const [[a], [b]] = (await connectAcrossWorkers(shared.host.ws, 2)) as [[TestClient], [TestClient]];
+    shared.track(a, b);
     await a.join('cross-private', 'a');
     await b.join('cross-private', 'b');
     await a.say('cross-private', 'over there', b.id);
@@ -174,7 +162,7 @@ describe('history', () => {
     await ann.say('kept', 'still here');
     await ann.leave('kept');
     type Rooms = { rooms: { name: string; members: number; headSeq: number }[] };
-    const rooms = await waitForJson<Rooms>(`${host.http}/api/rooms`, (b) => b.rooms.some((r) => r.name === 'kept' && r.members === 0));
+    const rooms = await waitForJson<Rooms>(`${shared.host.http}/api/rooms`, (b) => b.rooms.some((r) => r.name === 'kept' && r.members === 0));
     expect(rooms.rooms.find((r) => r.name === 'kept')).toEqual({ name: 'kept', members: 0, headSeq: 1 });
     const joined = await (await connect()).join('kept', 'bob');
     expect(joined.history.map((m) => m.text)).toEqual(['still here']);
