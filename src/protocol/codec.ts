@@ -49,6 +49,8 @@ export type ClientRequest =
       readonly since: number | null;
       /** The room epoch `since` belongs to (Joined.epoch); absent: unknown. Present after decoding only when not 0. */
       readonly epoch?: number;
+      /** A signed token for hosts that require one; present after decoding only when not empty. */
+      readonly token?: string;
     }
   | { readonly type: 'leave'; readonly requestId: number; readonly room: string }
   | { readonly type: 'say'; readonly requestId: number; readonly room: string; readonly text: string; readonly to: string | null };
@@ -111,7 +113,7 @@ const u64 = { kind: 'scalar', size: 8 } as const;
 const str = { kind: 'string' } as const;
 const MEMBER: TableSpec = { name: 'Member', fields: [str, str] };
 const member = { kind: 'table', table: () => MEMBER } as const;
-const JOIN: TableSpec = { name: 'Join', fields: [str, str, { kind: 'struct', size: 16, align: 8 }] };
+const JOIN: TableSpec = { name: 'Join', fields: [str, str, { kind: 'struct', size: 16, align: 8 }, str] };
 const LEAVE: TableSpec = { name: 'Leave', fields: [str] };
 const SAY: TableSpec = { name: 'Say', fields: [str, str, str] };
 const WELCOME: TableSpec = { name: 'Welcome', fields: [str, u16, u32, u16, u16, u16] };
@@ -165,6 +167,10 @@ function toNumber(value: bigint): number {
   return value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(value);
 }
 
+function tokenField(token: string | null): { token?: string } {
+  return token ? { token } : {};
+}
+
 /** Decodes one client frame, or throws ProtocolError. */
 export function decodeClientFrame(bytes: Uint8Array): ClientRequest {
   verifyRoot(bytes, CLIENT_FRAME);
@@ -182,6 +188,7 @@ export function decodeClientFrame(bytes: Uint8Array): ClientRequest {
         nickname: text(join.nickname(BYTES)),
         since: since === null ? null : toNumber(since.seq()),
         ...(epoch !== 0 ? { epoch } : {}),
+        ...tokenField(optionalText(join.token(BYTES))),
       };
     }
     case ClientBody.Leave: {
@@ -330,12 +337,14 @@ export function encodeClientRequest(request: ClientRequest): Uint8Array {
     case 'join': {
       const room = writeString(request.room);
       const nickname = writeString(request.nickname);
+      const token = request.token ? writeString(request.token) : 0;
       Join.startJoin(builder);
       Join.addRoom(builder, room);
       Join.addNickname(builder, nickname);
       if (request.since !== null) {
         Join.addSince(builder, SeqPosition.createSeqPosition(builder, BigInt(request.since), BigInt(request.epoch ?? 0)));
       }
+      if (token) Join.addToken(builder, token);
       return clientFrame(request.requestId, ClientBody.Join, Join.endJoin(builder));
     }
     case 'leave':

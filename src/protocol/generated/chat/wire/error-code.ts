@@ -15,5 +15,6 @@ export enum ErrorCode {
   RecipientNotFound = 8,
   RateLimited = 9,
   Unavailable = 10,
-  Internal = 11
+  Internal = 11,
+  Unauthorized = 12
 }

@@ -46,8 +46,19 @@ since(obj?:SeqPosition):SeqPosition|null {
   return offset ? (obj || new SeqPosition()).__init(this.bb_pos + offset, this.bb!) : null;
 }
 
+/**
+ * A signed token (JWT, HS256) allowing this room and nickname; required only
+ * when the host is configured with a token secret.
+ */
+token():string|null
+token(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+token(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startJoin(builder:flatbuffers.Builder) {
-  builder.startObject(3);
+  builder.startObject(4);
 }
 
 static addRoom(builder:flatbuffers.Builder, roomOffset:flatbuffers.Offset) {
@@ -60,6 +71,10 @@ static addNickname(builder:flatbuffers.Builder, nicknameOffset:flatbuffers.Offse
 
 static addSince(builder:flatbuffers.Builder, sinceOffset:flatbuffers.Offset) {
   builder.addFieldStruct(2, sinceOffset, 0);
+}
+
+static addToken(builder:flatbuffers.Builder, tokenOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(3, tokenOffset, 0);
 }
 
 static endJoin(builder:flatbuffers.Builder):flatbuffers.Offset {
