@@ -72,6 +72,27 @@ export interface RunResult {
   readonly failReasons: readonly string[];
 }
 
+/** One progress sample of a long run (see run()'s `progress`): the interval since the previous sample. */
+export interface ProgressSample {
+  /** Since the start of the measured window. */
+  readonly elapsedMs: number;
+  readonly deliveriesPerSec: number;
+  /** Latency of the probe messages that arrived in the interval. */
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  /** Since the start of the run: expected deliveries not (yet) arrived, i.e. in flight or lost. */
+  readonly outstanding: number;
+  readonly closedConnections: number;
+  readonly errorFrames: number;
+}
+
+export interface Progress {
+  readonly everyMs: number;
+  /** Called from the send loop: it must return at once (start async work, do not await it). */
+  onSample(sample: ProgressSample): void;
+}
+
 export const PASS_P99_MS = 100;
 export const PASS_RATIO = 0.98;
 
@@ -97,6 +118,10 @@ export class Generator implements FrameSink {
   private recording = false;
   private windowStartUs = 0;
   private readonly histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+  /** Latency over the current progress interval; filled only while a run reports progress. */
+  private readonly intervalHistogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+  private sampling = false;
+  private nextIndex = 0;
   private readonly joinWaiters = new Map<WsConn, (error: Error | null) => void>();
 
   constructor(
@@ -115,10 +140,16 @@ export class Generator implements FrameSink {
     const kind = this.adapter.classify(buf, start, end);
     if (kind === Kind.Message) {
       conn.messages++;
+      // What a stalled connection reads once resumed is its backlog, not a delivery of the run.
+      if (conn.stalled) return;
       this.received++;
       if (conn.probe && this.recording) {
         const sentUs = readStamp(buf, start, end);
-        if (sentUs >= this.windowStartUs) this.histogram.recordValue(Math.max(1, nowUs() - sentUs));
+        if (sentUs >= this.windowStartUs) {
+          const latencyUs = Math.max(1, nowUs() - sentUs);
+          this.histogram.recordValue(latencyUs);
+          if (this.sampling) this.intervalHistogram.recordValue(latencyUs);
+        }
       }
       return;
     }
@@ -139,8 +170,11 @@ export class Generator implements FrameSink {
   }
 
   onClose(conn: WsConn, error: Error | null): void {
+    // A stalled connection is expected to be closed by the server: its caller reads how.
+    if (conn.stalled) return;
     this.closed++;
-    this.firstError ??= `connection ${conn.index} closed by the server${error ? `: ${error.message}` : ''}`;
+    const how = conn.closeCode !== null ? ` with ${conn.closeCode} "${conn.closeReason}"` : '';
+    this.firstError ??= `connection ${conn.index} closed by the server${how}${error ? `: ${error.message}` : ''}`;
     this.joinWaiters.get(conn)?.(new Error('closed during join'));
   }
 
@@ -160,30 +194,11 @@ export class Generator implements FrameSink {
     let failed = 0;
     const t0 = performance.now();
     const deadline = t0 + joinTimeoutMs;
-    const one = async (i: number): Promise<void> => {
-      const room = `r${i % rooms}`;
-      const conn = await WsConn.connect(i, { port: this.port, path: this.adapter.path, room, probe: i % probeEvery === 0 }, this);
-      this.conns.push(conn);
-      if (conn.joined) return;
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('join timeout')), Math.max(1, deadline - performance.now()));
-        this.joinWaiters.set(conn, (error) => {
-          clearTimeout(timer);
-          this.joinWaiters.delete(conn);
-          if (error) reject(error);
-          else resolve();
-        });
-        if (conn.step === 0 && this.adapter.advance(conn)) {
-          conn.joined = true;
-          this.joinWaiters.get(conn)?.(null);
-        }
-      });
-    };
     const lane = async (): Promise<void> => {
       while (next < connections && performance.now() < deadline) {
         const i = next++;
         try {
-          await one(i);
+          await this.connectOne(i, `r${i % rooms}`, i % probeEvery === 0, deadline);
           joined++;
         } catch (error) {
           failed++;
@@ -192,6 +207,7 @@ export class Generator implements FrameSink {
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, connections) }, lane));
+    this.nextIndex = connections;
     const joinMs = performance.now() - t0;
     this.conns.sort((a, b) => a.index - b.index);
     const text = stampText(this.scenario.textBytes);
@@ -208,11 +224,65 @@ export class Generator implements FrameSink {
     return { connections, joined, failed, joinMs: round(joinMs, 1), firstError: this.firstError };
   }
 
-  /** Each room's member count, as joined. */
+  /** Connects connection `index`, joins `room`, and adds it to conns; rejects on failure or at `deadline`. */
+  private async connectOne(index: number, room: string, probe: boolean, deadline: number): Promise<WsConn> {
+    const conn = await WsConn.connect(index, { port: this.port, path: this.adapter.path, room, probe }, this);
+    this.conns.push(conn);
+    if (conn.joined) return conn;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('join timeout')), Math.max(1, deadline - performance.now()));
+      this.joinWaiters.set(conn, (error) => {
+        clearTimeout(timer);
+        this.joinWaiters.delete(conn);
+        if (error) reject(error);
+        else resolve();
+      });
+      if (conn.step === 0 && this.adapter.advance(conn)) {
+        conn.joined = true;
+        this.joinWaiters.get(conn)?.(null);
+      }
+    });
+    return conn;
+  }
+
+  /** Each room's member count, as joined and reading (stalled members are not counted). */
   roomSizes(): Map<string, number> {
     const sizes = new Map<string, number>();
-    for (const c of this.conns) if (c.joined) sizes.set(c.room, (sizes.get(c.room) ?? 0) + 1);
+    for (const c of this.conns) if (c.joined && !c.stalled) sizes.set(c.room, (sizes.get(c.room) ?? 0) + 1);
     return sizes;
+  }
+
+  isSender(conn: WsConn): boolean {
+    return this.senders.some((s) => s.conn === conn);
+  }
+
+  /**
+   * Makes these members slow consumers: they stay in their rooms but stop reading
+   * their sockets, so the kernel buffers fill and the server's backpressure grows.
+   * They leave the generator's counts (expected, received, closed) and latency.
+   */
+  stall(conns: readonly WsConn[]): void {
+    for (const conn of conns) {
+      if (this.isSender(conn)) throw new Error(`connection ${conn.index} sends; only a listener can be stalled`);
+      conn.stalled = true;
+      conn.probe = false;
+      conn.socket.pause();
+    }
+  }
+
+  /**
+   * Drops these connections and joins as many fresh ones to the same rooms (new
+   * indexes, not probes, not senders), so that the rooms keep their size.
+   */
+  async replace(conns: readonly WsConn[], joinTimeoutMs = 30_000): Promise<WsConn[]> {
+    const deadline = performance.now() + joinTimeoutMs;
+    const fresh: WsConn[] = [];
+    for (const old of conns) {
+      old.destroy();
+      this.conns.splice(this.conns.indexOf(old), 1);
+      fresh.push(await this.connectOne(this.nextIndex++, old.room, false, deadline));
+    }
+    return fresh;
   }
 
   // ------------------------------------------------------------ load
@@ -221,7 +291,7 @@ export class Generator implements FrameSink {
    * Sends `sendsPerSec` messages per second in total for warm-up + window, then
    * waits up to drainMs for every expected delivery.
    */
-  async run(sendsPerSec: number, timing: Timing, server: ServerProbe | null, p99LimitMs = PASS_P99_MS): Promise<RunResult> {
+  async run(sendsPerSec: number, timing: Timing, server: ServerProbe | null, p99LimitMs = PASS_P99_MS, progress: Progress | null = null): Promise<RunResult> {
     const sizes = this.roomSizes();
     const senderRoomSize = this.senders.map((s) => sizes.get(s.conn.room) ?? 0);
     const startReceived = this.received;
@@ -253,9 +323,28 @@ export class Generator implements FrameSink {
     };
 
     this.histogram.reset();
+    this.intervalHistogram.reset();
     const t0 = performance.now();
     const windowStart = t0 + timing.warmupMs;
     const windowEnd = windowStart + timing.windowMs;
+    let nextSampleAt = progress ? windowStart + progress.everyMs : Number.POSITIVE_INFINITY;
+    let lastSample = { t: windowStart, received: 0 };
+    const sample = (now: number): void => {
+      const h = this.intervalHistogram;
+      const seconds = (now - lastSample.t) / 1000;
+      progress!.onSample({
+        elapsedMs: Math.round(now - windowStart),
+        deliveriesPerSec: round((this.received - lastSample.received) / seconds, 0),
+        p50Ms: round(h.getValueAtPercentile(50) / 1000, 3),
+        p99Ms: round(h.getValueAtPercentile(99) / 1000, 3),
+        maxMs: round(h.maxValue / 1000, 3),
+        outstanding: Math.max(0, expected - (this.received - startReceived)),
+        closedConnections: this.closed - startClosed,
+        errorFrames: this.errorFrames - startErrors,
+      });
+      h.reset();
+      lastSample = { t: now, received: this.received };
+    };
     let win: { sent: number; expected: number; received: number; cpu: ReturnType<typeof process.cpuUsage>; serverCpu: number; busy: number; t: number } | null = null;
     let winEnd: { sent: number; expected: number; received: number; genCpu: number; serverCpu: number; busy: number; rss: number; t: number } | null = null;
     await new Promise<void>((resolve) => {
@@ -265,6 +354,12 @@ export class Generator implements FrameSink {
           win = { sent, expected, received: this.received, cpu: process.cpuUsage(), serverCpu: server?.cpuSeconds() ?? 0, busy: machineBusySeconds(), t: now };
           this.windowStartUs = nowUs();
           this.recording = true;
+          this.sampling = progress !== null;
+          lastSample = { t: now, received: this.received };
+        }
+        if (now >= nextSampleAt) {
+          sample(now);
+          nextSampleAt += progress!.everyMs;
         }
         if (now >= windowEnd) {
           const cpu = process.cpuUsage(win!.cpu);
@@ -292,6 +387,7 @@ export class Generator implements FrameSink {
       await new Promise((r) => setTimeout(r, 10));
     }
     this.recording = false;
+    this.sampling = false;
 
     const w = win!;
     const e = winEnd!;

@@ -5,7 +5,10 @@
  *                                          three peers), HTTP; writes bench/RESULTS.md
  *   npm run bench -- --quick --json        F1 only, host (2 workers) and peers, short runs; the
  *                                          last stdout line is one JSON summary
- *   npm run bench -- --scenario F2,F4      only these (F1 F2 F3 F4 HTTP)
+ *   npm run bench -- --scenario F2,F4      only these (F1 F2 F3 F4 HTTP S1)
+ *   npm run bench -- --scenario S1 [--rate 100000] [--repeats 3] [--window 40] [--max-backpressure BYTES]
+ *                                          slow consumers (slow-consumers.ts); writes results/S1.json only
+ *   npm run bench -- --results-dir DIR     write the result files to DIR and the report to DIR/../RESULTS.md
  *   npm run bench -- --targets ws,uws-bare only these targets (chat-host-1w chat-host-2w uws-bare ws socket.io)
  *   npm run bench -- --report-only        rebuild RESULTS.md from bench/results/*.json
  *
@@ -13,15 +16,16 @@
  * rebuilt from every result file present (report.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Generator } from './generator.js';
 import { ENDPOINTS, type HttpMeasurement, measureHttp } from './http.js';
 import { machine, writeReport } from './report.js';
 import { FULL_TIMING, F4, QUICK_TIMING, SCENARIOS } from './scenarios.js';
 import { type SearchResult, searchTarget } from './search.js';
-import { adapterFor, killAllTargets, label, ROOT, startProcess, startTarget, type TargetSpec } from './targets.js';
+import { runSlowConsumers } from './slow-consumers.js';
+import { adapterFor, hostCommand, killAllTargets, label, ROOT, startProcess, startTarget, type TargetSpec } from './targets.js';
 
-const RESULTS = join(ROOT, 'bench', 'results');
+let RESULTS = join(ROOT, 'bench', 'results');
 
 const ALL_TARGETS: Record<string, TargetSpec> = {
   'chat-host-2w': { name: 'chat-host', workers: 2 },
@@ -36,6 +40,8 @@ interface Args {
   json: boolean;
   scenarios: string[];
   targets: string[];
+  /** S1 only. */
+  slow: { deliveriesPerSec: number; repeats: number; windowMs: number; maxBackpressureBytes: number | null };
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -46,9 +52,21 @@ function parseArgs(argv: readonly string[]): Args {
   const quick = argv.includes('--quick');
   const scenarios = (value('--scenario') ?? (quick ? 'F1' : 'F1,HTTP,F4,F2,F3')).split(',').map((s) => s.trim().toUpperCase());
   const targets = (value('--targets') ?? (quick ? 'chat-host-2w,uws-bare,ws,socket.io' : Object.keys(ALL_TARGETS).join(','))).split(',');
-  for (const s of scenarios) if (!['F1', 'F2', 'F3', 'F4', 'HTTP'].includes(s)) throw new Error(`unknown scenario ${s}`);
+  for (const s of scenarios) if (!['F1', 'F2', 'F3', 'F4', 'HTTP', 'S1'].includes(s)) throw new Error(`unknown scenario ${s}`);
   for (const t of targets) if (!ALL_TARGETS[t]) throw new Error(`unknown target ${t}`);
-  return { quick, json: argv.includes('--json'), scenarios, targets };
+  const positive = (flag: string, fallback: number): number => {
+    const raw = value(flag);
+    const n = raw === undefined ? fallback : Number(raw);
+    if (!(n > 0)) throw new Error(`${flag} must be a positive number, got ${raw}`);
+    return n;
+  };
+  const slow = {
+    deliveriesPerSec: positive('--rate', 100_000),
+    repeats: Math.round(positive('--repeats', 3)),
+    windowMs: positive('--window', 40) * 1000,
+    maxBackpressureBytes: value('--max-backpressure') !== undefined ? Math.round(positive('--max-backpressure', 1)) : null,
+  };
+  return { quick, json: argv.includes('--json'), scenarios, targets, slow };
 }
 
 const log = (line: string): void => {
@@ -147,6 +165,27 @@ async function joinStorm(args: Args, command: string): Promise<void> {
   save('F4.json', { scenario: F4, command, startedAt, finishedAt: new Date().toISOString(), machine: machine(), results });
 }
 
+async function slowConsumers(args: Args, command: string): Promise<void> {
+  const startedAt = new Date().toISOString();
+  const result = await runSlowConsumers({
+    deliveriesPerSec: args.slow.deliveriesPerSec,
+    timing: { warmupMs: 1000, windowMs: args.slow.windowMs, drainMs: 3000 },
+    repeats: args.slow.repeats,
+    stalledCount: 5,
+    maxBackpressureBytes: args.slow.maxBackpressureBytes,
+    workers: 2,
+    log,
+  });
+  const { baseline, stall } = result;
+  log(
+    `S1 summary (medians of ${result.repeats}): baseline ${baseline.deliveriesPerSec}/s p50 ${baseline.p50Ms} p99 ${baseline.p99Ms} ms (range ${baseline.p99RangeMs.join('-')}) lost ${baseline.lost} rss max ${baseline.rssMaxMB} MB; ` +
+      `stall ${stall.deliveriesPerSec}/s p50 ${stall.p50Ms} p99 ${stall.p99Ms} ms (range ${stall.p99RangeMs.join('-')}) lost ${stall.lost} rss max ${stall.rssMaxMB} MB; ` +
+      `p99 change ${result.p99ChangePct}% (${result.p99ChangeWithinTenPct ? 'within' : 'over'} 10%); stalled closed by the host ${result.stalledClosedByHost}, ` +
+      `after ${result.closeAfterMs ? `${result.closeAfterMs.min}/${result.closeAfterMs.median}/${result.closeAfterMs.max} ms (min/median/max)` : '-'}; close frames ${JSON.stringify(result.closeCodes)}`,
+  );
+  save('S1.json', { command, startedAt, finishedAt: new Date().toISOString(), machine: machine(), ...result });
+}
+
 async function http(command: string): Promise<void> {
   const startedAt = new Date().toISOString();
   // autocannon is one JavaScript thread on the same 2 cores; without pipelining it
@@ -158,7 +197,7 @@ async function http(command: string): Promise<void> {
   ];
   const measurements: HttpMeasurement[] = [];
   const servers = [
-    { name: 'chat-host (2w)', args: ['dist/main.js', '--host', '127.0.0.1', '--port', '0', '--workers', '2', '--log-level', 'info'] },
+    { name: 'chat-host (2w)', args: hostCommand(2) },
     { name: 'fastify', args: ['dist-bench/bench/peers/fastify-static.js', '--port', '0', '--public-dir', 'public'] },
   ];
   for (const server of servers) {
@@ -181,6 +220,8 @@ async function http(command: string): Promise<void> {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const args = parseArgs(argv);
+  const resultsDir = argv.indexOf('--results-dir');
+  if (resultsDir >= 0) RESULTS = resolve(argv[resultsDir + 1] ?? '.');
   const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
   if (argv.includes('--report-only')) return writeReport(RESULTS, log);
   let f1: SearchResult[] = [];
@@ -188,12 +229,14 @@ async function main(): Promise<void> {
     log(`--- ${s}`);
     if (s === 'F4') await joinStorm(args, command);
     else if (s === 'HTTP') await http(command);
+    else if (s === 'S1') await slowConsumers(args, command);
     else {
       const results = await fanout(s, args, command);
       if (s === 'F1') f1 = results;
     }
   }
-  await writeReport(RESULTS, log);
+  // RESULTS.md has no S1 section (its figures are written by hand): an S1-only run leaves it alone.
+  if (args.scenarios.some((s) => s !== 'S1')) await writeReport(RESULTS, log);
   if (args.json) {
     const summary = {
       scenario: 'F1',

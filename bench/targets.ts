@@ -4,7 +4,7 @@
  * on stdout, is read through /proc/PID (utime+stime, RSS: the host's workers are
  * threads of that one process), and stopped with SIGTERM.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,8 @@ export interface TargetSpec {
   readonly name: TargetName;
   /** Chat host only. */
   readonly workers?: number;
+  /** Chat host only: flags added to its command line (e.g. --max-backpressure). */
+  readonly hostFlags?: readonly string[];
 }
 
 export interface RunningTarget {
@@ -41,11 +43,36 @@ export function adapterFor(name: TargetName): Adapter {
   return name === 'chat-host' ? chatAdapter : name === 'socket.io' ? socketIoAdapter : bareAdapter;
 }
 
+let hostHelp: string | null = null;
+
+/** Whether the built host (dist/main.js) lists `--flag` in its --help (asked once per process). */
+export function hostHasFlag(flag: string): boolean {
+  hostHelp ??= execFileSync(process.execPath, ['dist/main.js', '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+  return hostHelp.includes(`--${flag} `);
+}
+
+/**
+ * The host's per-connection request limit is for people; every benchmark sender
+ * goes far past it, so the limit is lifted. Older builds have no such flag and
+ * refuse unknown ones: the flags are passed only when --help lists them.
+ */
+export function unlimitedRateFlags(): string[] {
+  const flags: string[] = [];
+  if (hostHasFlag('rate-limit')) flags.push('--rate-limit', '1000000');
+  if (hostHasFlag('rate-burst')) flags.push('--rate-burst', '1000000');
+  return flags;
+}
+
+/** The chat host's command line for a benchmark: loopback, any free port. */
+export function hostCommand(workers: number, extraFlags: readonly string[] = []): string[] {
+  return ['dist/main.js', '--host', '127.0.0.1', '--port', '0', '--workers', String(workers), '--log-level', 'info', ...unlimitedRateFlags(), ...extraFlags];
+}
+
 /** The command line that starts a target (also printed in RESULTS.md). */
 export function commandFor(spec: TargetSpec): string[] {
   switch (spec.name) {
     case 'chat-host':
-      return ['dist/main.js', '--host', '127.0.0.1', '--port', '0', '--workers', String(spec.workers ?? 2), '--log-level', 'info'];
+      return hostCommand(spec.workers ?? 2, spec.hostFlags);
     case 'uws-bare':
       return ['dist-bench/bench/peers/uws-bare.js', '--port', '0'];
     case 'ws':

@@ -111,6 +111,11 @@ export class WsConn {
   /** Latency is read from this connection's messages. */
   probe = false;
   errors = 0;
+  /** Reads nothing (socket paused): a slow consumer; the generator leaves it out of its counts. */
+  stalled = false;
+  /** Code and reason of the server's close frame, once one arrived. */
+  closeCode: number | null = null;
+  closeReason = '';
   /** Set by destroy(): the close that follows is ours, not the server's. */
   private deliberate = false;
 
@@ -225,6 +230,10 @@ export class WsConn {
       } else if (op === OP_PING) {
         this.send(OP_PONG, buf.subarray(start, stop));
       } else if (op === OP_CLOSE) {
+        if (len >= 2) {
+          this.closeCode = (buf[start]! << 8) | buf[start + 1]!;
+          this.closeReason = buf.toString('utf8', start + 2, stop);
+        }
         this.closed = true;
         this.socket.end();
       } else if (op !== OP_PONG) {

@@ -7,6 +7,9 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { defaultMaxConnections, openFileLimit } from './admission/connection-limits.js';
+import { parseOriginPolicy } from './admission/origin.js';
 import { DEFAULT_MAX_FRAME_BYTES, MAX_TEXT_CHARS } from './protocol/index.js';
 
 export interface Config {
@@ -21,6 +24,18 @@ export interface Config {
   readonly maxFrameBytes: number;
   readonly maxTextChars: number;
   readonly maxBackpressureBytes: number;
+  readonly rateLimit: number;
+  readonly rateBurst: number;
+  readonly rateAbuseSeconds: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  /** '' (same origin only), '*' or a comma-separated list of origins. */
+  readonly allowedOrigins: string;
+  /** '' when joins need no token. */
+  readonly tokenSecret: string;
+  /** PEM files; both '' for plain HTTP/WS. */
+  readonly certFile: string;
+  readonly keyFile: string;
   readonly shutdownGraceMs: number;
   readonly publicDir: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -44,6 +59,8 @@ interface Option {
   readonly min?: number;
   readonly max?: number;
   readonly choices?: readonly string[];
+  /** A string option that may be set to '' (its default is ''). */
+  readonly allowEmpty?: boolean;
 }
 
 const defaultPublicDir = resolve(fileURLToPath(new URL('../public', import.meta.url)));
@@ -60,6 +77,15 @@ export const OPTIONS: readonly Option[] = [
   { key: 'maxFrameBytes', flag: 'max-frame', env: 'CHAT_MAX_FRAME', kind: 'integer', help: 'largest frame a client may send, bytes', default: () => DEFAULT_MAX_FRAME_BYTES, min: 1024, max: 1 << 20 },
   { key: 'maxTextChars', flag: 'max-text', env: 'CHAT_MAX_TEXT', kind: 'integer', help: 'longest message text, characters', default: () => MAX_TEXT_CHARS, min: 1, max: 65_535 },
   { key: 'maxBackpressureBytes', flag: 'max-backpressure', env: 'CHAT_MAX_BACKPRESSURE', kind: 'integer', help: 'bytes buffered for a slow reader before it is closed', default: () => 1 << 20, min: 64 * 1024, max: 1 << 30 },
+  { key: 'rateLimit', flag: 'rate-limit', env: 'CHAT_RATE_LIMIT', kind: 'integer', help: 'requests per second one connection may make on average', default: () => 20, min: 1, max: 1_000_000_000 },
+  { key: 'rateBurst', flag: 'rate-burst', env: 'CHAT_RATE_BURST', kind: 'integer', help: 'requests one connection may make at once', default: () => 40, min: 1, max: 1_000_000_000 },
+  { key: 'rateAbuseSeconds', flag: 'rate-abuse-seconds', env: 'CHAT_RATE_ABUSE_SECONDS', kind: 'integer', help: 'seconds over the rate limit before the connection is closed (1008)', default: () => 10, min: 1, max: 3600 },
+  { key: 'maxConnections', flag: 'max-connections', env: 'CHAT_MAX_CONNECTIONS', kind: 'integer', help: 'WebSocket connections in all (more get HTTP 503)', default: () => defaultMaxConnections(openFileLimit()), min: 1, max: 10_000_000 },
+  { key: 'maxConnectionsPerIp', flag: 'max-connections-per-ip', env: 'CHAT_MAX_CONNECTIONS_PER_IP', kind: 'integer', help: 'WebSocket connections from one address (more get HTTP 429)', default: () => 200, min: 1, max: 10_000_000 },
+  { key: 'allowedOrigins', flag: 'allowed-origins', env: 'CHAT_ALLOWED_ORIGINS', kind: 'string', help: 'origins whose pages may connect, comma-separated, or * for any (empty: this host only)', default: () => '', allowEmpty: true },
+  { key: 'tokenSecret', flag: 'token-secret', env: 'CHAT_TOKEN_SECRET', kind: 'string', help: 'HS256 secret (32+ characters); when set, every join needs a signed token', default: () => '', allowEmpty: true },
+  { key: 'certFile', flag: 'cert', env: 'CHAT_TLS_CERT', kind: 'string', help: 'TLS certificate chain (PEM): serve HTTPS and WSS', default: () => '', allowEmpty: true },
+  { key: 'keyFile', flag: 'key', env: 'CHAT_TLS_KEY', kind: 'string', help: 'TLS private key (PEM), with --cert', default: () => '', allowEmpty: true },
   { key: 'shutdownGraceMs', flag: 'shutdown-grace', env: 'CHAT_SHUTDOWN_GRACE', kind: 'integer', help: 'milliseconds clients get to finish closing on shutdown', default: () => 500, min: 0, max: 4000 },
   { key: 'publicDir', flag: 'public-dir', env: 'CHAT_PUBLIC_DIR', kind: 'string', help: 'folder of static files served over HTTP', default: () => defaultPublicDir },
   { key: 'logLevel', flag: 'log-level', env: 'CHAT_LOG_LEVEL', kind: 'string', help: 'fatal, error, warn, info, debug, trace or silent', default: () => 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
@@ -71,7 +97,8 @@ export function helpText(): string {
   const lines = ['Usage: npm start -- [options]', '', 'Options (environment variable in brackets):'];
   for (const o of OPTIONS) {
     const value = o.kind === 'boolean' ? '' : o.kind === 'integer' ? ' N' : ' VALUE';
-    const def = o.key === 'workers' ? 'number of CPUs' : String(o.default());
+    const def =
+      o.key === 'workers' ? 'number of CPUs' : o.key === 'maxConnections' ? `open-file limit less a margin: ${String(o.default())}` : o.allowEmpty ? 'none' : String(o.default());
     lines.push(`  --${o.flag}${value}`.padEnd(30) + `${o.help} [${o.env}] (default: ${def})`);
   }
   lines.push('  --help'.padEnd(30) + 'show this help');
@@ -96,7 +123,7 @@ function parseValue(o: Option, raw: string | boolean, source: string): string | 
     return n;
   }
   if (o.choices && !o.choices.includes(text)) throw new ConfigError(`invalid ${where}: expected one of ${o.choices.join(', ')}, got "${text}"`);
-  if (text.length === 0) throw new ConfigError(`invalid ${where}: must not be empty`);
+  if (text.length === 0 && !o.allowEmpty) throw new ConfigError(`invalid ${where}: must not be empty`);
   return text;
 }
 
@@ -121,5 +148,18 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
   if (result.joinHistory > result.historySize) {
     throw new ConfigError(`invalid --join-history: ${result.joinHistory} is more than --history ${result.historySize}`);
   }
-  return Object.freeze({ ...result, publicDir: resolve(result.publicDir) });
+  try {
+    parseOriginPolicy(result.allowedOrigins);
+  } catch (error) {
+    throw new ConfigError(`invalid --allowed-origins: ${(error as Error).message}`);
+  }
+  if (result.tokenSecret !== '' && Buffer.byteLength(result.tokenSecret) < 32) {
+    throw new ConfigError('invalid --token-secret: use at least 32 characters (HS256 needs a 256-bit key)');
+  }
+  if ((result.certFile === '') !== (result.keyFile === '')) throw new ConfigError('--cert and --key go together: give both or neither');
+  for (const [flag, file] of [['--cert', result.certFile], ['--key', result.keyFile]] as const) {
+    if (file !== '' && !existsSync(file)) throw new ConfigError(`invalid ${flag}: no such file "${file}"`);
+  }
+  const tls = (file: string): string => (file === '' ? '' : resolve(file));
+  return Object.freeze({ ...result, publicDir: resolve(result.publicDir), certFile: tls(result.certFile), keyFile: tls(result.keyFile) });
 }

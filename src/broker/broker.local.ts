@@ -6,6 +6,12 @@
 import type { ClusterStats, Broker, BrokerHandler, Directory, JoinRequest, RoomDetail, RoomSummary, SayRequest } from './broker.js';
 import { BatchWriter, HubOp, type QueryKind, type RelayBatch, WorkerOp } from './relay.js';
 
+/** Relay batch counts for the queue-depth metric. */
+export interface RelayCounts {
+  relayBatchesSent: number;
+  relayBatchesReceived: number;
+}
+
 export interface HubPort {
   postMessage(value: unknown): void;
 }
@@ -18,7 +24,10 @@ export class LocalBroker implements Broker {
   private handler: BrokerHandler | null = null;
   private latestDirectory: Directory | null = null;
 
-  constructor(private readonly hub: HubPort) {}
+  constructor(
+    private readonly hub: HubPort,
+    private readonly counts: RelayCounts = { relayBatchesSent: 0, relayBatchesReceived: 0 },
+  ) {}
 
   setHandler(handler: BrokerHandler): void {
     this.handler = handler;
@@ -64,6 +73,7 @@ export class LocalBroker implements Broker {
   receive(batch: RelayBatch): void {
     const handler = this.handler;
     if (!handler) throw new Error('LocalBroker received a batch before setHandler');
+    this.counts.relayBatchesReceived++;
     const ops = batch.ops;
     const buffer = batch.buffer;
     const frame = (offset: number, length: number): Uint8Array => new Uint8Array(buffer!, offset, length);
@@ -116,6 +126,7 @@ export class LocalBroker implements Broker {
       // callback, while setImmediate runs once after all of this turn's I/O.
       setImmediate(() => {
         this.flushScheduled = false;
+        this.counts.relayBatchesSent++;
         this.hub.postMessage(this.out.take());
       });
     }

@@ -20,6 +20,7 @@ import {
   type ErrorCodeName,
   type MemberInfo,
 } from '../protocol/index.js';
+import { countError, newHubCounts } from '../metrics/counters.js';
 import { RoomRegistry, type RoomSettings } from '../rooms/registry.js';
 import type { Room } from '../rooms/room.js';
 import { DIRECTORY_INTERVAL_MS, type ClusterStats, type Directory, type RoomDetail, type RoomSummary } from './broker.js';
@@ -36,9 +37,14 @@ interface WorkerLink {
   readonly port: MessagePort | { postMessage(value: unknown, transfer?: ArrayBuffer[]): void };
   readonly out: BatchWriter;
   connections: number;
+  /** Relay batches sent to / received from this incarnation (for the queue-depth metric). */
+  sent: number;
+  received: number;
 }
 
 export class Hub {
+  /** Totals for /metrics (read by the supervisor at scrape time). */
+  readonly counts = newHubCounts();
   private readonly registry: RoomRegistry;
   private readonly links = new Map<number, WorkerLink>();
   /** Which worker holds each open connection. */
@@ -67,7 +73,7 @@ export class Hub {
   /** A worker (re)started: `port` reaches it. */
   attach(index: number, incarnation: number, port: WorkerLink['port'], isRestart: boolean): void {
     if (isRestart) this.restarts++;
-    this.links.set(index, { index, incarnation, port, out: new BatchWriter(), connections: 0 });
+    this.links.set(index, { index, incarnation, port, out: new BatchWriter(), connections: 0, sent: 0, received: 0 });
     // A new worker gets the directory at once; the others see the new worker in it.
     this.lastDirectoryPush = -Infinity;
     this.changed();
@@ -91,6 +97,9 @@ export class Hub {
   /** Carries out one batch from worker `from`. */
   receive(from: number, batch: RelayBatch): void {
     this.changed();
+    const link = this.links.get(from);
+    if (link) link.received++;
+    this.counts.relayBatchesReceived[from] = (this.counts.relayBatchesReceived[from] ?? 0) + 1;
     const ops = batch.ops;
     let i = 0;
     while (i < ops.length) {
@@ -145,6 +154,7 @@ export class Hub {
     const refuse = (code: ErrorCodeName, message: string): void => {
       const out = this.outFor(worker);
       if (!out) return;
+      countError(this.counts.errors, code);
       out.push(HubOp.JoinFailed, connection, attempt, roomName);
       out.pushFrame(encodeError(requestId, code, message, roomName));
     };
@@ -154,6 +164,7 @@ export class Hub {
     const member = { id: connection, name: nickname, worker };
     const you = publicMember(member);
     room.add(member);
+    this.counts.joins++;
     this.registry.noteJoined(connection, roomName);
     // Others first (the joiner is not subscribed yet, so it does not get its own event),
     // then the joiner's snapshot: both travel the same ordered channel.
@@ -195,12 +206,14 @@ export class Hub {
       if (!recipient) return this.fail(worker, connection, requestId, 'RecipientNotFound', 'no such member in this room', roomName);
       const frame = encodeMessage({ room: roomName, seq: 0, sender: publicMember(sender), to: publicMember(recipient), text, timestampMs: this.now() });
       this.sendTo(recipient.worker, recipient.id, frame);
+      this.counts.privateMessages++;
       if (recipient.id !== sender.id) this.sendTo(worker, connection, frame);
       if (requestId !== 0) this.sendTo(worker, connection, encodeSent(requestId, roomName, 0));
       return;
     }
 
     const message = room.append(publicMember(sender), text, this.now());
+    this.counts.roomMessages++;
     this.publish(room, encodeMessage(message));
     if (requestId !== 0) this.sendTo(worker, connection, encodeSent(requestId, roomName, message.seq));
   }
@@ -229,6 +242,20 @@ export class Hub {
     this.outFor(from)?.push(HubOp.QueryResult, queryId, result);
   }
 
+  /** Per worker slot: relay batches exchanged with its current incarnation. */
+  linkCounts(): Map<number, { sent: number; received: number }> {
+    return new Map([...this.links.values()].map((l) => [l.index, { sent: l.sent, received: l.received }]));
+  }
+
+  get workerRestarts(): number {
+    return this.restarts;
+  }
+
+  /** Rooms that exist now. */
+  get roomCount(): number {
+    return this.registry.size;
+  }
+
   stats(): ClusterStats {
     const perWorker = [...this.links.values()]
       .map((l) => ({ index: l.index, incarnation: l.incarnation, connections: l.connections }))
@@ -243,6 +270,7 @@ export class Hub {
   }
 
   private fail(worker: number, connection: string, requestId: number, code: ErrorCodeName, message: string, room: string): void {
+    countError(this.counts.errors, code);
     this.sendTo(worker, connection, encodeError(requestId, code, message, room));
   }
 
@@ -316,6 +344,8 @@ export class Hub {
     for (const link of this.links.values()) {
       if (link.out.empty) continue;
       const batch = link.out.take();
+      link.sent++;
+      this.counts.relayBatchesSent[link.index] = (this.counts.relayBatchesSent[link.index] ?? 0) + 1;
       link.port.postMessage(batch, batch.buffer ? [batch.buffer] : []);
     }
   }

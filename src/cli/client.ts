@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { decodeServerFrame, encodeClientRequest, ProtocolError, type ClientRequest, type ServerEvent } from '../protocol/index.js';
 
-const usage = 'usage: npm run client -- --url ws://HOST:PORT --room ROOM --name NAME';
+const usage = 'usage: npm run client -- --url ws://HOST:PORT --room ROOM --name NAME [--token JWT]';
 
 function fail(message: string): never {
   process.stderr.write(`client: ${message}\n${usage}\n`);
@@ -20,11 +20,11 @@ function fail(message: string): never {
 
 let args;
 try {
-  args = parseArgs({ options: { url: { type: 'string' }, room: { type: 'string' }, name: { type: 'string' } }, strict: true }).values;
+  args = parseArgs({ options: { url: { type: 'string' }, room: { type: 'string' }, name: { type: 'string' }, token: { type: 'string' } }, strict: true }).values;
 } catch (error) {
   fail((error as Error).message);
 }
-const { url, room, name } = args;
+const { url, room, name, token } = args;
 if (!url || !room || !name) fail('--url, --room and --name are required');
 
 const print = (value: unknown): void => {
@@ -59,7 +59,7 @@ function handleLine(line: string): void {
   const join = /^\/join\s+(.+?)\s*$/.exec(line);
   const leave = /^\/leave\s+(.+?)\s*$/.exec(line);
   if (to) send({ type: 'say', requestId, room: room!, text: to[2]!, to: to[1]! });
-  else if (join) send({ type: 'join', requestId, room: join[1]!, nickname: name!, since: null });
+  else if (join) send({ type: 'join', requestId, room: join[1]!, nickname: name!, since: null, token });
   else if (leave) send({ type: 'leave', requestId, room: leave[1]! });
   else if (line.trim().length > 0) send({ type: 'say', requestId, room: room!, text: line, to: null });
 }
@@ -69,7 +69,7 @@ function handleEvent(event: ServerEvent): void {
   switch (event.type) {
     case 'welcome':
       welcomed = true;
-      send({ type: 'join', requestId: nextRequestId++, room: room!, nickname: name!, since: null });
+      send({ type: 'join', requestId: nextRequestId++, room: room!, nickname: name!, since: null, token });
       for (const line of queued.splice(0)) handleLine(line);
       break;
     case 'message': {

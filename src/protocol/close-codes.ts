@@ -13,12 +13,16 @@ export const CloseCode = {
   UnsupportedData: 1003,
   /** A binary frame that is not a valid protocol frame. */
   InvalidPayload: 1007,
+  /** Requests kept coming faster than the rate limit for --rate-abuse-seconds. */
+  PolicyViolation: 1008,
   /** A frame over the size limit. (Past 4x the limit, at least 64 KiB, uWS drops the TCP connection: 1006.) */
   MessageTooBig: 1009,
   /** The host hit an unexpected error serving this connection. */
   InternalError: 1011,
   /** The worker thread holding the connection is restarting; reconnect now. */
   ServiceRestart: 1012,
+  /** The client read too slowly: its send buffer passed --max-backpressure. Reconnect and recover with `since`. */
+  TooSlow: 4001,
 } as const;
 
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];

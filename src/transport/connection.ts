@@ -3,7 +3,10 @@
  * state, hand them to the broker. Independent of uWS beyond the small Socket
  * interface, so the rules read in one place.
  */
+import type { RateLimiter } from '../admission/rate-limit.js';
+import type { TokenVerifier } from '../admission/token.js';
 import type { Broker } from '../broker/broker.js';
+import { countError } from '../metrics/counters.js';
 import { encodeError, encodeLeft, type ClientRequest, type ErrorCodeName } from '../protocol/index.js';
 import { checkNickname, checkRoomName, checkText } from '../rooms/rules.js';
 
@@ -17,6 +20,10 @@ export interface Socket {
 export interface ConnectionLimits {
   readonly maxRooms: number;
   readonly maxTextChars: number;
+  /** Set when joins need a signed token. */
+  readonly tokens?: TokenVerifier | null;
+  /** Error replies sent, by code (for /metrics). */
+  readonly errors?: Partial<Record<ErrorCodeName, number>>;
 }
 
 /** Per-connection state, kept in uWS userData. */
@@ -25,14 +32,19 @@ export interface ConnectionState {
   /** Rooms joined or being joined, with the attempt number of the join. */
   readonly rooms: Map<string, { readonly attempt: number; joined: boolean }>;
   attempts: number;
+  /** Per-connection flood control; null when the transport does not limit (tests of the rules). */
+  readonly limiter: RateLimiter | null;
+  /** The connection-limit slot to release on close (-1: none). */
+  readonly admissionSlot: number;
 }
 
-export function newConnectionState(id: string): ConnectionState {
-  return { id, rooms: new Map(), attempts: 0 };
+export function newConnectionState(id: string, limiter: RateLimiter | null = null, admissionSlot = -1): ConnectionState {
+  return { id, rooms: new Map(), attempts: 0, limiter, admissionSlot };
 }
 
 export function handleRequest(state: ConnectionState, socket: Socket, request: ClientRequest, broker: Broker, limits: ConnectionLimits): void {
   const fail = (code: ErrorCodeName, message: string, room: string | null): void => {
+    if (limits.errors) countError(limits.errors, code);
     socket.send(encodeError(request.requestId, code, message, room), true);
   };
 
@@ -46,6 +58,10 @@ export function handleRequest(state: ConnectionState, socket: Socket, request: C
       if (!nickname.ok) return fail(nickname.code, nickname.message, name);
       if (state.rooms.has(name)) return fail('AlreadyJoined', 'you are already in this room', name);
       if (state.rooms.size >= limits.maxRooms) return fail('TooManyRooms', `a connection may be in at most ${limits.maxRooms} rooms`, name);
+      if (limits.tokens) {
+        const grant = limits.tokens.allows(request.token, name, nickname.value, Date.now());
+        if (!grant.ok) return fail('Unauthorized', grant.reason, name);
+      }
       const attempt = ++state.attempts;
       state.rooms.set(name, { attempt, joined: false });
       broker.join(state.id, attempt, {

@@ -4,20 +4,26 @@
  * each exit path can close them (with a code) before app.close() cuts the rest.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from 'uWebSockets.js';
+import type { ConnectionLimits as AdmissionLimits } from '../admission/connection-limits.js';
+import { originAllowed, parseOriginPolicy, type OriginPolicy } from '../admission/origin.js';
+import { RateLimiter, type RateLimitSettings } from '../admission/rate-limit.js';
+import { TokenVerifier } from '../admission/token.js';
 import type { Broker, BrokerHandler, Directory } from '../broker/broker.js';
 import type { Config } from '../config.js';
 import { etagMatches, StaticFiles } from '../http/static-files.js';
 import type { Logger } from '../log.js';
+import { countError, type RefusalReason, type WorkerCounts } from '../metrics/counters.js';
 import {
   CloseCode,
   closeReason,
   decodeClientFrame,
+  encodeError,
   encodeWelcome,
   PROTOCOL_VERSION,
   ProtocolError,
 } from '../protocol/index.js';
 import { checkRoomName } from '../rooms/rules.js';
-import { handleRequest, newConnectionState, type ConnectionState } from './connection.js';
+import { handleRequest, newConnectionState, type ConnectionLimits, type ConnectionState } from './connection.js';
 import type { UWS } from './uws.js';
 
 export interface ServerOptions {
@@ -28,6 +34,12 @@ export interface ServerOptions {
   readonly workerIndex: number;
   /** Unique per worker start; prefixes connection ids. */
   readonly incarnation: number;
+  /** Shared per-process connection counts. */
+  readonly admission: AdmissionLimits;
+  /** This worker's counts for /metrics. */
+  readonly counts: WorkerCounts;
+  /** The Prometheus text for the whole host (gathered by the main thread). */
+  readonly metricsText: () => Promise<string>;
   /** Called when POST /debug/crash-worker asks this worker to crash (fault injection only). */
   readonly onCrashRequest?: () => void;
 }
@@ -41,6 +53,13 @@ type Ws = WebSocket<ConnectionState>;
 type ClosableApp = TemplatedApp & { close(): void };
 
 const OK = '200 OK';
+/** How often sockets are checked for a send buffer over --max-backpressure. */
+const BACKPRESSURE_CHECK_MS = 100;
+/**
+ * uWS's own hard limit, past which it cuts a socket without a close frame: far
+ * enough above ours that our check (with a code and reason) comes first.
+ */
+const HARD_BACKPRESSURE_FACTOR = 4;
 
 export class ChatServer implements BrokerHandler {
   private readonly app: TemplatedApp;
@@ -50,19 +69,33 @@ export class ChatServer implements BrokerHandler {
   private nextConnection = 0;
   private draining = false;
   private readonly idPrefix: string;
+  private readonly origins: OriginPolicy;
+  private readonly rateLimit: RateLimitSettings;
+  private readonly limits: ConnectionLimits;
+  private readonly backpressureTimer: NodeJS.Timeout;
 
   constructor(private readonly options: ServerOptions) {
-    const { uws, config } = options;
+    const { uws, config, counts } = options;
     this.idPrefix = `${options.incarnation.toString(36)}.`;
     this.files = new StaticFiles(config.publicDir);
-    this.app = uws.App();
+    this.origins = parseOriginPolicy(config.allowedOrigins);
+    this.rateLimit = { perSecond: config.rateLimit, burst: config.rateBurst, abuseMs: config.rateAbuseSeconds * 1000 };
+    this.limits = {
+      maxRooms: config.maxRooms,
+      maxTextChars: config.maxTextChars,
+      tokens: config.tokenSecret ? new TokenVerifier(config.tokenSecret) : null,
+      errors: counts.errors,
+    };
+    this.app = config.certFile ? uws.SSLApp({ cert_file_name: config.certFile, key_file_name: config.keyFile }) : uws.App();
+    this.backpressureTimer = setInterval(() => this.closeSlowReaders(), BACKPRESSURE_CHECK_MS);
+    this.backpressureTimer.unref();
     this.app.ws<ConnectionState>('/*', {
       // uWS cuts a connection without a close frame past maxPayloadLength; leave
       // room above our limit so that most oversized frames get a proper 1009.
       maxPayloadLength: Math.max(config.maxFrameBytes * 4, 64 * 1024),
       idleTimeout: config.idleTimeoutSeconds,
       sendPingsAutomatically: true,
-      maxBackpressure: config.maxBackpressureBytes,
+      maxBackpressure: config.maxBackpressureBytes * HARD_BACKPRESSURE_FACTOR,
       closeOnBackpressureLimit: 1,
       compression: uws.DISABLED,
       upgrade: (res, req, context) => this.upgrade(res, req, context),
@@ -75,6 +108,12 @@ export class ChatServer implements BrokerHandler {
     this.app.get('/healthz', (res) =>
       this.fromDirectory(res, { status: 'starting' }, (d) => ({ status: this.draining ? 'draining' : 'ok', ...d.stats })),
     );
+    this.app.get('/readyz', (res) => {
+      const ready = !this.draining && this.options.broker.directory() !== null;
+      const status = this.draining ? 'draining' : ready ? 'ready' : 'starting';
+      res.cork(() => this.writeJson(res, ready ? OK : '503 Service Unavailable', { status }));
+    });
+    this.app.get('/metrics', (res) => this.metrics(res));
     this.app.get('/api/rooms', (res) => this.fromDirectory(res, { error: 'starting' }, (d) => ({ rooms: d.rooms })));
     this.app.get('/api/rooms/:room', (res, req) => this.roomDetail(res, req));
     if (config.faultInjection) {
@@ -116,6 +155,7 @@ export class ChatServer implements BrokerHandler {
    */
   closeAll(code: number, reason: string, graceMs: number): Promise<void> {
     this.draining = true;
+    clearInterval(this.backpressureTimer);
     this.stopListening();
     const text = closeReason(reason);
     for (const ws of [...this.sockets.values()]) ws.end(code, text);
@@ -133,10 +173,14 @@ export class ChatServer implements BrokerHandler {
 
   onPublish(room: string, frame: Uint8Array): void {
     this.app.publish(room, frame, true);
+    this.options.counts.deliveries += this.app.numSubscribers(room);
   }
 
   onSend(connectionId: string, frame: Uint8Array): void {
-    this.sockets.get(connectionId)?.send(frame, true);
+    const ws = this.sockets.get(connectionId);
+    if (!ws) return;
+    ws.send(frame, true);
+    this.options.counts.deliveries++;
   }
 
   onJoined(connectionId: string, attempt: number, room: string, frame: Uint8Array): void {
@@ -150,6 +194,7 @@ export class ChatServer implements BrokerHandler {
       ws.subscribe(room);
       ws.send(frame, true);
     });
+    this.options.counts.deliveries++;
   }
 
   onJoinFailed(connectionId: string, attempt: number, room: string, frame: Uint8Array): void {
@@ -163,13 +208,20 @@ export class ChatServer implements BrokerHandler {
   // ------------------------------------------------------------ WebSocket
 
   private upgrade(res: HttpResponse, req: HttpRequest, context: unknown): void {
-    if (this.draining) {
-      res.cork(() => res.writeStatus('503 Service Unavailable').end('shutting down'));
-      return;
+    if (this.draining) return this.refuse(res, 'draining', '503 Service Unavailable', 'the host is shutting down');
+    if (!originAllowed(this.origins, req.getHeader('origin'), req.getHeader('host'))) {
+      return this.refuse(res, 'origin', '403 Forbidden', 'this origin may not connect (see --allowed-origins)');
+    }
+    const address = Buffer.from(res.getRemoteAddressAsText()).toString();
+    const admission = this.options.admission.admit(address);
+    if (!admission.ok) {
+      return admission.limit === 'global'
+        ? this.refuse(res, 'global-limit', '503 Service Unavailable', 'the host is at its connection limit')
+        : this.refuse(res, 'per-ip-limit', '429 Too Many Requests', 'too many connections from this address');
     }
     const id = this.idPrefix + (this.nextConnection++).toString(36);
     res.upgrade(
-      newConnectionState(id),
+      newConnectionState(id, new RateLimiter(this.rateLimit, performance.now()), admission.slot),
       req.getHeader('sec-websocket-key'),
       req.getHeader('sec-websocket-protocol'),
       req.getHeader('sec-websocket-extensions'),
@@ -177,9 +229,16 @@ export class ChatServer implements BrokerHandler {
     );
   }
 
+  private refuse(res: HttpResponse, reason: RefusalReason, status: string, message: string): void {
+    this.options.counts.refused[reason]++;
+    res.cork(() => this.writeJson(res, status, { error: message }));
+  }
+
   private open(ws: Ws): void {
     const state = ws.getUserData();
     this.sockets.set(state.id, ws);
+    this.options.counts.connections++;
+    this.options.counts.connectionsOpened++;
     this.options.broker.open(state.id);
     const { config } = this.options;
     ws.send(
@@ -197,12 +256,10 @@ export class ChatServer implements BrokerHandler {
 
   private message(ws: Ws, message: ArrayBuffer, isBinary: boolean): void {
     if (!isBinary) {
-      ws.end(CloseCode.UnsupportedData, 'text frames are not supported: send binary FlatBuffers frames');
-      return;
+      return this.end(ws, CloseCode.UnsupportedData, 'text frames are not supported: send binary FlatBuffers frames');
     }
     if (message.byteLength > this.options.config.maxFrameBytes) {
-      ws.end(CloseCode.MessageTooBig, `frame of ${message.byteLength} bytes is over the ${this.options.config.maxFrameBytes}-byte limit`);
-      return;
+      return this.end(ws, CloseCode.MessageTooBig, `frame of ${message.byteLength} bytes is over the ${this.options.config.maxFrameBytes}-byte limit`);
     }
     let request;
     try {
@@ -210,16 +267,55 @@ export class ChatServer implements BrokerHandler {
       request = decodeClientFrame(new Uint8Array(message));
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      ws.end(error.closeCode, closeReason(`${error.code}: ${error.message}`));
+      return this.end(ws, error.closeCode, `${error.code}: ${error.message}`);
+    }
+    const state = ws.getUserData();
+    const counts = this.options.counts;
+    counts.requests++;
+    const decision = state.limiter ? state.limiter.take(performance.now()) : 'allow';
+    if (decision !== 'allow') {
+      counts.rateLimited++;
+      if (decision === 'close') {
+        return this.end(ws, CloseCode.PolicyViolation, `over the rate limit of ${this.rateLimit.perSecond} requests/s for ${this.options.config.rateAbuseSeconds} s`);
+      }
+      countError(counts.errors, 'RateLimited');
+      const room = request.room.length > 0 ? request.room : null;
+      const text = `too many requests: at most ${this.rateLimit.perSecond} per second (bursts of ${this.rateLimit.burst}); this one was not carried out`;
+      ws.send(encodeError(request.requestId, 'RateLimited', text, room, true), true);
       return;
     }
-    handleRequest(ws.getUserData(), ws, request, this.options.broker, this.options.config);
+    handleRequest(state, ws, request, this.options.broker, this.limits);
   }
 
   private close(ws: Ws): void {
     const state = ws.getUserData();
     this.sockets.delete(state.id);
+    this.options.counts.connections--;
+    if (state.admissionSlot >= 0) this.options.admission.release(state.admissionSlot);
     this.options.broker.close(state.id);
+  }
+
+  /** Closes a connection the host gives up on, with a code the README documents. */
+  private end(ws: Ws, code: number, reason: string): void {
+    const closes = this.options.counts.closes;
+    closes[code] = (closes[code] ?? 0) + 1;
+    ws.end(code, closeReason(reason));
+  }
+
+  /**
+   * The slow-reader policy: a socket whose send buffer passed --max-backpressure is
+   * closed with 4001, so that one stalled reader never makes the host buffer without
+   * bound. It reconnects and recovers what it missed from history with `since`.
+   */
+  private closeSlowReaders(): void {
+    const limit = this.options.config.maxBackpressureBytes;
+    for (const ws of this.sockets.values()) {
+      const buffered = ws.getBufferedAmount();
+      if (buffered > limit) {
+        this.options.counts.backpressureCloses++;
+        this.end(ws, CloseCode.TooSlow, `too slow: ${buffered} bytes waiting to be sent, over the ${limit}-byte limit; reconnect`);
+      }
+    }
   }
 
   // ------------------------------------------------------------ HTTP
@@ -249,6 +345,24 @@ export class ChatServer implements BrokerHandler {
       // (the response never ends); without an argument it writes no Content-Length.
       else res.writeHeader('Content-Length', String(file.body.byteLength)).endWithoutBody();
     });
+  }
+
+  private metrics(res: HttpResponse): void {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    this.options.metricsText().then(
+      (text) => {
+        if (!aborted) {
+          res.cork(() => res.writeStatus(OK).writeHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8').writeHeader('Cache-Control', 'no-store').end(text));
+        }
+      },
+      (error: unknown) => {
+        this.options.log.error({ err: error }, 'gathering metrics failed');
+        if (!aborted) res.cork(() => this.writeJson(res, '500 Internal Server Error', { error: 'metrics unavailable' }));
+      },
+    );
   }
 
   private roomDetail(res: HttpResponse, req: HttpRequest): void {

@@ -73,6 +73,9 @@ export class App {
     chatTitle: byId('chat-title'),
   };
 
+  /** An access token for hosts that require one, from the page address: /#token=... (a fragment never reaches server logs). */
+  private readonly token = new URLSearchParams(location.hash.slice(1)).get('token') ?? undefined;
+
   constructor() {
     const url = new URL('/ws', location.href);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -297,7 +300,7 @@ export class App {
     if (!this.rooms.has(room.name)) return;
     room.status = 'rejoining';
     const since = room.lastSeq > 0 ? room.lastSeq : null;
-    const id = this.conn.send({ type: 'join', room: room.name, nickname: room.nickname, since, epoch: room.epoch });
+    const id = this.conn.send({ type: 'join', room: room.name, nickname: room.nickname, since, epoch: room.epoch, token: this.token });
     if (id !== null) this.pending.set(id, { kind: 'join', room: room.name, nickname: room.nickname, rejoin: true });
   }
 
@@ -327,7 +330,7 @@ export class App {
   }
 
   private sendJoin(room: string, nickname: string): void {
-    const id = this.conn.send({ type: 'join', room, nickname, since: null });
+    const id = this.conn.send({ type: 'join', room, nickname, since: null, token: this.token });
     if (id === null) {
       if (!this.queued.some((q) => q.room === room)) this.queued.push({ room, nickname });
       this.showJoinError(`Not connected yet. You will join ${room} as soon as the connection is up.`);

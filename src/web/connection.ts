@@ -38,11 +38,13 @@ export function backoffDelay(attempt: number, random: () => number = Math.random
 export function describeClose(code: number): string {
   if (code === CloseCode.ServiceRestart) return 'the host is restarting';
   if (code === CloseCode.GoingAway) return 'the host is shutting down';
+  if (code === CloseCode.TooSlow) return 'this page fell too far behind reading messages';
+  if (code === CloseCode.PolicyViolation) return 'this page sent too many requests for too long';
   return 'the connection was lost';
 }
 
 /** Close codes after which reconnecting with the same client cannot help. */
-const FATAL_CLOSES: ReadonlySet<number> = new Set([CloseCode.UnsupportedData, CloseCode.InvalidPayload, CloseCode.MessageTooBig, 1008]);
+const FATAL_CLOSES: ReadonlySet<number> = new Set([CloseCode.UnsupportedData, CloseCode.InvalidPayload, CloseCode.MessageTooBig, CloseCode.PolicyViolation]);
 
 export class Connection {
   private socket: WebSocket | null = null;

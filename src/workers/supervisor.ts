@@ -5,8 +5,12 @@
  */
 import { createServer } from 'node:net';
 import { Worker } from 'node:worker_threads';
+import { clearWorkerCounts, createSharedCounts, type SharedCounts } from '../admission/connection-limits.js';
 import type { RelayBatch } from '../broker/relay.js';
 import { Hub } from '../broker/hub.js';
+import { newWorkerCounts, type WorkerCounts, type WorkerSnapshot } from '../metrics/counters.js';
+import { addCounts, HostMetrics } from '../metrics/host-metrics.js';
+import { LagMonitor } from '../metrics/lag.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
@@ -16,11 +20,21 @@ const WORKER_URL = new URL('./worker.js', import.meta.url);
 const FREE_PORT_ATTEMPTS = 5;
 /** Restarts within this window count towards the crash-loop backoff. */
 const RESTART_WINDOW_MS = 10_000;
+/** A worker that does not report its counts within this long is left out of a scrape. */
+const SCRAPE_TIMEOUT_MS = 1000;
 
 interface Slot {
   readonly index: number;
   worker: Worker | null;
   recentRestarts: number[];
+  /** The latest counts the current incarnation reported. */
+  latest: WorkerSnapshot | null;
+}
+
+interface Scrape {
+  readonly waiting: Set<number>;
+  readonly snapshots: Map<number, WorkerSnapshot>;
+  readonly done: () => void;
 }
 
 export class Supervisor {
@@ -29,6 +43,13 @@ export class Supervisor {
   private port = 0;
   private incarnations = 0;
   private stopping = false;
+  private readonly shared: SharedCounts;
+  private readonly metrics = new HostMetrics();
+  private readonly mainLag = new LagMonitor();
+  /** Counts of worker incarnations that have ended. */
+  private retired: WorkerCounts = newWorkerCounts();
+  private readonly scrapes = new Map<number, Scrape>();
+  private nextScrape = 1;
 
   constructor(
     private readonly config: Config,
@@ -38,7 +59,8 @@ export class Supervisor {
       { historyCapacity: config.historySize, joinHistory: config.joinHistory, emptyRoomTtlMs: config.emptyRoomTtlSeconds * 1000 },
       log.child({ component: 'hub' }),
     );
-    for (let index = 0; index < config.workers; index++) this.slots.push({ index, worker: null, recentRestarts: [] });
+    for (let index = 0; index < config.workers; index++) this.slots.push({ index, worker: null, recentRestarts: [], latest: null });
+    this.shared = createSharedCounts(config.workers);
   }
 
   /** Starts every worker on the configured port; resolves with the port they listen on. */
@@ -78,12 +100,13 @@ export class Supervisor {
     });
     await Promise.all(exits);
     this.hub.stop();
+    this.mainLag.stop();
   }
 
   /** Resolves with the port, false when the port could not be bound; rejects when the worker failed otherwise. */
   private spawn(slot: Slot, port: number, isRestart: boolean): Promise<number | false> {
     const incarnation = ++this.incarnations;
-    const data: WorkerData = { index: slot.index, incarnation, port, config: this.config };
+    const data: WorkerData = { index: slot.index, incarnation, port, config: this.config, shared: this.shared };
     const worker = new Worker(WORKER_URL, { workerData: data });
     slot.worker = worker;
     this.hub.attach(slot.index, incarnation, worker, isRestart);
@@ -121,6 +144,22 @@ export class Supervisor {
             crashedWith = message.error;
             this.log.error({ worker: slot.index, incarnation, error: message.error }, 'worker crashed');
             break;
+          case 'metrics-request':
+            this.scrape().then(
+              (text) => worker.postMessage({ kind: 'metrics-text', id: message.id, text } satisfies ToWorker),
+              (error: unknown) => {
+                this.log.error({ err: error }, 'metrics scrape failed');
+                worker.postMessage({ kind: 'metrics-text', id: message.id, text: '' } satisfies ToWorker);
+              },
+            );
+            break;
+          case 'metrics-snapshot':
+            slot.latest = message.snapshot;
+            this.scrapeAnswered(message.id, slot.index, message.snapshot);
+            break;
+          case 'final-counts':
+            slot.latest = message.snapshot;
+            break;
         }
       });
       worker.on('error', (error) => {
@@ -131,6 +170,7 @@ export class Supervisor {
       worker.on('exit', (code) => {
         this.hub.detach(slot.index);
         if (slot.worker === worker) slot.worker = null;
+        this.retire(slot);
         settle(false);
         if (this.stopping || code === 0 || !listened) {
           this.log.info({ worker: slot.index, incarnation, code }, 'worker exited');
@@ -139,6 +179,54 @@ export class Supervisor {
         this.restart(slot, code);
       });
     });
+  }
+
+  /** Keeps the counts of an ended incarnation and forgets its connections. */
+  private retire(slot: Slot): void {
+    if (slot.latest) this.retired = addCounts(this.retired, { ...slot.latest, connections: 0 });
+    slot.latest = null;
+    clearWorkerCounts(this.shared, slot.index);
+    for (const scrape of this.scrapes.values()) {
+      scrape.waiting.delete(slot.index);
+      if (scrape.waiting.size === 0) scrape.done();
+    }
+  }
+
+  /** Asks every live worker for its counts and renders /metrics. */
+  private async scrape(): Promise<string> {
+    const id = this.nextScrape++;
+    const snapshots = new Map<number, WorkerSnapshot>();
+    const live = this.slots.filter((slot) => slot.worker !== null);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => finish(), SCRAPE_TIMEOUT_MS);
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.scrapes.delete(id);
+        resolve();
+      };
+      this.scrapes.set(id, { waiting: new Set(live.map((slot) => slot.index)), snapshots, done: finish });
+      for (const slot of live) slot.worker!.postMessage({ kind: 'metrics-collect', id } satisfies ToWorker);
+      if (live.length === 0) finish();
+    });
+    // A worker that did not answer in time is shown with what it last reported.
+    for (const slot of this.slots) if (!snapshots.has(slot.index) && slot.worker && slot.latest) snapshots.set(slot.index, slot.latest);
+    return this.metrics.render({
+      workers: snapshots,
+      retired: this.retired,
+      hub: this.hub.counts,
+      links: this.hub.linkCounts(),
+      rooms: this.hub.roomCount,
+      workerRestarts: this.hub.workerRestarts,
+      mainLag: this.mainLag.window(),
+    });
+  }
+
+  private scrapeAnswered(id: number, index: number, snapshot: WorkerSnapshot): void {
+    const scrape = this.scrapes.get(id);
+    if (!scrape) return;
+    scrape.snapshots.set(index, snapshot);
+    scrape.waiting.delete(index);
+    if (scrape.waiting.size === 0) scrape.done();
   }
 
   private restart(slot: Slot, code: number): void {

@@ -5,8 +5,11 @@
  * handles open aborts the whole process.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { ConnectionLimits } from '../admission/connection-limits.js';
 import { LocalBroker } from '../broker/broker.local.js';
 import { createLogger } from '../log.js';
+import { newWorkerCounts, type WorkerSnapshot } from '../metrics/counters.js';
+import { LagMonitor } from '../metrics/lag.js';
 import { CloseCode } from '../protocol/index.js';
 import { ChatServer } from '../transport/server.js';
 import { isNative, loadUws } from '../transport/uws.js';
@@ -24,6 +27,12 @@ const CRASH_GRACE_MS = 100;
 
 let server: ChatServer | null = null;
 let exiting = false;
+const counts = newWorkerCounts();
+const lag = new LagMonitor();
+const snapshot = (): WorkerSnapshot => ({ ...counts, lag: lag.window() });
+/** GET /metrics requests waiting for the main thread's text. */
+const pendingMetrics = new Map<number, (text: string) => void>();
+let nextMetricsId = 1;
 
 /**
  * Ends the thread the only safe way: close the listen socket and every socket,
@@ -36,6 +45,8 @@ function exit(code: number, closeCode: number, reason: string, graceMs: number):
   process.exitCode = code;
   const closed = server ? server.closeAll(closeCode, reason, graceMs) : Promise.resolve();
   void closed.then(() => {
+    lag.stop();
+    post({ kind: 'final-counts', snapshot: snapshot() });
     port.close();
     // The pure-JS fallback keeps Node sockets that nothing else closes; it has no native handles to abort on.
     if (!isNative(uws)) process.exit(code);
@@ -52,7 +63,7 @@ process.on('uncaughtException', crash);
 process.on('unhandledRejection', crash);
 
 const uws = loadUws(config.allowJsFallback);
-const broker = new LocalBroker(port);
+const broker = new LocalBroker(port, counts);
 server = new ChatServer({
   uws,
   config,
@@ -60,6 +71,14 @@ server = new ChatServer({
   log,
   workerIndex: data.index,
   incarnation: data.incarnation,
+  admission: new ConnectionLimits(data.shared, data.index, config),
+  counts,
+  metricsText: () =>
+    new Promise((resolve) => {
+      const id = nextMetricsId++;
+      pendingMetrics.set(id, resolve);
+      post({ kind: 'metrics-request', id });
+    }),
   onCrashRequest: () => {
     throw new Error('fault injection: crash requested by POST /debug/crash-worker');
   },
@@ -67,9 +86,22 @@ server = new ChatServer({
 broker.setHandler(server);
 
 port.on('message', (message: ToWorker) => {
-  if (message.kind === 'relay') broker.receive(message);
-  else if (message.kind === 'shutdown') {
-    exit(0, CloseCode.GoingAway, 'server shutting down', config.shutdownGraceMs);
+  switch (message.kind) {
+    case 'relay':
+      broker.receive(message);
+      break;
+    case 'shutdown':
+      exit(0, CloseCode.GoingAway, 'server shutting down', config.shutdownGraceMs);
+      break;
+    case 'metrics-collect':
+      post({ kind: 'metrics-snapshot', id: message.id, snapshot: snapshot() });
+      break;
+    case 'metrics-text': {
+      const resolve = pendingMetrics.get(message.id);
+      pendingMetrics.delete(message.id);
+      resolve?.(message.text);
+      break;
+    }
   }
 });
 

@@ -76,7 +76,7 @@ function expectRefused(requestId: number, code: ErrorCodeName, room: string | nu
 describe('a fresh connection state', () => {
   test('has no rooms and no attempts', () => {
     const fresh = newConnectionState('x');
-    expect(fresh).toEqual({ id: 'x', rooms: new Map(), attempts: 0 });
+    expect(fresh).toEqual({ id: 'x', rooms: new Map(), attempts: 0, limiter: null, admissionSlot: -1 });
   });
 });
 
