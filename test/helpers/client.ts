@@ -37,8 +37,8 @@ export class TestClient {
     void this.closed.then(() => this.wake());
   }
 
-  static async connect(url: string): Promise<TestClient> {
-    const socket = new WebSocket(url);
+  static async connect(url: string, options: WebSocket.ClientOptions = {}): Promise<TestClient> {
+    const socket = new WebSocket(url, options);
     // Listen before 'open': the welcome can arrive in the same TCP read as the handshake.
     const client = new TestClient(socket);
     await new Promise<void>((resolve, reject) => {
@@ -101,9 +101,9 @@ export class TestClient {
   }
 
   /** Joins and resolves with Joined, or rejects with the Error event. */
-  async join(room: string, nickname: string, since: number | null = null): Promise<Joined> {
+  async join(room: string, nickname: string, since: number | null = null, token?: string): Promise<Joined> {
     const requestId = this.newRequestId();
-    this.send({ type: 'join', requestId, room, nickname, since });
+    this.send({ type: 'join', requestId, room, nickname, since, ...(token ? { token } : {}) });
     return this.reply(requestId, 'joined') as Promise<Joined>;
   }
 
