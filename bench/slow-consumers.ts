@@ -50,6 +50,8 @@ export interface StalledSocket {
   readonly closeCode: number | null;
   readonly closeReason: string;
   readonly endedAs: 'close frame' | 'tcp closed without close frame' | 'still open';
+  /** The socket error, when the TCP connection ended with one (a reset rather than a FIN). */
+  readonly socketError: string | null;
   /** Room messages read from the backlog after resuming. */
   readonly backlogMessages: number;
 }
@@ -222,7 +224,7 @@ export async function runSlowConsumers(options: SlowConsumerOptions): Promise<Sl
       for (const s of stalled) {
         log(
           `  stalled #${s.index}: host side closed ${s.closedByHostAfterMs === null ? 'no' : `after ${s.closedByHostAfterMs} ms (${s.hostSideWhenClosed})`}; ` +
-            `then ${s.endedAs}${s.closeCode !== null ? ` ${s.closeCode} "${s.closeReason}"` : ''}; queues host send ${s.hostSendQueueMax} B, client receive ${s.clientReceiveQueueMax} B; backlog ${s.backlogMessages} messages`,
+            `then ${s.endedAs}${s.closeCode !== null ? ` ${s.closeCode} "${s.closeReason}"` : ''}${s.socketError ? ` (${s.socketError})` : ''}; queues host send ${s.hostSendQueueMax} B, client receive ${s.clientReceiveQueueMax} B; backlog ${s.backlogMessages} messages`,
         );
       }
       if (record.backpressureClosesDelta !== null) log(`  chat_backpressure_closes_total +${record.backpressureClosesDelta}`);
@@ -306,6 +308,7 @@ async function resumeAndRead(watched: ReturnType<typeof watchStalled>['watched']
     closeCode: w.conn.closeCode,
     closeReason: w.conn.closeReason,
     endedAs: w.conn.closeCode !== null ? 'close frame' : w.conn.closed ? 'tcp closed without close frame' : 'still open',
+    socketError: w.conn.endError,
     backlogMessages: w.conn.messages - before[i]!,
   }));
 }

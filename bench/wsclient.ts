@@ -116,6 +116,8 @@ export class WsConn {
   /** Code and reason of the server's close frame, once one arrived. */
   closeCode: number | null = null;
   closeReason = '';
+  /** The socket error that ended the connection (e.g. ECONNRESET), if any. */
+  endError: string | null = null;
   /** Set by destroy(): the close that follows is ours, not the server's. */
   private deliberate = false;
 
@@ -193,6 +195,7 @@ export class WsConn {
     if (!this.open) return;
     this.open = false;
     this.closed = true;
+    this.endError = error?.message ?? null;
     if (!this.deliberate) this.sink.onClose(this, error);
   }
 

@@ -87,7 +87,7 @@ export class RawWs {
   readonly socketErrors: string[] = [];
   readonly ended: Promise<Ended>;
   private closeFrame: Ended | null = null;
-  private buffer = Buffer.alloc(0);
+  private buffer: Buffer = Buffer.alloc(0);
   private fragments: Buffer[] = [];
   private waiters: (() => void)[] = [];
   private isEnded = false;

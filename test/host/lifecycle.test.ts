@@ -120,14 +120,22 @@ describe('worker crash', () => {
 });
 
 describe('graceful shutdown', () => {
-  test('SIGTERM closes every client with 1001 and the host exits 0', async () => {
-    const host = await startHost(['--workers', '2']);
+  test('SIGTERM under load closes every client with 1001 and the host exits 0', async () => {
+    const host = await startHost(['--workers', '2', '--rate-limit', '1000', '--rate-burst', '1000']);
     const groups = await connectAcrossWorkers(host.ws, 2, 3);
     const everyone = groups.flat();
     for (const [i, c] of everyone.entries()) await c.join('bye', `b${i}`);
-    // Keep traffic flowing while the signal lands.
-    for (let i = 0; i < 20; i++) everyone[i % everyone.length]!.send({ type: 'say', requestId: 0, room: 'bye', text: `busy ${i}`, to: null });
+    // Under load: every client keeps talking (5 requests each per 10 ms, at most 2 s) until its socket closes.
+    const talking = everyone.map(async (c, i) => {
+      for (let round = 0; round < 200 && c.socket.readyState === c.socket.OPEN; round++) {
+        for (let n = 0; n < 5; n++) c.send({ type: 'say', requestId: 0, room: 'bye', text: `busy ${i}.${round}.${n}`, to: null });
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    });
+    // Wait until traffic is flowing through the hub before the signal lands.
+    await everyone[0]!.next('message', (m) => m.text.startsWith('busy'));
     const exit = await host.stop('SIGTERM');
+    await Promise.all(talking);
     for (const c of everyone) expect(await c.closed).toEqual({ code: 1001, reason: 'server shutting down' });
     expect(exit).toEqual({ code: 0, signal: null });
     expect(host.stderr()).not.toMatch(/Assertion|uv_loop_close/);
