@@ -73,11 +73,14 @@ export class ChatServer implements BrokerHandler {
   private readonly rateLimit: RateLimitSettings;
   private readonly limits: ConnectionLimits;
   private readonly backpressureTimer: NodeJS.Timeout;
+  /** Per-connection debug lines are built only when asked for (--log-level debug): these paths are hot. */
+  private readonly debug: boolean;
 
   constructor(private readonly options: ServerOptions) {
     const { uws, config, counts } = options;
     this.idPrefix = `${options.incarnation.toString(36)}.`;
     this.files = new StaticFiles(config.publicDir);
+    this.debug = options.log.isLevelEnabled('debug');
     this.origins = parseOriginPolicy(config.allowedOrigins);
     this.rateLimit = { perSecond: config.rateLimit, burst: config.rateBurst, abuseMs: config.rateAbuseSeconds * 1000 };
     this.limits = {
@@ -101,7 +104,7 @@ export class ChatServer implements BrokerHandler {
       upgrade: (res, req, context) => this.upgrade(res, req, context),
       open: (ws) => this.open(ws),
       message: (ws, message, isBinary) => this.message(ws, message, isBinary),
-      close: (ws) => this.close(ws),
+      close: (ws, code) => this.close(ws, code),
     });
     // Answered at once from the broker's directory: uWS stalls pipelined requests
     // queued behind a response that is given asynchronously.
@@ -231,6 +234,7 @@ export class ChatServer implements BrokerHandler {
 
   private refuse(res: HttpResponse, reason: RefusalReason, status: string, message: string): void {
     this.options.counts.refused[reason]++;
+    if (this.debug) this.options.log.debug({ reason, address: Buffer.from(res.getRemoteAddressAsText()).toString() }, 'upgrade refused');
     res.cork(() => this.writeJson(res, status, { error: message }));
   }
 
@@ -239,6 +243,7 @@ export class ChatServer implements BrokerHandler {
     this.sockets.set(state.id, ws);
     this.options.counts.connections++;
     this.options.counts.connectionsOpened++;
+    if (this.debug) this.options.log.debug({ conn: state.id, address: Buffer.from(ws.getRemoteAddressAsText()).toString() }, 'connection opened');
     this.options.broker.open(state.id);
     const { config } = this.options;
     ws.send(
@@ -287,8 +292,9 @@ export class ChatServer implements BrokerHandler {
     handleRequest(state, ws, request, this.options.broker, this.limits);
   }
 
-  private close(ws: Ws): void {
+  private close(ws: Ws, code: number): void {
     const state = ws.getUserData();
+    if (this.debug) this.options.log.debug({ conn: state.id, code }, 'connection closed');
     this.sockets.delete(state.id);
     this.options.counts.connections--;
     if (state.admissionSlot >= 0) this.options.admission.release(state.admissionSlot);
@@ -299,6 +305,7 @@ export class ChatServer implements BrokerHandler {
   private end(ws: Ws, code: number, reason: string): void {
     const closes = this.options.counts.closes;
     closes[code] = (closes[code] ?? 0) + 1;
+    if (this.debug) this.options.log.debug({ conn: ws.getUserData().id, code, reason }, 'closing connection');
     ws.end(code, closeReason(reason));
   }
 
