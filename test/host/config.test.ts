@@ -56,6 +56,14 @@ describe('bad values exit 2 with one line naming the flag', () => {
     [['--join-history', '200', '--history', '100'], '--join-history'],
     [['--allow-js-fallback=maybe'], '--allow-js-fallback'],
     [['extra-positional'], 'extra-positional'],
+    [['--rate-limit', '0'], '--rate-limit'],
+    [['--max-connections-per-ip', 'many'], '--max-connections-per-ip'],
+    [['--allowed-origins', 'chat.example.com'], '--allowed-origins'],
+    [['--allowed-origins', '*,https://a.example'], '--allowed-origins'],
+    [['--allowed-origins', 'https://a.example/path'], '--allowed-origins'],
+    [['--token-secret', 'too-short'], '--token-secret'],
+    [['--cert', 'test/fixtures/tls/cert.pem'], '--key'],
+    [['--cert', 'no-such-cert.pem', '--key', 'test/fixtures/tls/key.pem'], '--cert'],
   ] as const)('%j names %s', async ([args, flag], { expect }) => {
     // Each runs its own short-lived process: concurrently, with the test's own expect.
     const { code, stdout, stderr } = await runHost([...args]);
