@@ -303,6 +303,7 @@ export const CLIENT_SAMPLES: readonly Sample<ClientRequest>[] = [
     value: { type: 'join', requestId: MAX_U32, room: 'lobby', nickname: 'alice', since: Number.MAX_SAFE_INTEGER },
   },
   { name: 'join request 0', value: { type: 'join', requestId: 0, room: 'a', nickname: 'b', since: 7 } },
+  { name: 'join with a token', value: { type: 'join', requestId: 4, room: 'vip', nickname: 'ann', since: null, token: 'header.payload.signature' } },
   { name: 'leave', value: { type: 'leave', requestId: 4, room: 'lobby' } },
   { name: 'leave request 0', value: { type: 'leave', requestId: 0, room: 'x.y-z_0' } },
   { name: 'say to room', value: { type: 'say', requestId: 5, room: 'lobby', text: 'hi all', to: null } },
@@ -562,7 +563,7 @@ const memberShape = record({ id: isStr, name: isStr });
 const messageFields = { room: isStr, seq: u53, sender: memberShape, to: nullable(memberShape), text: isStr, timestampMs: u53 };
 
 const CLIENT_SHAPES: Record<string, Checker> = {
-  join: record({ type: literal('join'), requestId: u32, room: isStr, nickname: isStr, since: nullable(u53) }, { epoch: u53 }),
+  join: record({ type: literal('join'), requestId: u32, room: isStr, nickname: isStr, since: nullable(u53) }, { epoch: u53, token: isStr }),
   leave: record({ type: literal('leave'), requestId: u32, room: isStr }),
   say: record({ type: literal('say'), requestId: u32, room: isStr, text: isStr, to: nullable(isStr) }),
 };
