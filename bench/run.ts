@@ -23,7 +23,7 @@ import { machine, writeReport } from './report.js';
 import { FULL_TIMING, F4, QUICK_TIMING, SCENARIOS } from './scenarios.js';
 import { type SearchResult, searchTarget } from './search.js';
 import { runSlowConsumers } from './slow-consumers.js';
-import { adapterFor, hostCommand, killAllTargets, label, ROOT, startProcess, startTarget, type TargetSpec } from './targets.js';
+import { adapterFor, hostCommand, label, ROOT, runUntilDone, startProcess, startTarget, type TargetSpec } from './targets.js';
 
 let RESULTS = join(ROOT, 'bench', 'results');
 
@@ -254,17 +254,4 @@ async function main(): Promise<void> {
   }
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    killAllTargets();
-    process.exit(130);
-  });
-}
-
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    log(`bench failed: ${(error as Error).stack ?? String(error)}`);
-    process.exit(1);
-  },
-);
+runUntilDone(main, log);

@@ -52,20 +52,24 @@ export function hostHasFlag(flag: string): boolean {
 }
 
 /**
- * The host's per-connection request limit is for people; every benchmark sender
- * goes far past it, so the limit is lifted. Older builds have no such flag and
- * refuse unknown ones: the flags are passed only when --help lists them.
+ * The host's admission limits are for people, not for one load generator on one
+ * address: per-connection request rate (every sender goes far past it), connections
+ * per address, and connections in all (F4 opens as many as the peers accept). They
+ * are lifted, as the peers have none. Older builds have no such flags and refuse
+ * unknown ones: each is passed only when --help lists it.
  */
-export function unlimitedRateFlags(): string[] {
+export function liftedLimitFlags(): string[] {
+  const unlimited = '1000000';
   const flags: string[] = [];
-  if (hostHasFlag('rate-limit')) flags.push('--rate-limit', '1000000');
-  if (hostHasFlag('rate-burst')) flags.push('--rate-burst', '1000000');
+  for (const flag of ['rate-limit', 'rate-burst', 'max-connections-per-ip', 'max-connections']) {
+    if (hostHasFlag(flag)) flags.push(`--${flag}`, unlimited);
+  }
   return flags;
 }
 
 /** The chat host's command line for a benchmark: loopback, any free port. */
 export function hostCommand(workers: number, extraFlags: readonly string[] = []): string[] {
-  return ['dist/main.js', '--host', '127.0.0.1', '--port', '0', '--workers', String(workers), '--log-level', 'info', ...unlimitedRateFlags(), ...extraFlags];
+  return ['dist/main.js', '--host', '127.0.0.1', '--port', '0', '--workers', String(workers), '--log-level', 'info', ...liftedLimitFlags(), ...extraFlags];
 }
 
 /** The command line that starts a target (also printed in RESULTS.md). */
@@ -106,6 +110,27 @@ const live = new Set<ChildProcess>();
 /** Kills every target process still running (the orchestrator calls it when interrupted). */
 export function killAllTargets(): void {
   for (const child of live) child.kill('SIGKILL');
+}
+
+/**
+ * Runs a benchmark script's main and exits: 0 when it resolves, 1 when it throws,
+ * 130 on SIGINT/SIGTERM; target processes still running are killed on the way out.
+ */
+export function runUntilDone(main: () => Promise<void>, log: (line: string) => void): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      killAllTargets();
+      process.exit(130);
+    });
+  }
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      log(`${process.argv[1] ?? 'bench'} failed: ${(error as Error).stack ?? String(error)}`);
+      killAllTargets();
+      process.exit(1);
+    },
+  );
 }
 
 /** Starts a target process and resolves once it listens. */

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chatAdapter } from '../../bench/adapters.js';
 import { Generator, type Scenario } from '../../bench/generator.js';
+import { lagByThread, metricValue, parsePrometheusText } from '../../bench/host-metrics.js';
 import { startWsPeer } from '../../bench/peers/ws.js';
 import { searchTarget } from '../../bench/search.js';
 import { procProbe, type RunningTarget, startTarget } from '../../bench/targets.js';
@@ -38,6 +39,34 @@ describe('WsConn frame parser', () => {
   it('reads frames split at every byte', () => {
     const bytes = [...stream.subarray(0, 400)].map((b) => Buffer.of(b));
     expect(parse([...bytes, stream.subarray(400)])).toEqual(payloads);
+  });
+
+  it('keeps the code and reason of a close frame', () => {
+    const sink: FrameSink = { onFrame: () => {}, onClose: () => {} };
+    const conn = new WsConn(0, new net.Socket(), sink);
+    conn.onData(serverFrame(8, Buffer.concat([Buffer.of(4001 >> 8, 4001 & 255), Buffer.from('too slow: 2000000 bytes')])));
+    expect(conn).toMatchObject({ closed: true, closeCode: 4001, closeReason: 'too slow: 2000000 bytes' });
+  });
+});
+
+describe('host metrics reader', () => {
+  it('reads Prometheus text', () => {
+    const text = [
+      '# HELP chat_event_loop_lag_p99_seconds lag',
+      '# TYPE chat_event_loop_lag_p99_seconds gauge',
+      'chat_event_loop_lag_p99_seconds{thread="main"} 0.0125',
+      'chat_event_loop_lag_p99_seconds{thread="worker0"} 0.002',
+      'chat_event_loop_lag_max_seconds{thread="main"} 0.05',
+      'chat_closes_total{code="4001"} 3',
+      'chat_closes_total{code="1008"} 2',
+      'chat_backpressure_closes_total 3',
+      '',
+    ].join('\n');
+    const samples = parsePrometheusText(text);
+    expect(metricValue(samples, 'chat_backpressure_closes_total')).toBe(3);
+    expect(metricValue(samples, 'chat_closes_total')).toBe(5);
+    expect(metricValue(samples, 'chat_deliveries_total')).toBeNull();
+    expect(lagByThread(samples)).toEqual({ main: { p99Ms: 12.5, maxMs: 50 }, worker0: { p99Ms: 2, maxMs: 0 } });
   });
 });
 
@@ -73,6 +102,29 @@ describe('fan-out generator', () => {
         perRoomTotal += counts[0]!;
       }
       expect(perRoomTotal).toBe(r.sent);
+    } finally {
+      gen.close();
+    }
+  });
+
+  it('leaves a stalled listener out of the counts', async () => {
+    host ??= await startTarget({ name: 'chat-host', workers: 2 });
+    const scenario: Scenario = { name: 'smoke-stall', connections: 6, roomSize: 6, sendersPerRoom: 2, textBytes: 64 };
+    const gen = new Generator(chatAdapter, scenario, host.port);
+    try {
+      expect(await gen.connectAll(6)).toMatchObject({ joined: 6, failed: 0 });
+      const stalled = gen.conns.at(-1)!;
+      expect(() => gen.stall([gen.conns[0]!])).toThrow(/sends/);
+      gen.stall([stalled]);
+      expect([...gen.roomSizes().values()]).toEqual([5]);
+      const r = await gen.run(200, { warmupMs: 100, windowMs: 400, drainMs: 3000 }, host.probe);
+      expect(r.expected).toBe(r.sent * 5);
+      expect(r).toMatchObject({ lost: 0, closedConnections: 0, errorFrames: 0 });
+      expect(r.received).toBe(r.expected);
+      expect(stalled.messages).toBe(0);
+      const [fresh] = await gen.replace([stalled]);
+      expect(fresh).toMatchObject({ joined: true, stalled: false, room: stalled.room });
+      expect([...gen.roomSizes().values()]).toEqual([6]);
     } finally {
       gen.close();
     }
