@@ -25,7 +25,7 @@ export interface ChatPage {
   readonly log: Locator;
 }
 
-export async function openChat(browser: Browser, host: Host, viewport = { width: 1100, height: 760 }): Promise<ChatPage> {
+export async function openChat(browser: Browser, host: Host, viewport = { width: 1100, height: 760 }, path = '/'): Promise<ChatPage> {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   // A failed wait reports what it waited for before vitest's own 30 s test timeout hits.
@@ -39,7 +39,7 @@ export async function openChat(browser: Browser, host: Host, viewport = { width:
     // The browser's own notes on connections that could not be made (host down, offline) are expected.
     if (m.type() === 'error' && !/^WebSocket connection to '.*' failed|^Failed to load resource: net::ERR_/.test(m.text())) errors.push(m.text());
   });
-  await page.goto(host.http + '/');
+  await page.goto(host.http + path);
   await page.locator('#conn[data-state="open"]').waitFor();
   return { context, page, requests, errors, log: page.getByRole('log') };
 }
