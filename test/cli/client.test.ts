@@ -167,6 +167,6 @@ describe('usage', () => {
     expect(await t.exited).toEqual({ code: 2, signal: null });
     expect(t.lines).toEqual([]);
     expect(t.stderr).toContain(missing);
-    expect(t.stderr).toMatch(/^usage: .*--url ws:\/\/HOST:PORT --room ROOM --name NAME$/m);
+    expect(t.stderr).toMatch(/^usage: .*--url ws:\/\/HOST:PORT --room ROOM --name NAME \[--token JWT\]$/m);
   });
 });
