@@ -49,6 +49,16 @@ export function originAllowed(policy: OriginPolicy, origin: string, host: string
     if (error instanceof TypeError) return false;
     throw error;
   }
-  if (url.host === host.toLowerCase()) return true;
+  if (sameHost(url, host)) return true;
   return policy.kind === 'list' && policy.origins.has(url.origin);
+}
+
+/** Host header and Origin name the same host, default ports and case aside (a proxy may write `host:443`). */
+function sameHost(origin: URL, host: string): boolean {
+  try {
+    return new URL(`${origin.protocol}//${host}`).host === origin.host;
+  } catch (error) {
+    if (error instanceof TypeError) return false;
+    throw error;
+  }
 }

@@ -41,7 +41,10 @@ export class TokenVerifier {
     if (!header || header.alg !== 'HS256') return refuse('the token is not signed with HS256');
     const expected = createHmac('sha256', this.key).update(`${header64}.${payload64}`).digest();
     const given = Buffer.from(signature64, 'base64url');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return refuse('the token signature is not valid');
+    // Buffer's base64url decoding skips stray characters: only the canonical spelling of a signature counts.
+    if (given.toString('base64url') !== signature64 || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return refuse('the token signature is not valid');
+    }
     const claims = parseJson(payload64);
     if (!claims) return refuse('the token payload is not a JSON object');
     const now = nowMs / 1000;
