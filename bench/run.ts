@@ -6,7 +6,7 @@
  *   npm run bench -- --quick --json        F1 only, host (2 workers) and peers, short runs; the
  *                                          last stdout line is one JSON summary
  *   npm run bench -- --scenario F2,F4      only these (F1 F2 F3 F4 HTTP S1)
- *   npm run bench -- --scenario S1 [--rate 100000] [--repeats 3] [--window 40] [--max-backpressure BYTES]
+ *   npm run bench -- --scenario S1 [--rate 100000] [--repeats 3] [--window 60] [--max-backpressure BYTES]
  *                                          slow consumers (slow-consumers.ts); writes results/S1.json only
  *   npm run bench -- --results-dir DIR     write the result files to DIR and the report to DIR/../RESULTS.md
  *   npm run bench -- --targets ws,uws-bare only these targets (chat-host-1w chat-host-2w uws-bare ws socket.io)
@@ -63,7 +63,7 @@ function parseArgs(argv: readonly string[]): Args {
   const slow = {
     deliveriesPerSec: positive('--rate', 100_000),
     repeats: Math.round(positive('--repeats', 3)),
-    windowMs: positive('--window', 40) * 1000,
+    windowMs: positive('--window', 60) * 1000,
     maxBackpressureBytes: value('--max-backpressure') !== undefined ? Math.round(positive('--max-backpressure', 1)) : null,
   };
   return { quick, json: argv.includes('--json'), scenarios, targets, slow };
@@ -174,13 +174,14 @@ async function slowConsumers(args: Args, command: string): Promise<void> {
     stalledCount: 5,
     maxBackpressureBytes: args.slow.maxBackpressureBytes,
     workers: 2,
+    quietWaitMs: 12_000,
     log,
   });
   const { baseline, stall } = result;
   log(
     `S1 summary (medians of ${result.repeats}): baseline ${baseline.deliveriesPerSec}/s p50 ${baseline.p50Ms} p99 ${baseline.p99Ms} ms (range ${baseline.p99RangeMs.join('-')}) lost ${baseline.lost} rss max ${baseline.rssMaxMB} MB; ` +
       `stall ${stall.deliveriesPerSec}/s p50 ${stall.p50Ms} p99 ${stall.p99Ms} ms (range ${stall.p99RangeMs.join('-')}) lost ${stall.lost} rss max ${stall.rssMaxMB} MB; ` +
-      `p99 change ${result.p99ChangePct}% (${result.p99ChangeWithinTenPct ? 'within' : 'over'} 10%); stalled closed by the host ${result.stalledClosedByHost}, ` +
+      `p99 change ${result.p99ChangePct}% (${result.p99ChangeWithinTenPct ? 'within' : 'over'} 10%${result.noisy ? `; NOISY: other processes took up to ${Math.max(baseline.otherCpuMaxPct, stall.otherCpuMaxPct)}% of a core` : ''}); stalled closed by the host ${result.stalledClosedByHost}, ` +
       `after ${result.closeAfterMs ? `${result.closeAfterMs.min}/${result.closeAfterMs.median}/${result.closeAfterMs.max} ms (min/median/max)` : '-'}; close frames ${JSON.stringify(result.closeCodes)}`,
   );
   save('S1.json', { command, startedAt, finishedAt: new Date().toISOString(), machine: machine(), ...result });

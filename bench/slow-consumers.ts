@@ -13,6 +13,7 @@
 import { type RunResult, Generator, type Scenario, type Timing } from './generator.js';
 import { fetchHostMetrics, metricValue, TCP_ESTABLISHED, tcpSockets } from './host-metrics.js';
 import { chatAdapter } from './adapters.js';
+import { waitForQuiet } from './machine-load.js';
 import { type RunningTarget, startTarget } from './targets.js';
 import type { WsConn } from './wsclient.js';
 
@@ -34,6 +35,8 @@ export interface SlowConsumerOptions {
   /** --max-backpressure for the host; null: the host's default. */
   readonly maxBackpressureBytes: number | null;
   readonly workers: number;
+  /** Before each phase, wait (at most this long) until other processes leave the CPU; 0: no wait. */
+  readonly quietWaitMs: number;
   readonly log: (line: string) => void;
 }
 
@@ -77,6 +80,8 @@ export interface PhaseSummary {
   readonly p99RangeMs: readonly [number, number];
   readonly lost: number;
   readonly rssMaxMB: number;
+  /** The largest CPU share other processes took during a phase, percent of one core. */
+  readonly otherCpuMaxPct: number;
 }
 
 export interface SlowConsumerResult {
@@ -95,6 +100,11 @@ export interface SlowConsumerResult {
   /** (stall p99 - baseline p99) / baseline p99, medians of the repeats, percent. */
   readonly p99ChangePct: number;
   readonly p99ChangeWithinTenPct: boolean;
+  /**
+   * Other processes took more than NOISY_PCT of a core during some phase: the p99
+   * figures then say more about the machine than about the host.
+   */
+  readonly noisy: boolean;
   readonly stalledClosedByHost: string;
   readonly closeCodes: Record<string, number>;
   readonly closeAfterMs: { readonly min: number; readonly median: number; readonly max: number } | null;
@@ -102,6 +112,9 @@ export interface SlowConsumerResult {
 }
 
 const POLL_MS = 100;
+/** As in search.ts: idle machine below QUIET_PCT, a run disturbed above NOISY_PCT (percent of one core). */
+const QUIET_PCT = 15;
+const NOISY_PCT = 25;
 const RSS_EVERY_MS = 200;
 /** After resuming a stalled socket, how long it may take to read its backlog and the close. */
 const RESUME_WAIT_MS = 5000;
@@ -171,6 +184,10 @@ export async function runSlowConsumers(options: SlowConsumerOptions): Promise<Sl
     const sendsPerSec = options.deliveriesPerSec / S1.roomSize;
 
     const phase = async (kind: PhaseRecord['phase'], repeat: number): Promise<PhaseRecord> => {
+      if (options.quietWaitMs > 0) {
+        const q = await waitForQuiet(QUIET_PCT, options.quietWaitMs);
+        if (q.busyPct > QUIET_PCT) log(`machine still busy (${q.busyPct}% of a core) after ${q.waitedMs} ms; running anyway`);
+      }
       const closesBefore = await backpressureCloses(host.port);
       rssSamples.length = 0;
       const rssStart = host.probe.rssBytes();
@@ -249,6 +266,7 @@ export async function runSlowConsumers(options: SlowConsumerOptions): Promise<Sl
         p99RangeMs: [Math.min(...p99s), Math.max(...p99s)],
         lost: runs.reduce((a, p) => a + p.run.lost, 0),
         rssMaxMB: Math.max(...runs.map((p) => p.rssMaxMB)),
+        otherCpuMaxPct: Math.max(...runs.map((p) => p.run.otherCpuPct)),
       };
     };
     const baseline = summarize('baseline');
@@ -276,6 +294,7 @@ export async function runSlowConsumers(options: SlowConsumerOptions): Promise<Sl
       stall,
       p99ChangePct,
       p99ChangeWithinTenPct: p99ChangePct <= 10,
+      noisy: Math.max(baseline.otherCpuMaxPct, stall.otherCpuMaxPct) > NOISY_PCT,
       stalledClosedByHost: `${closeAfter.length}/${stalledSockets.length}`,
       closeCodes,
       closeAfterMs: closeAfter.length > 0 ? { min: Math.min(...closeAfter), median: median(closeAfter), max: Math.max(...closeAfter) } : null,

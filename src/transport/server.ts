@@ -73,6 +73,9 @@ export class ChatServer implements BrokerHandler {
   private readonly rateLimit: RateLimitSettings;
   private readonly limits: ConnectionLimits;
   private readonly backpressureTimer: NodeJS.Timeout;
+  /** JSON bodies serialised from the directory `bodiesOf`, by route variant. */
+  private bodiesOf: Directory | null = null;
+  private readonly bodies = new Map<string, string>();
   /** Per-connection debug lines are built only when asked for (--log-level debug): these paths are hot. */
   private readonly debug: boolean;
 
@@ -109,7 +112,10 @@ export class ChatServer implements BrokerHandler {
     // Answered at once from the broker's directory: uWS stalls pipelined requests
     // queued behind a response that is given asynchronously.
     this.app.get('/healthz', (res) =>
-      this.fromDirectory(res, { status: 'starting' }, (d) => ({ status: this.draining ? 'draining' : 'ok', ...d.stats })),
+      this.fromDirectory(res, this.draining ? 'healthz-draining' : 'healthz', { status: 'starting' }, (d) => ({
+        status: this.draining ? 'draining' : 'ok',
+        ...d.stats,
+      })),
     );
     this.app.get('/readyz', (res) => {
       const ready = !this.draining && this.options.broker.directory() !== null;
@@ -117,7 +123,7 @@ export class ChatServer implements BrokerHandler {
       res.cork(() => this.writeJson(res, ready ? OK : '503 Service Unavailable', { status }));
     });
     this.app.get('/metrics', (res) => this.metrics(res));
-    this.app.get('/api/rooms', (res) => this.fromDirectory(res, { error: 'starting' }, (d) => ({ rooms: d.rooms })));
+    this.app.get('/api/rooms', (res) => this.fromDirectory(res, 'rooms', { error: 'starting' }, (d) => ({ rooms: d.rooms })));
     this.app.get('/api/rooms/:room', (res, req) => this.roomDetail(res, req));
     if (config.faultInjection) {
       this.app.post('/debug/crash-worker', (res) => {
@@ -393,10 +399,28 @@ export class ChatServer implements BrokerHandler {
     });
   }
 
-  /** Answers at once from the broker's directory, or 503 with `starting` before the first one arrives. */
-  private fromDirectory(res: HttpResponse, starting: unknown, body: (directory: Directory) => unknown): void {
+  /**
+   * Answers at once from the broker's directory, or 503 with `starting` before the first
+   * one arrives. Each body is serialised once per directory (`key` names the variant),
+   * however many requests read it before the next directory comes.
+   */
+  private fromDirectory(res: HttpResponse, key: string, starting: unknown, body: (directory: Directory) => unknown): void {
     const directory = this.options.broker.directory();
-    res.cork(() => (directory ? this.writeJson(res, OK, body(directory)) : this.writeJson(res, '503 Service Unavailable', starting)));
+    if (!directory) {
+      res.cork(() => this.writeJson(res, '503 Service Unavailable', starting));
+      return;
+    }
+    if (directory !== this.bodiesOf) {
+      this.bodiesOf = directory;
+      this.bodies.clear();
+    }
+    let text = this.bodies.get(key);
+    if (text === undefined) {
+      text = JSON.stringify(body(directory));
+      this.bodies.set(key, text);
+    }
+    const ready = text;
+    res.cork(() => this.writeJsonText(res, OK, ready));
   }
 
   /** Answers with the status and JSON body `produce` resolves to. */
@@ -417,10 +441,14 @@ export class ChatServer implements BrokerHandler {
   }
 
   private writeJson(res: HttpResponse, status: string, body: unknown): void {
+    this.writeJsonText(res, status, JSON.stringify(body));
+  }
+
+  private writeJsonText(res: HttpResponse, status: string, text: string): void {
     res
       .writeStatus(status)
       .writeHeader('Content-Type', 'application/json; charset=utf-8')
       .writeHeader('Cache-Control', 'no-store')
-      .end(JSON.stringify(body));
+      .end(text);
   }
 }
