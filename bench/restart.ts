@@ -60,6 +60,13 @@ async function connectTo(port: number, incarnation: string): Promise<number> {
   throw new Error(`no connection reached incarnation ${incarnation} in 200 tries`);
 }
 
+// The host must not outlive this script, whatever happens below.
+process.on('exit', () => child.kill('SIGTERM'));
+process.on('uncaughtException', (error) => {
+  process.stderr.write(`${error.stack ?? String(error)}\n`);
+  process.exit(1);
+});
+
 const listening = await waitFor((l) => String(l.msg).startsWith('chat host listening'), 0);
 const port = listening.port as number;
 const toListening: number[] = [];
