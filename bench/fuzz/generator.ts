@@ -34,20 +34,35 @@ import type { TableSpec } from '../../src/protocol/verify.js';
 
 // ------------------------------------------------------------------ seeded randomness
 
-/** mulberry32: a tiny, fast 32-bit PRNG (the same one test/protocol/helpers.ts uses). */
-export class Rng {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  float(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
+/** mulberry32: a tiny, fast, well-distributed 32-bit PRNG. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Seeded random values (mulberry32), for the fuzzer and every seeded test. */
+export class Rng {
+  private readonly next: () => number;
+
+  constructor(readonly seed: number) {
+    this.next = mulberry32(seed);
+  }
+
+  /** Derives an independent, reproducible seed for a named sub-stream (FNV-1a over the label). */
+  static derive(base: number, label: string): number {
+    let h = base >>> 0;
+    for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193) >>> 0;
+    return h;
+  }
+
+  float(): number {
+    return this.next();
   }
 
   /** An integer in [0, n). */

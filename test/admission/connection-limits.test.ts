@@ -16,6 +16,7 @@ import {
   type ConnectionLimitSettings,
   type SharedCounts,
 } from '../../src/admission/connection-limits.js';
+import { mulberry32 } from '../../bench/fuzz/generator.js';
 
 /** The slot an address hashes to under this buffer's key (the module's documented scheme). */
 const slotOf = (shared: SharedCounts, address: string): number => createHmac('sha256', shared.key).update(address).digest().readUInt16LE(0);
@@ -34,17 +35,8 @@ function distinctAddresses(shared: SharedCounts, count: number): string[] {
   return out;
 }
 
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG every fuzzing test uses, so cases are the same on every run. */
+const prng = mulberry32;
 
 function twoWorkers(settings: ConnectionLimitSettings): { shared: SharedCounts; w0: ConnectionLimits; w1: ConnectionLimits } {
   const shared = createSharedCounts(2);

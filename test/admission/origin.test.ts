@@ -1,23 +1,15 @@
 /** --allowed-origins parsing and the Origin check on WebSocket upgrades. */
 import { describe, expect, test } from 'vitest';
 import { originAllowed, parseOriginPolicy, type OriginPolicy } from '../../src/admission/origin.js';
+import { mulberry32 } from '../../bench/fuzz/generator.js';
 
 const listOf = (policy: OriginPolicy): string[] => {
   if (policy.kind !== 'list') throw new Error(`expected a list policy, got ${policy.kind}`);
   return [...policy.origins].sort();
 };
 
-/** A small deterministic PRNG (mulberry32), so fuzz cases are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG every fuzzing test uses, so cases are the same on every run. */
+const prng = mulberry32;
 
 describe('parseOriginPolicy', () => {
   test.each([[''], ['   '], [','], [' , ,, ']])('%j means same-origin', (text) => {

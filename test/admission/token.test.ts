@@ -2,6 +2,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { MAX_TOKEN_CHARS, TokenVerifier, type TokenCheck } from '../../src/admission/token.js';
+import { mulberry32 } from '../../bench/fuzz/generator.js';
 
 const SECRET = 'correct horse battery staple';
 const verifier = new TokenVerifier(SECRET);
@@ -24,17 +25,8 @@ const refusedWith = (check: TokenCheck, reason: RegExp): void => {
   if (!check.ok) expect(check.reason).toMatch(reason);
 };
 
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG every fuzzing test uses, so cases are the same on every run. */
+const prng = mulberry32;
 
 describe('TokenVerifier.sign / verify', () => {
   test('round trip: a signed token verifies and gives its grant', () => {

@@ -15,14 +15,6 @@ import {
   decodeClientFrame,
   decodeServerFrame,
   encodeClientRequest,
-  encodeError,
-  encodeJoined,
-  encodeLeft,
-  encodeMemberJoined,
-  encodeMemberLeft,
-  encodeMessage,
-  encodeSent,
-  encodeWelcome,
 } from '../../src/protocol/index.js';
 
 export { ProtocolError };
@@ -36,106 +28,9 @@ export const BASE_SEED: number = (() => {
   return Number.isFinite(parsed) ? parsed >>> 0 : 0x5eed_c0de;
 })();
 
-/** mulberry32: a tiny, fast, well-distributed 32-bit PRNG. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export class Rng {
-  private readonly next: () => number;
-
-  constructor(readonly seed: number) {
-    this.next = mulberry32(seed);
-  }
-
-  /** Derives an independent, reproducible seed for a named sub-stream. */
-  static derive(base: number, label: string): number {
-    let h = base >>> 0;
-    for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193) >>> 0;
-    return h;
-  }
-
-  float(): number {
-    return this.next();
-  }
-
-  /** An integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-
-  /** An integer in [lo, hi]. */
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-
-  bool(p = 0.5): boolean {
-    return this.next() < p;
-  }
-
-  u32(): number {
-    return (this.next() * 4294967296) >>> 0;
-  }
-
-  /** A safe non-negative integer, spread over all magnitudes up to 2^53 - 1. */
-  safeInt(): number {
-    const bits = this.int(54);
-    if (bits === 0) return 0;
-    const hi = bits > 32 ? this.int(2 ** (bits - 32)) : 0;
-    const lo = bits > 32 ? this.u32() : this.int(2 ** bits);
-    return hi * 4294967296 + lo;
-  }
-
-  pick<T>(items: readonly T[]): T {
-    if (items.length === 0) throw new Error('pick from an empty list');
-    return items[this.int(items.length)]!;
-  }
-
-  bytes(length: number): Uint8Array {
-    const out = new Uint8Array(length);
-    for (let i = 0; i < length; i++) out[i] = this.int(256);
-    return out;
-  }
-
-  /** A random string mixing ASCII, Latin, CJK, combining marks and astral emoji. */
-  text(maxCodePoints: number): string {
-    const n = this.int(maxCodePoints + 1);
-    let s = '';
-    for (let i = 0; i < n; i++) s += String.fromCodePoint(this.codePoint());
-    return s;
-  }
-
-  private codePoint(): number {
-    switch (this.int(7)) {
-      case 0:
-      case 1:
-        return this.range(0x20, 0x7e);
-      case 2:
-        return this.range(0xa0, 0x24f);
-      case 3:
-        return this.range(0x4e00, 0x9fff); // CJK
-      case 4:
-        return this.range(0x300, 0x36f); // combining marks
-      case 5:
-        return this.range(0x1f300, 0x1faff); // emoji
-      default: {
-        // Anything but surrogates and U+FEFF (a leading U+FEFF is dropped by the decoder:
-        // see the known-bug test in codec.test.ts).
-        for (;;) {
-          const cp = this.int(0x110000);
-          if ((cp < 0xd800 || cp > 0xdfff) && cp !== 0xfeff) return cp;
-        }
-      }
-    }
-  }
-}
+/** The PRNG and the random values are the fuzz generator's (bench/fuzz/generator.ts), shared with `npm run fuzz`. */
+import { encodeServerEvent } from '../../bench/fuzz/generator.js';
+export { encodeServerEvent, mulberry32, randomClientRequest, randomServerEvent, Rng } from '../../bench/fuzz/generator.js';
 
 /** Runs `body`; if it throws, rethrows with the seed (and optional context) in the message. */
 export function withSeed<T>(seed: number, context: string, body: () => T): T {
@@ -239,29 +134,6 @@ export function bodyTypePos(b: Uint8Array): number {
 /** Position of the body table of a ClientFrame/ServerFrame. */
 export function bodyTable(b: Uint8Array): number {
   return deref(b, fieldPos(b, rootTable(b), 2));
-}
-
-// ------------------------------------------------------------------ encoding any event
-
-export function encodeServerEvent(event: ServerEvent): Uint8Array {
-  switch (event.type) {
-    case 'welcome':
-      return encodeWelcome(event);
-    case 'joined':
-      return encodeJoined(event.requestId, event);
-    case 'memberJoined':
-      return encodeMemberJoined(event.room, event.member);
-    case 'memberLeft':
-      return encodeMemberLeft(event.room, event.member);
-    case 'message':
-      return encodeMessage(event);
-    case 'left':
-      return encodeLeft(event.requestId, event.room);
-    case 'sent':
-      return encodeSent(event.requestId, event.room, event.seq);
-    case 'error':
-      return encodeError(event.requestId, event.code, event.message, event.room, event.temporary);
-  }
 }
 
 // ------------------------------------------------------------------ sample frames
@@ -387,82 +259,7 @@ export function sampleFrames(): Frame[] {
 
 // ------------------------------------------------------------------ random valid values
 
-function randomMember(rng: Rng): MemberInfo {
-  return { id: rng.text(6), name: rng.text(8) };
-}
-
-function randomMessage(rng: Rng): ChatMessage {
-  const isPrivate = rng.bool(0.3);
-  return {
-    room: rng.text(6),
-    seq: isPrivate ? 0 : rng.safeInt(),
-    sender: randomMember(rng),
-    to: isPrivate ? randomMember(rng) : null,
-    text: rng.text(24),
-    timestampMs: rng.safeInt(),
-  };
-}
-
 const ERROR_CODE_NAMES = Object.keys(ErrorCode).filter((k) => Number.isNaN(Number(k))) as ErrorCodeName[];
-
-export function randomClientRequest(rng: Rng): ClientRequest {
-  const requestId = rng.bool(0.2) ? rng.pick([0, 1, MAX_U32, 2 ** 31]) : rng.u32();
-  switch (rng.int(3)) {
-    case 0:
-      return { type: 'join', requestId, room: rng.text(8), nickname: rng.text(8), since: rng.bool() ? null : rng.safeInt() };
-    case 1:
-      return { type: 'leave', requestId, room: rng.text(8) };
-    default:
-      return { type: 'say', requestId, room: rng.text(8), text: rng.text(40), to: rng.bool() ? null : rng.text(6) };
-  }
-}
-
-export function randomServerEvent(rng: Rng): ServerEvent {
-  const requestId = rng.u32();
-  switch (rng.int(8)) {
-    case 0:
-      return {
-        type: 'welcome',
-        connectionId: rng.text(10),
-        protocolVersion: rng.int(0x10000),
-        maxFrameBytes: rng.u32(),
-        maxRooms: rng.int(0x10000),
-        maxTextChars: rng.int(0x10000),
-        idleTimeoutSeconds: rng.int(0x10000),
-      };
-    case 1:
-      return {
-        type: 'joined',
-        requestId,
-        room: rng.text(8),
-        you: randomMember(rng),
-        members: Array.from({ length: rng.int(4) }, () => randomMember(rng)),
-        history: Array.from({ length: rng.int(4) }, () => randomMessage(rng)),
-        headSeq: rng.safeInt(),
-        recovered: rng.bool(),
-        epoch: rng.safeInt(),
-      };
-    case 2:
-      return { type: 'memberJoined', room: rng.text(8), member: randomMember(rng) };
-    case 3:
-      return { type: 'memberLeft', room: rng.text(8), member: randomMember(rng) };
-    case 4:
-      return { type: 'message', ...randomMessage(rng) };
-    case 5:
-      return { type: 'left', requestId, room: rng.text(8) };
-    case 6:
-      return { type: 'sent', requestId, room: rng.text(8), seq: rng.safeInt() };
-    default:
-      return {
-        type: 'error',
-        requestId,
-        code: rng.pick(ERROR_CODE_NAMES),
-        message: rng.text(20),
-        room: rng.bool() ? null : rng.text(8),
-        temporary: rng.bool(),
-      };
-  }
-}
 
 // ------------------------------------------------------------------ decoder outcomes
 

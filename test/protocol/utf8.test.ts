@@ -1,15 +1,9 @@
 import { describe, expect, test } from 'vitest';
+import { mulberry32 } from '../../bench/fuzz/generator.js';
 import { decodeUtf8, encodeUtf8 } from '../../src/protocol/utf8.js';
 
-/** mulberry32: a small seeded PRNG so failures reproduce. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG of every fuzzing test, so failures reproduce. */
+const rng = mulberry32;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
