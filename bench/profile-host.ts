@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Generator } from './generator.js';
 import { SCENARIOS } from './scenarios.js';
-import { adapterFor, procProbe, ROOT } from './targets.js';
+import { adapterFor, hostCommand, procProbe, ROOT } from './targets.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,7 +25,7 @@ const { values } = parseArgs({
 const scenario = SCENARIOS[values.scenario!];
 if (!scenario) throw new Error(`unknown scenario ${values.scenario}`);
 
-const host = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', values.dir!, 'dist/main.js', '--host', '127.0.0.1', '--port', '0', '--workers', values.workers!], {
+const host = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', values.dir!, ...hostCommand(Number(values.workers))], {
   cwd: ROOT,
   stdio: ['ignore', 'pipe', 'inherit'],
 });
