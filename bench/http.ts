@@ -24,6 +24,8 @@ export interface HttpOptions {
   readonly pipelining: number;
   readonly durationSec: number;
   readonly warmupSec: number;
+  /** autocannon worker threads (1: autocannon in this thread only). */
+  readonly workers: number;
 }
 
 export interface HttpMeasurement {
@@ -31,6 +33,7 @@ export interface HttpMeasurement {
   readonly path: string;
   readonly connections: number;
   readonly pipelining: number;
+  readonly workers: number;
   readonly requestsPerSec: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
@@ -41,7 +44,8 @@ export interface HttpMeasurement {
 
 export async function measureHttp(server: string, target: RunningTarget, path: string, options: HttpOptions): Promise<HttpMeasurement> {
   const url = `http://127.0.0.1:${target.port}${path}`;
-  const common = { url, connections: options.connections, pipelining: options.pipelining };
+  // With workers, autocannon splits the connections over that many threads of its own.
+  const common = { url, connections: options.connections, pipelining: options.pipelining, ...(options.workers > 1 ? { workers: options.workers } : {}) };
   await autocannon({ ...common, duration: options.warmupSec });
   const r = await autocannon({ ...common, duration: options.durationSec });
   return {
@@ -49,6 +53,7 @@ export async function measureHttp(server: string, target: RunningTarget, path: s
     path,
     connections: options.connections,
     pipelining: options.pipelining,
+    workers: options.workers,
     requestsPerSec: Math.round(r.requests.average),
     p50Ms: r.latency.p50,
     p99Ms: r.latency.p99,

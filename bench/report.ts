@@ -152,8 +152,9 @@ export async function writeReport(dir: string, log: (line: string) => void): Pro
     out.push('## HTTP (autocannon)', '');
     out.push(`autocannon in the orchestrator process, on the same 2 cores as the server; 1 s warm-up, then 5 s per endpoint and setting. Command: \`${http.command}\`; ${http.startedAt}. \`/app.js\` is whatever bundle \`npm run build\` produced at the time.`, '');
     for (const setting of http.settings) {
-      const ms = http.measurements.filter((m) => m.pipelining === setting.pipelining && m.connections === setting.connections);
-      out.push(`${setting.connections} connections, pipelining ${setting.pipelining}:`, '');
+      const workers = setting.workers ?? 1;
+      const ms = http.measurements.filter((m) => m.pipelining === setting.pipelining && m.connections === setting.connections && (m.workers ?? 1) === workers);
+      out.push(`${setting.connections} connections, pipelining ${setting.pipelining}, autocannon threads ${workers}:`, '');
       out.push('| endpoint | chat-host (2w) req/s | p50 / p99 ms | fastify req/s | p50 / p99 ms | host / fastify | target 3x |', '| --- | ---: | ---: | ---: | ---: | ---: | :---: |');
       for (const p of [...new Set(ms.map((m) => m.path))]) {
         const h = ms.find((m) => m.path === p && m.server.startsWith('chat-host'));
