@@ -41,6 +41,8 @@ export interface JoinResult {
   readonly joined: number;
   readonly failed: number;
   readonly joinMs: number;
+  /** After the last join: how long until frames stopped arriving (a join storm's presence events draining). */
+  readonly settleMs: number;
   readonly firstError: string | null;
 }
 
@@ -122,6 +124,8 @@ export class Generator implements FrameSink {
   private readonly intervalHistogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
   private sampling = false;
   private nextIndex = 0;
+  /** Every frame received, of any kind (for settling after the joins). */
+  private framesReceived = 0;
   private readonly joinWaiters = new Map<WsConn, (error: Error | null) => void>();
 
   constructor(
@@ -137,6 +141,7 @@ export class Generator implements FrameSink {
   // ------------------------------------------------------------ FrameSink (hot path)
 
   onFrame(conn: WsConn, buf: Buffer, start: number, end: number): void {
+    this.framesReceived++;
     const kind = this.adapter.classify(buf, start, end);
     if (kind === Kind.Message) {
       conn.messages++;
@@ -221,7 +226,30 @@ export class Generator implements FrameSink {
       const stampAt = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).indexOf(STAMP_MARKER);
       this.senders.push({ conn, payload, stampAt, frameSize: maskedFrameSize(payload.length), pendingCount: 0 });
     }
-    return { connections, joined, failed, joinMs: round(joinMs, 1), firstError: this.firstError };
+    const settleMs = await this.settle();
+    return { connections, joined, failed, joinMs: round(joinMs, 1), settleMs: round(settleMs, 1), firstError: this.firstError };
+  }
+
+  /**
+   * Waits until no frame has arrived for `quietMs`, at most `maxMs`. A member's join
+   * completes with its own snapshot, while the presence events it caused (one per
+   * other member: 12.5 million for 5,000 joins into one room) may still be queued on
+   * their way to the others; measuring before they drain would charge the join storm
+   * to the first run. Servers without presence settle at once.
+   */
+  private async settle(quietMs = 500, maxMs = 60_000): Promise<number> {
+    const t0 = performance.now();
+    let seen = this.framesReceived;
+    let quietSince = t0;
+    while (performance.now() - t0 < maxMs) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const now = performance.now();
+      if (this.framesReceived !== seen) {
+        seen = this.framesReceived;
+        quietSince = now;
+      } else if (now - quietSince >= quietMs) break;
+    }
+    return performance.now() - t0;
   }
 
   /** Connects connection `index`, joins `room`, and adds it to conns; rejects on failure or at `deadline`. */

@@ -79,7 +79,7 @@ export async function searchTarget(spec: TargetSpec, scenario: Scenario, options
   let running = await start(spec);
   let gen = new Generator(adapterFor(spec.name), scenario, running.port);
   const join = await gen.connectAll();
-  log(`${scenario.name} ${name}: ${join.joined}/${join.connections} joined in ${join.joinMs} ms${join.firstError ? ` (${join.firstError})` : ''}`);
+  log(`${scenario.name} ${name}: ${join.joined}/${join.connections} joined in ${join.joinMs} ms, settled ${join.settleMs} ms later${join.firstError ? ` (${join.firstError})` : ''}`);
 
   const base = {
     target: spec.name,
