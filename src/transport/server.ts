@@ -28,6 +28,8 @@ export interface ServerOptions {
   readonly workerIndex: number;
   /** Unique per worker start; prefixes connection ids. */
   readonly incarnation: number;
+  /** Unique per node (host process) of a cluster; prefixes connection ids before the incarnation. */
+  readonly nodeId: string;
   /** Called when POST /debug/crash-worker asks this worker to crash (fault injection only). */
   readonly onCrashRequest?: () => void;
 }
@@ -53,7 +55,7 @@ export class ChatServer implements BrokerHandler {
 
   constructor(private readonly options: ServerOptions) {
     const { uws, config } = options;
-    this.idPrefix = `${options.incarnation.toString(36)}.`;
+    this.idPrefix = `${options.nodeId}.${options.incarnation.toString(36)}.`;
     this.files = new StaticFiles(config.publicDir);
     this.app = uws.App();
     this.app.ws<ConnectionState>('/*', {

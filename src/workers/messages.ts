@@ -5,6 +5,8 @@ import type { Config } from '../config.js';
 export interface WorkerData {
   readonly index: number;
   readonly incarnation: number;
+  /** This node's id (see Supervisor); connection ids start with it. */
+  readonly nodeId: string;
   readonly port: number;
   readonly config: Config;
 }

@@ -5,8 +5,8 @@
  */
 import { createServer } from 'node:net';
 import { Worker } from 'node:worker_threads';
+import type { Sequencer } from '../broker/broker.js';
 import type { RelayBatch } from '../broker/relay.js';
-import { Hub } from '../broker/hub.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
@@ -24,25 +24,26 @@ interface Slot {
 }
 
 export class Supervisor {
-  readonly hub: Hub;
+  private readonly sequencer: Sequencer;
   private readonly slots: Slot[] = [];
   private port = 0;
   private incarnations = 0;
   private stopping = false;
 
+  /** `nodeId` prefixes every connection id, so that ids are unique across the nodes of a cluster. */
   constructor(
     private readonly config: Config,
     private readonly log: Logger,
+    sequencer: Sequencer,
+    private readonly nodeId: string,
   ) {
-    this.hub = new Hub(
-      { historyCapacity: config.historySize, joinHistory: config.joinHistory, emptyRoomTtlMs: config.emptyRoomTtlSeconds * 1000 },
-      log.child({ component: 'hub' }),
-    );
+    this.sequencer = sequencer;
     for (let index = 0; index < config.workers; index++) this.slots.push({ index, worker: null, recentRestarts: [] });
   }
 
   /** Starts every worker on the configured port; resolves with the port they listen on. */
   async start(): Promise<number> {
+    await this.sequencer.start();
     const [first, ...rest] = this.slots as [Slot, ...Slot[]];
     // uSockets sets SO_REUSEPORT only for a non-zero port, so port 0 becomes a
     // concrete free port first; the first worker binds it, the rest share it.
@@ -77,16 +78,16 @@ export class Supervisor {
       });
     });
     await Promise.all(exits);
-    this.hub.stop();
+    await this.sequencer.stop();
   }
 
   /** Resolves with the port, false when the port could not be bound; rejects when the worker failed otherwise. */
   private spawn(slot: Slot, port: number, isRestart: boolean): Promise<number | false> {
     const incarnation = ++this.incarnations;
-    const data: WorkerData = { index: slot.index, incarnation, port, config: this.config };
+    const data: WorkerData = { index: slot.index, incarnation, nodeId: this.nodeId, port, config: this.config };
     const worker = new Worker(WORKER_URL, { workerData: data });
     slot.worker = worker;
-    this.hub.attach(slot.index, incarnation, worker, isRestart);
+    this.sequencer.attach(slot.index, incarnation, worker, isRestart);
 
     return new Promise((resolve, reject) => {
       let settled = false;
@@ -103,11 +104,11 @@ export class Supervisor {
         switch (message.kind) {
           case 'relay':
             try {
-              this.hub.receive(slot.index, message as RelayBatch);
+              this.sequencer.receive(slot.index, message as RelayBatch);
             } catch (error) {
-              // A bug in the hub must not take every worker's clients down with the main thread:
+              // A bug in the sequencer must not take every worker's clients down with the main thread:
               // say so loudly and keep serving the next batches.
-              this.log.error({ err: error, worker: slot.index }, 'hub failed on a batch; the rest of that batch is lost');
+              this.log.error({ err: error, worker: slot.index }, 'sequencer failed on a batch; the rest of that batch is lost');
             }
             break;
           case 'listening':
@@ -129,7 +130,7 @@ export class Supervisor {
         this.log.error({ worker: slot.index, incarnation, err: error }, 'worker thread error');
       });
       worker.on('exit', (code) => {
-        this.hub.detach(slot.index);
+        this.sequencer.detach(slot.index);
         if (slot.worker === worker) slot.worker = null;
         settle(false);
         if (this.stopping || code === 0 || !listened) {

@@ -60,6 +60,7 @@ server = new ChatServer({
   log,
   workerIndex: data.index,
   incarnation: data.incarnation,
+  nodeId: data.nodeId,
   onCrashRequest: () => {
     throw new Error('fault injection: crash requested by POST /debug/crash-worker');
   },
