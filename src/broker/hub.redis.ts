@@ -487,9 +487,14 @@ export class RedisHub implements Sequencer, WorkerRequests {
       this.log.warn({ room: room.name, code: error.code }, 'undecodable member frame on a room channel dropped');
       return;
     }
-    if (event.type === 'memberJoined') room.view.set(event.member.id, event.member.name);
-    else if (event.type === 'memberLeft') room.view.delete(event.member.id);
-    else return;
+    // A sync puts members back that this node's clients never saw leave, and a reaper may
+    // remove one twice: only changes reach the clients.
+    if (event.type === 'memberJoined') {
+      if (room.view.get(event.member.id) === event.member.name) return;
+      room.view.set(event.member.id, event.member.name);
+    } else if (event.type === 'memberLeft') {
+      if (!room.view.delete(event.member.id)) return;
+    } else return;
     this.deliver(room, frame);
   }
 

@@ -55,6 +55,9 @@ describe('bad values exit 2 with one line naming the flag', () => {
     [['--nope'], '--nope'],
     [['--join-history', '200', '--history', '100'], '--join-history'],
     [['--allow-js-fallback=maybe'], '--allow-js-fallback'],
+    [['--redis', 'localhost:6379'], '--redis'],
+    [['--redis', ''], '--redis'],
+    [['--node-ttl', '1'], '--node-ttl'],
     [['extra-positional'], 'extra-positional'],
   ] as const)('%j names %s', async ([args, flag], { expect }) => {
     // Each runs its own short-lived process: concurrently, with the test's own expect.

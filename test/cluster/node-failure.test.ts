@@ -1,0 +1,102 @@
+/**
+ * Nodes come and go: a node killed outright (SIGKILL) has its members removed from
+ * presence by the other nodes once its heartbeat expires (--node-ttl, 2 s here), with
+ * member-left to everyone; its clients reconnect to another node and recover what they
+ * missed from the room's history. A node stopped cleanly (SIGTERM) takes its members
+ * out at once.
+ */
+import { afterEach, expect, test } from 'vitest';
+import { TestClient } from '../helpers/client.js';
+import { startHost, type Host } from '../helpers/host.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { waitInStep } from '../helpers/shared-host.js';
+
+let redis: RedisServer | null = null;
+let hosts: Host[] = [];
+let clients: TestClient[] = [];
+
+async function cluster(nodes: number): Promise<Host[]> {
+  redis = await startRedis();
+  hosts = await Promise.all(Array.from({ length: nodes }, () => startHost(['--workers', '2', '--node-ttl', '2', '--redis', redis!.url])));
+  await Promise.all(hosts.map((h) => waitInStep(h)));
+  return hosts;
+}
+
+async function connect(host: Host): Promise<TestClient> {
+  const client = await TestClient.connect(host.ws);
+  clients.push(client);
+  return client;
+}
+
+afterEach(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await Promise.all(hosts.map((h) => h.stop()));
+  await redis?.stop();
+  clients = [];
+  hosts = [];
+  redis = null;
+});
+
+type RoomDetail = { memberList: { id: string; name: string }[]; headSeq: number };
+
+test('a killed node: its members leave on the others within the node TTL; its clients recover on another node', { timeout: 60_000 }, async () => {
+  const [doomed, survivor] = (await cluster(2)) as [Host, Host];
+  const lost = [await connect(doomed), await connect(doomed)];
+  const stays = [await connect(survivor), await connect(survivor)];
+  const joined = [];
+  for (const [i, c] of [...lost, ...stays].entries()) joined.push(await c.join('fail', `m${i}`));
+  await stays[0]!.say('fail', 'before');
+  const lastSeen = await lost[0]!.next('message', (m) => m.text === 'before');
+
+  await doomed.stop('SIGKILL');
+  // Both members of the dead node leave, for every member on the survivor, once each.
+  for (const s of stays) {
+    const left = [(await s.next('memberLeft')).member.id, (await s.next('memberLeft')).member.id].sort();
+    expect(left).toEqual(lost.map((c) => c.id).sort());
+  }
+  await survivor.waitForLog((l) => l.msg === 'node expired: its members were removed' && l.members === 2);
+  const detail = (await (await fetch(`${survivor.http}/api/rooms/fail`)).json()) as RoomDetail;
+  expect(detail.memberList.map((m) => m.id).sort()).toEqual(stays.map((c) => c.id).sort());
+
+  // The room goes on; a client of the dead node comes back on the survivor and recovers the gap.
+  await stays[1]!.say('fail', 'while away 1');
+  await stays[0]!.say('fail', 'while away 2');
+  const back = await connect(survivor);
+  back.send({ type: 'join', requestId: 1, room: 'fail', nickname: 'm0', since: lastSeen.seq, epoch: joined[0]!.epoch });
+  const rejoined = await back.next('joined');
+  // The nickname of the removed member is free again, and nothing was missed.
+  expect(rejoined.you.name).toBe('m0');
+  expect(rejoined.recovered).toBe(true);
+  expect(rejoined.history.map((m) => m.text)).toEqual(['while away 1', 'while away 2']);
+  expect(rejoined.members.map((m) => m.id).sort()).toEqual([...stays.map((c) => c.id), back.id].sort());
+});
+
+test('a node stopped cleanly takes its members out at once', async () => {
+  const [leaving, staying] = (await cluster(2)) as [Host, Host];
+  const gone = await connect(leaving);
+  const witness = await connect(staying);
+  await gone.join('clean', 'gone');
+  await witness.join('clean', 'witness');
+  const exit = await leaving.stop('SIGTERM');
+  expect(exit.code).toBe(0);
+  expect((await witness.next('memberLeft')).member).toEqual({ id: gone.id, name: 'gone' });
+  // Not by the reaper: the node said goodbye itself.
+  expect(staying.logs.some((l) => l.msg === 'node expired: its members were removed')).toBe(false);
+});
+
+test('a node started later sees the room as it is', async () => {
+  const [first] = (await cluster(1)) as [Host];
+  const ann = await connect(first);
+  await ann.join('late', 'ann');
+  for (let i = 1; i <= 3; i++) await ann.say('late', `m${i}`);
+  const second = await startHost(['--workers', '2', '--node-ttl', '2', '--redis', redis!.url]);
+  hosts.push(second);
+  await waitInStep(second);
+  const bob = await connect(second);
+  const joined = await bob.join('late', 'bob');
+  expect(joined.headSeq).toBe(3);
+  expect([...joined.members].sort((a, b) => a.name.localeCompare(b.name))).toEqual([{ id: ann.id, name: 'ann' }, { id: bob.id, name: 'bob' }]);
+  expect(joined.history.map((m) => m.text)).toEqual(['m1', 'm2', 'm3']);
+  expect((await bob.say('late', 'hi')).seq).toBe(4);
+  expect((await ann.next('message', (m) => m.text === 'hi')).seq).toBe(4);
+});
