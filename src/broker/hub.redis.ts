@@ -140,6 +140,7 @@ export class RedisHub implements Sequencer, WorkerRequests {
   private syncing: Promise<void> | null = null;
   private stopping = false;
   private readonly timers: NodeJS.Timeout[] = [];
+  private auditTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly settings: RedisHubSettings,
@@ -191,6 +192,7 @@ export class RedisHub implements Sequencer, WorkerRequests {
   async stop(): Promise<void> {
     this.stopping = true;
     for (const timer of this.timers) clearInterval(timer);
+    if (this.auditTimer) clearTimeout(this.auditTimer);
     this.links.stop();
     if (this.commands.status === 'ready') {
       // The workers have closed every connection by now; their leaves are in flight on
@@ -605,9 +607,11 @@ export class RedisHub implements Sequencer, WorkerRequests {
       await this.heartbeat();
       await this.subscriber.subscribe(keys.nodeChannel(this.settings.nodeId));
       const rooms = [...this.rooms.values()].filter((r) => r.local.size > 0);
-      await Promise.all(rooms.map((room) => this.syncRoom(room)));
+      await Promise.all(rooms.map((room) => this.syncRoom(room, false)));
       this.available = true;
       this.log.info({ reason, rooms: rooms.length }, 'in step with the cluster');
+      if (this.auditTimer) clearTimeout(this.auditTimer);
+      this.auditTimer = setTimeout(() => this.audit(), this.settings.nodeTtlMs).unref();
     };
     this.syncing = run()
       .catch((error: unknown) => this.log.warn({ reason, err: (error as Error).message }, 'resync failed; retrying when redis is back'))
@@ -618,8 +622,27 @@ export class RedisHub implements Sequencer, WorkerRequests {
       });
   }
 
-  private async syncRoom(room: ClusterRoom): Promise<void> {
-    room.subscription = null;
+  /**
+   * One node TTL after a resync every live node has synced too (or has been reaped):
+   * a second sync of every room may now also remove members that Redis does not have
+   * (members of a dead node, or who left while Redis was away and lost its data).
+   */
+  private audit(): void {
+    this.auditTimer = null;
+    if (!this.available) return;
+    const rooms = [...this.rooms.values()].filter((r) => r.local.size > 0);
+    Promise.all(rooms.map((room) => this.syncRoom(room, true))).then(
+      () => this.log.debug({ rooms: rooms.length }, 'member lists audited'),
+      (error: unknown) => this.log.warn({ err: (error as Error).message }, 'member list audit failed; the next resync does it again'),
+    );
+  }
+
+  /** Puts this node's members of `room` back in Redis; `full`: the member list may lose members too (see audit). */
+  private async syncRoom(room: ClusterRoom, full: boolean): Promise<void> {
+    if (!full) {
+      // After a reconnect the old subscription may be gone: subscribe again (a no-op when it is not).
+      room.subscription = null;
+    }
     await this.subscribe(room);
     const token = this.newToken();
     const members: (string | Buffer)[] = [];
@@ -641,7 +664,7 @@ export class RedisHub implements Sequencer, WorkerRequests {
             for (const id of refused) this.log.warn({ room: room.name, member: id.toString() }, 'member not restored: its nickname was taken while redis was away');
             marker.ready = (): void => {
               room.markers.delete(token);
-              this.repairView(room, memberMap(all), head, epoch);
+              this.repairView(room, memberMap(all), head, epoch, full);
               resolve(staleIds);
             };
             if (marker.seen) this.replied(room, marker);
@@ -656,11 +679,15 @@ export class RedisHub implements Sequencer, WorkerRequests {
     await Promise.all(stale.map((id) => this.leaveInRedis(room.name, { id: id.toString(), name: room.view.get(id.toString()) ?? '' }, this.settings.nodeId)));
   }
 
-  /** At a sync marker: tell local clients what changed while the node was out of step. */
-  private repairView(room: ClusterRoom, members: Map<string, string>, head: number, epoch: number): void {
-    for (const [id, name] of room.view) if (!members.has(id)) this.deliver(room, encodeMemberLeft(room.name, { id, name }));
+  /**
+   * At a sync marker: tell local clients what changed while the node was out of step.
+   * Right after Redis comes back the other nodes may not have put their members back
+   * yet, so members missing from Redis are removed only by a `full` sync (the audit).
+   */
+  private repairView(room: ClusterRoom, members: Map<string, string>, head: number, epoch: number, full: boolean): void {
+    if (full) for (const [id, name] of room.view) if (!members.has(id)) this.deliver(room, encodeMemberLeft(room.name, { id, name }));
     for (const [id, name] of members) if (!room.view.has(id)) this.deliver(room, encodeMemberJoined(room.name, { id, name }));
-    room.view = members;
+    room.view = full ? members : new Map([...room.view, ...members]);
     if (room.epoch !== epoch) {
       room.epoch = epoch;
       room.delivered = head;
