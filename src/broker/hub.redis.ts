@@ -414,7 +414,15 @@ export class RedisHub implements Sequencer, WorkerRequests {
   }
 
   private onChannelMessage(channelBytes: Buffer, message: Buffer): void {
-    const channel = channelBytes.toString('latin1');
+    try {
+      this.onChannel(channelBytes.toString('latin1'), message);
+    } catch (error) {
+      // A bug here must not take the node (every worker's clients) down: say so loudly, go on with the next.
+      this.log.error({ err: error, channel: channelBytes.toString('latin1') }, 'a message from redis failed');
+    }
+  }
+
+  private onChannel(channel: string, message: Buffer): void {
     if (channel.startsWith(NODE_CHANNEL_PREFIX)) return this.onPrivate(message);
     const room = this.rooms.get(channel.slice(ROOM_CHANNEL_PREFIX.length));
     if (!room) return; // unsubscribed meanwhile
@@ -520,6 +528,7 @@ export class RedisHub implements Sequencer, WorkerRequests {
           this.deliver(room, frame);
         }
         if (room.delivered! < to) this.log.warn({ room: room.name, from: room.delivered! + 1, to }, 'messages gone from history before this node got them');
+        else this.log.info({ room: room.name, from, to }, 'gap filled from history');
         room.delivered = Math.max(room.delivered!, to);
         room.fetchingGap = false;
         this.drain(room);
@@ -608,6 +617,13 @@ export class RedisHub implements Sequencer, WorkerRequests {
       await this.subscriber.subscribe(keys.nodeChannel(this.settings.nodeId));
       const rooms = [...this.rooms.values()].filter((r) => r.local.size > 0);
       await Promise.all(rooms.map((room) => this.syncRoom(room, false)));
+      // Rooms this node had members in and has none now (they left while Redis was away): out of Redis with them.
+      const node = this.settings.nodeId;
+      for (const name of await this.commands.smembers(keys.nodeRooms(node))) {
+        if (this.rooms.get(name)?.local.size) continue;
+        await this.removeMembersOf(node, name);
+        await this.commands.srem(keys.nodeRooms(node), name);
+      }
       this.available = true;
       this.log.info({ reason, rooms: rooms.length }, 'in step with the cluster');
       if (this.auditTimer) clearTimeout(this.auditTimer);
@@ -718,17 +734,21 @@ export class RedisHub implements Sequencer, WorkerRequests {
       if (alive[i] === 1) continue;
       const rooms = await this.commands.smembers(keys.nodeRooms(dead));
       let removed = 0;
-      for (const room of rooms) {
-        const members = await this.commands.hgetall(keys.members(room));
-        for (const [id, value] of Object.entries(members)) {
-          const [owner, , name] = value.split('\t');
-          if (owner !== dead) continue;
-          removed += await this.leaveInRedis(room, { id, name: name ?? '' }, dead);
-        }
-      }
+      for (const room of rooms) removed += await this.removeMembersOf(dead, room);
       await this.commands.multi().del(keys.nodeRooms(dead)).srem(keys.nodes, dead).exec();
       this.log.warn({ node: dead, rooms: rooms.length, members: removed }, 'node expired: its members were removed');
     }
+  }
+
+  /** Takes every member of `node` out of `room` in Redis, with member-left frames; returns how many. */
+  private async removeMembersOf(node: string, room: string): Promise<number> {
+    const members = await this.commands.hgetall(keys.members(room));
+    let removed = 0;
+    for (const [id, value] of Object.entries(members)) {
+      if (!value.startsWith(`${node}\t`)) continue;
+      removed += await this.leaveInRedis(room, { id, name: nicknameIn(value) }, node);
+    }
+    return removed;
   }
 
   // ------------------------------------------------------------ directory and queries

@@ -6,40 +6,12 @@
  * a client that went away during the outage recovers on the other node from history.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import type { ErrorEvent, TestClient } from '../helpers/client.js';
+import { TestClient } from '../helpers/client.js';
+import type { Host } from '../helpers/host.js';
 import { SharedHost, timesInStep, TOPOLOGIES, waitInStep } from '../helpers/shared-host.js';
-import { TestClient as Client } from '../helpers/client.js';
+import { receiveUpTo, Traffic } from '../helpers/traffic.js';
 
 const shared = new SharedHost(['--workers', '2', '--history', '10000', '--node-ttl', '2'], TOPOLOGIES[1]);
-
-/** The most messages one sender may try: the load loop's bound. */
-const MAX_SENDS = 20_000;
-/** Pause between one sender's requests, so that the refused ones during the outage stay few. */
-const PACE_MS = 2;
-
-interface Outcome {
-  readonly text: string;
-  readonly seq: number | null;
-  readonly error: ErrorEvent | null;
-}
-
-/** Says numbered messages one at a time, waiting for each reply, until `stop` or MAX_SENDS. */
-function sender(client: TestClient, room: string, stop: { now: boolean }, onOutcome: (o: Outcome) => void): Promise<Outcome[]> {
-  return (async () => {
-    const outcomes: Outcome[] = [];
-    for (let n = 0; n < MAX_SENDS && !stop.now; n++) {
-      const requestId = client.newRequestId();
-      const text = `${client.id}#${n}`;
-      client.send({ type: 'say', requestId, room, text, to: null });
-      const reply = await client.nextWhere((e) => 'requestId' in e && e.requestId === requestId && (e.type === 'sent' || e.type === 'error'));
-      const outcome = { text, seq: reply.type === 'sent' ? reply.seq : null, error: reply.type === 'error' ? reply : null };
-      outcomes.push(outcome);
-      onOutcome(outcome);
-      await new Promise((resolve) => setTimeout(resolve, PACE_MS));
-    }
-    return outcomes;
-  })();
-}
 
 let members: TestClient[];
 let leaver: TestClient;
@@ -53,7 +25,7 @@ afterAll(async () => {
 });
 
 test('a Redis restart under traffic: no loss, no duplicates, order kept, presence repaired', { timeout: 90_000 }, async () => {
-  const [n0, n1] = shared.hosts as [(typeof shared.hosts)[0], (typeof shared.hosts)[0]];
+  const [n0, n1] = shared.hosts as [Host, Host];
   const redis = shared.redis!;
   for (const [i, c] of members.entries()) await c.join('storm', `s${i}`);
   const leaverJoined = await leaver.join('storm', 'leaver');
@@ -65,27 +37,14 @@ test('a Redis restart under traffic: no loss, no duplicates, order kept, presenc
   const leaverNode = leaver.id.split('.')[0];
 
   // One sender on each node; each waits for its reply before the next message.
-  const stop = { now: false };
-  let accepted = 0;
-  let refused = 0;
-  const wake: (() => void)[] = [];
-  const onOutcome = (o: Outcome): void => {
-    if (o.seq !== null) accepted++;
-    else refused++;
-    for (const w of wake.splice(0)) w();
-  };
-  const until = async (condition: () => boolean): Promise<void> => {
-    while (!condition()) await new Promise<void>((resolve) => wake.push(resolve));
-  };
-  const sending = [sender(members[0]!, 'storm', stop, onOutcome), sender(members[1]!, 'storm', stop, onOutcome)];
-
-  await until(() => accepted >= 50);
+  const traffic = new Traffic([members[0]!, members[1]!], 'storm');
+  await traffic.until((t) => t.accepted >= 50);
   const inStepBefore = shared.hosts.map(timesInStep);
   await redis.stop('SIGTERM');
-  await until(() => refused >= 2);
+  await traffic.until((t) => t.refused >= 2);
 
   // During the outage: joins are refused as temporary too; a leave and a close still work locally.
-  const outsider = await Client.connect(n1.ws);
+  const outsider = await TestClient.connect(n1.ws);
   const refusedJoin = await outsider.expectError({ type: 'join', requestId: 77, room: 'storm', nickname: 'outsider', since: null });
   expect(refusedJoin).toMatchObject({ code: 'Unavailable', temporary: true, room: 'storm' });
   const leaverSaw = leaver.takeMessages('storm');
@@ -94,23 +53,13 @@ test('a Redis restart under traffic: no loss, no duplicates, order kept, presenc
 
   await redis.start();
   await Promise.all(shared.hosts.map((h, i) => waitInStep(h, inStepBefore[i])));
-  const acceptedAtReturn = accepted;
-  await until(() => accepted >= acceptedAtReturn + 50);
-  stop.now = true;
-  const outcomes = (await Promise.all(sending)).flat();
+  const acceptedAtReturn = traffic.accepted;
+  await traffic.until((t) => t.accepted >= acceptedAtReturn + 50);
+  const outcomes = await traffic.stop();
 
-  // The last accepted message of each sender is a barrier: after it, everyone has everything.
+  // The last accepted message is a barrier: once it is in, everyone has everything.
   const lastSeq = Math.max(...outcomes.map((o) => o.seq ?? 0));
-  const received = await Promise.all(
-    members.map(async (c) => {
-      const messages = [];
-      for (;;) {
-        const m = await c.next('message', (e) => e.room === 'storm');
-        messages.push(m);
-        if (m.seq >= lastSeq) return messages;
-      }
-    }),
-  );
+  const received = await receiveUpTo(members, 'storm', lastSeq);
 
   // Connections stayed up.
   for (const c of [...members, outsider]) expect(c.socket.readyState).toBe(c.socket.OPEN);
@@ -145,7 +94,7 @@ test('a Redis restart under traffic: no loss, no duplicates, order kept, presenc
 
   // The leaver comes back on the other node and recovers everything it missed from history.
   const otherNode = shared.hosts.find((h) => !h.logs.some((l) => l.node === leaverNode)) ?? n0;
-  const back = await Client.connect(otherNode.ws);
+  const back = await TestClient.connect(otherNode.ws);
   shared.track(back);
   const rejoined = await back.join('storm', 'leaver', lastSeenByLeaver);
   expect(back.id.split('.')[0]).not.toBe(leaverNode);
