@@ -43,11 +43,11 @@ import {
 import { nicknameKey } from '../rooms/rules.js';
 import { Room } from '../rooms/room.js';
 import { RoomRegistry } from '../rooms/registry.js';
-import type { ClusterStats, Directory, RoomDetail, RoomSummary, Sequencer } from './broker.js';
+import type { ClusterStats, Directory, RoomDetail, RoomSummary } from './broker.js';
 import { byMembersThenName, publicMember, recentEntry, type HubSettings } from './hub.js';
-import { WorkerLinks, type WorkerPort } from './links.js';
+import { RelaySequencer } from './links.js';
 import { ENVELOPE_HEADER_BYTES, EnvelopeKind, JOIN, keys, LEAVE, NODE_CHANNEL_PREFIX, PRIVATE, ROOM_CHANNEL_PREFIX, SAY, SYNC } from './redis.scripts.js';
-import { dispatchWorkerBatch, type QueryKind, type RelayBatch, type WorkerRequests } from './relay.js';
+import type { QueryKind } from './relay.js';
 
 export interface RedisHubSettings extends HubSettings {
   readonly redisUrl: string;
@@ -126,8 +126,7 @@ class ClusterRoom {
   }
 }
 
-export class RedisHub implements Sequencer, WorkerRequests {
-  private readonly links = new WorkerLinks(() => this.directory());
+export class RedisHub extends RelaySequencer {
   private readonly commands: Redis;
   private readonly subscriber: Redis;
   private readonly rooms = new Map<string, ClusterRoom>();
@@ -144,9 +143,10 @@ export class RedisHub implements Sequencer, WorkerRequests {
 
   constructor(
     private readonly settings: RedisHubSettings,
-    private readonly log: Logger,
+    log: Logger,
     private readonly now: () => number = Date.now,
   ) {
+    super(log);
     const options = {
       // Fail fast instead of queueing while disconnected (requests get Unavailable), and
       // never resend a command whose reply was lost: a script must not run twice.
@@ -203,32 +203,11 @@ export class RedisHub implements Sequencer, WorkerRequests {
     this.subscriber.disconnect();
   }
 
-  attach(index: number, incarnation: number, port: WorkerPort, isRestart: boolean): void {
-    this.links.attach(index, incarnation, port, isRestart);
-  }
-
-  detach(index: number): void {
-    const gone = this.links.detach(index);
-    for (const connection of gone) this.close(connection);
-    if (gone.length > 0) this.log.info({ worker: index, connections: gone.length }, 'removed the connections of a stopped worker');
-  }
-
-  receive(from: number, batch: RelayBatch): void {
-    this.links.changed();
-    const result = dispatchWorkerBatch(from, batch, this);
-    if (!result.ok) this.log.error({ worker: from, op: result.op }, 'unknown relay op; rest of batch dropped');
-  }
-
   // ------------------------------------------------------------ requests from workers
 
-  open(worker: number, connection: string): void {
-    this.links.open(worker, connection);
-  }
-
-  close(connection: string): void {
-    if (this.links.close(connection) === undefined) return;
-    // Rooms joined and rooms being joined (a join in flight is cancelled: see join).
-    for (const name of [...this.memberships.roomsOf(connection)]) this.leave(connection, name);
+  /** Rooms joined and rooms being joined (closing cancels a join in flight: see join). */
+  protected roomsOf(connection: string): ReadonlySet<string> {
+    return this.memberships.roomsOf(connection);
   }
 
   join(connection: string, attempt: number, requestId: number, roomName: string, nickname: string, since: number, epoch: number): void {
@@ -753,7 +732,7 @@ export class RedisHub implements Sequencer, WorkerRequests {
 
   // ------------------------------------------------------------ directory and queries
 
-  private directory(): Directory {
+  protected directory(): Directory {
     return { stats: this.stats(), rooms: this.roomList };
   }
 

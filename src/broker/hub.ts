@@ -22,25 +22,25 @@ import {
 } from '../protocol/index.js';
 import { RoomRegistry, type RoomSettings } from '../rooms/registry.js';
 import type { Room } from '../rooms/room.js';
-import type { ClusterStats, Directory, RoomDetail, RoomSummary, Sequencer } from './broker.js';
-import { WorkerLinks, type WorkerPort } from './links.js';
-import { dispatchWorkerBatch, type QueryKind, type RelayBatch, type WorkerRequests } from './relay.js';
+import type { ClusterStats, Directory, RoomDetail, RoomSummary } from './broker.js';
+import { RelaySequencer } from './links.js';
+import type { QueryKind } from './relay.js';
 
 export interface HubSettings extends RoomSettings {
   /** How many recent messages a Joined frame carries when nothing is recovered. */
   readonly joinHistory: number;
 }
 
-export class Hub implements Sequencer, WorkerRequests {
+export class Hub extends RelaySequencer {
   private readonly registry: RoomRegistry;
-  private readonly links = new WorkerLinks(() => this.directory());
   private readonly sweepTimer: NodeJS.Timeout;
 
   constructor(
     private readonly settings: HubSettings,
-    private readonly log: Logger,
+    log: Logger,
     private readonly now: () => number = Date.now,
   ) {
+    super(log);
     this.registry = new RoomRegistry(settings);
     const sweepEvery = Math.max(1000, Math.min(60_000, Math.floor(settings.emptyRoomTtlMs / 2)));
     this.sweepTimer = setInterval(() => {
@@ -52,37 +52,14 @@ export class Hub implements Sequencer, WorkerRequests {
     return Promise.resolve();
   }
 
-  attach(index: number, incarnation: number, port: WorkerPort, isRestart: boolean): void {
-    this.links.attach(index, incarnation, port, isRestart);
-  }
-
-  detach(index: number): void {
-    const gone = this.links.detach(index);
-    for (const connection of gone) this.close(connection);
-    if (gone.length > 0) this.log.info({ worker: index, connections: gone.length }, 'removed the connections of a stopped worker');
-  }
-
   stop(): Promise<void> {
     clearInterval(this.sweepTimer);
     this.links.stop();
     return Promise.resolve();
   }
 
-  /** Carries out one batch from worker `from`. */
-  receive(from: number, batch: RelayBatch): void {
-    this.links.changed();
-    const result = dispatchWorkerBatch(from, batch, this);
-    // A batch we cannot parse means a bug in the relay, not client input: the rest was dropped, loudly.
-    if (!result.ok) this.log.error({ worker: from, op: result.op }, 'unknown relay op; rest of batch dropped');
-  }
-
-  open(worker: number, connection: string): void {
-    this.links.open(worker, connection);
-  }
-
-  close(connection: string): void {
-    if (this.links.close(connection) === undefined) return;
-    for (const name of [...this.registry.roomsOf(connection)]) this.leave(connection, name);
+  protected roomsOf(connection: string): ReadonlySet<string> {
+    return this.registry.roomsOf(connection);
   }
 
   join(connection: string, attempt: number, requestId: number, roomName: string, nickname: string, since: number, epoch: number): void {
@@ -182,7 +159,7 @@ export class Hub implements Sequencer, WorkerRequests {
     for (const worker of room.workers()) this.links.publish(worker, room.name, frame);
   }
 
-  private directory(): Directory {
+  protected directory(): Directory {
     return { stats: this.stats(), rooms: this.roomSummaries() };
   }
 

@@ -5,8 +5,9 @@
  * and the Directory pushed to every worker when it changes (at most every
  * DIRECTORY_INTERVAL_MS).
  */
-import { DIRECTORY_INTERVAL_MS, type ClusterStats, type Directory } from './broker.js';
-import { BatchWriter, HubOp } from './relay.js';
+import type { Logger } from 'pino';
+import { DIRECTORY_INTERVAL_MS, type ClusterStats, type Directory, type Sequencer } from './broker.js';
+import { BatchWriter, dispatchWorkerBatch, HubOp, type QueryKind, type RelayBatch, type WorkerRequests } from './relay.js';
 
 export interface WorkerPort {
   postMessage(value: unknown, transfer?: ArrayBuffer[]): void;
@@ -164,5 +165,53 @@ export class WorkerLinks {
       const batch = link.out.take();
       link.port.postMessage(batch, batch.buffer ? [batch.buffer] : []);
     }
+  }
+}
+
+/**
+ * What every main-thread sequencer shares: the worker links, batches carried out op by
+ * op, and a stopped worker's or closed connection's rooms left. Subclasses own the rooms.
+ */
+export abstract class RelaySequencer implements Sequencer, WorkerRequests {
+  protected readonly links = new WorkerLinks(() => this.directory());
+
+  constructor(protected readonly log: Logger) {}
+
+  abstract start(): Promise<void>;
+  abstract stop(): Promise<void>;
+  abstract join(connection: string, attempt: number, requestId: number, room: string, nickname: string, since: number, epoch: number): void;
+  abstract leave(connection: string, room: string): void;
+  abstract say(connection: string, requestId: number, room: string, text: string, to: string): void;
+  abstract query(worker: number, queryId: number, kind: QueryKind, argument: string): void;
+  /** The snapshot pushed to every worker for HTTP. */
+  protected abstract directory(): Directory;
+  /** The rooms a connection is in (or, for a sequencer with joins in flight, joining). */
+  protected abstract roomsOf(connection: string): ReadonlySet<string>;
+
+  attach(index: number, incarnation: number, port: WorkerPort, isRestart: boolean): void {
+    this.links.attach(index, incarnation, port, isRestart);
+  }
+
+  detach(index: number): void {
+    const gone = this.links.detach(index);
+    for (const connection of gone) this.close(connection);
+    if (gone.length > 0) this.log.info({ worker: index, connections: gone.length }, 'removed the connections of a stopped worker');
+  }
+
+  /** Carries out one batch from worker `from`. */
+  receive(from: number, batch: RelayBatch): void {
+    this.links.changed();
+    const result = dispatchWorkerBatch(from, batch, this);
+    // A batch we cannot parse means a bug in the relay, not client input: the rest was dropped, loudly.
+    if (!result.ok) this.log.error({ worker: from, op: result.op }, 'unknown relay op; rest of batch dropped');
+  }
+
+  open(worker: number, connection: string): void {
+    this.links.open(worker, connection);
+  }
+
+  close(connection: string): void {
+    if (this.links.close(connection) === undefined) return;
+    for (const name of [...this.roomsOf(connection)]) this.leave(connection, name);
   }
 }
