@@ -102,7 +102,8 @@ export class Generator implements FrameSink {
   constructor(
     private readonly adapter: Adapter,
     readonly scenario: Scenario,
-    private readonly port: number,
+    /** One port, or several (the nodes of a cluster): each room's members then take turns between them. */
+    private readonly port: number | readonly number[],
   ) {}
 
   get rooms(): number {
@@ -149,7 +150,8 @@ export class Generator implements FrameSink {
   /**
    * Connects and joins every connection, `concurrency` handshakes at a time.
    * Connection i is in room i % rooms; the first sendersPerRoom members of a room
-   * send; about 64 connections spread over the rooms are latency probes.
+   * send; about 64 connections spread over the rooms are latency probes. With
+   * several ports, the members of every room (senders too) alternate between them.
    */
   async connectAll(concurrency = 200, joinTimeoutMs = 60_000): Promise<JoinResult> {
     const { connections, sendersPerRoom } = this.scenario;
@@ -160,9 +162,11 @@ export class Generator implements FrameSink {
     let failed = 0;
     const t0 = performance.now();
     const deadline = t0 + joinTimeoutMs;
+    const ports = typeof this.port === 'number' ? [this.port] : this.port;
     const one = async (i: number): Promise<void> => {
       const room = `r${i % rooms}`;
-      const conn = await WsConn.connect(i, { port: this.port, path: this.adapter.path, room, probe: i % probeEvery === 0 }, this);
+      const port = ports[Math.floor(i / rooms) % ports.length]!;
+      const conn = await WsConn.connect(i, { port, path: this.adapter.path, room, probe: i % probeEvery === 0 }, this);
       this.conns.push(conn);
       if (conn.joined) return;
       await new Promise<void>((resolve, reject) => {

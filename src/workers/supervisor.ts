@@ -3,11 +3,11 @@
  * between workers and the hub, restarts a worker that dies, and shuts the pool
  * down on request. It holds no client sockets.
  */
-import { createServer } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { Sequencer } from '../broker/broker.js';
 import type { RelayBatch } from '../broker/relay.js';
 import type { Config } from '../config.js';
+import { findFreePort } from '../free-port.js';
 import type { Logger } from '../log.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
 
@@ -160,15 +160,4 @@ export class Supervisor {
       );
     }, delay);
   }
-}
-
-function findFreePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, host, () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }

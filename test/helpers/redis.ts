@@ -4,7 +4,7 @@
  * started again on the same port, as a Redis restart looks to the nodes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { findFreePort } from '../../src/free-port.js';
 
 const READY = /Ready to accept connections/;
 
@@ -20,7 +20,7 @@ export interface RedisServer {
 }
 
 export async function startRedis(): Promise<RedisServer> {
-  const port = await freePort();
+  const port = await findFreePort();
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
 
@@ -61,15 +61,4 @@ export async function startRedis(): Promise<RedisServer> {
     },
     start,
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
