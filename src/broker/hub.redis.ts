@@ -36,7 +36,6 @@ import {
   encodeMessageTemplate,
   encodeSent,
   ProtocolError,
-  type ChatMessage,
   type ErrorCodeName,
   type MemberInfo,
 } from '../protocol/index.js';
@@ -46,7 +45,8 @@ import { RoomRegistry } from '../rooms/registry.js';
 import type { ClusterStats, Directory, RoomDetail, RoomSummary } from './broker.js';
 import { byMembersThenName, publicMember, recentEntry, type HubSettings } from './hub.js';
 import { RelaySequencer } from './links.js';
-import { ENVELOPE_HEADER_BYTES, EnvelopeKind, JOIN, keys, LEAVE, NODE_CHANNEL_PREFIX, PRIVATE, ROOM_CHANNEL_PREFIX, SAY, SYNC } from './redis.scripts.js';
+import { decodeEntries, EnvelopeKind, historyOf, keys, memberMap, NODE_CHANNEL_PREFIX, nicknameIn, parseEnvelope, ROOM_CHANNEL_PREFIX, type Envelope } from './redis.format.js';
+import { JOIN, LEAVE, PRIVATE, SAY, SYNC } from './redis.scripts.js';
 import type { QueryKind } from './relay.js';
 
 export interface RedisHubSettings extends HubSettings {
@@ -69,14 +69,6 @@ declare module 'ioredis' {
     chatPrivate(...args: (string | Buffer | number)[]): Result<number, Context>;
     chatJoinBuffer(...args: (string | Buffer | number)[]): Result<unknown, Context>;
   }
-}
-
-interface Envelope {
-  readonly kind: EnvelopeKind;
-  readonly head: number;
-  readonly epoch: number;
-  readonly token: string;
-  readonly frame: Uint8Array;
 }
 
 /** A join or sync whose reply (from the command connection) and marker (in the room channel) meet. */
@@ -177,7 +169,7 @@ export class RedisHub extends RelaySequencer {
     }
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
     // A node starts even when Redis is down: it serves what it can and joins the cluster once Redis answers.
     for (const connection of [this.commands, this.subscriber]) {
       connection.connect().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'redis not reachable yet; retrying'));
@@ -513,10 +505,12 @@ export class RedisHub extends RelaySequencer {
         this.drain(room);
       },
       (error: unknown) => {
-        // Redis went away: the sync when it is back repairs the room.
+        // Redis went away: the sync when it is back repairs the room. Joins and syncs
+        // waiting in the queue for their markers fail now rather than never.
         this.log.warn({ room: room.name, err: (error as Error).message }, 'gap fetch failed');
         room.queue.length = 0;
         room.fetchingGap = false;
+        for (const marker of [...room.markers.values()]) marker.abort();
       },
     );
   }
@@ -645,7 +639,11 @@ export class RedisHub extends RelaySequencer {
       members.push(m.id, nicknameKey(m.name), m.name, Buffer.from(encodeMemberJoined(room.name, publicMember(m))));
     }
     const stale = await new Promise<Buffer[]>((resolve, reject) => {
-      const marker: Marker = { seen: false, ready: null, abort: () => reject(new Error('subscription lost during sync')) };
+      const abort = (): void => {
+        room.markers.delete(token);
+        reject(new Error('sync marker lost (redis went away)'));
+      };
+      const marker: Marker = { seen: false, ready: null, abort };
       room.markers.set(token, marker);
       this.commands
         .chatSync(
@@ -782,64 +780,6 @@ export class RedisHub extends RelaySequencer {
 
 const UNAVAILABLE = 'the cluster is unavailable; try again shortly';
 const EMPTY = new Uint8Array(0);
-
-function parseEnvelope(message: Buffer): Envelope | null {
-  if (message.length < ENVELOPE_HEADER_BYTES) return null;
-  const kind = message[0] as EnvelopeKind;
-  if (kind !== EnvelopeKind.Message && kind !== EnvelopeKind.Member && kind !== EnvelopeKind.Sync) return null;
-  const tokenLength = message[17]!;
-  if (message.length < ENVELOPE_HEADER_BYTES + tokenLength) return null;
-  return {
-    kind,
-    head: message.readUInt32LE(1) + message.readUInt32LE(5) * 2 ** 32,
-    epoch: message.readUInt32LE(9) + message.readUInt32LE(13) * 2 ** 32,
-    token: message.toString('latin1', ENVELOPE_HEADER_BYTES, ENVELOPE_HEADER_BYTES + tokenLength),
-    frame: message.subarray(ENVELOPE_HEADER_BYTES + tokenLength),
-  };
-}
-
-/** A members hash (flat HGETALL of id -> "NODE\tKEY\tNICKNAME") as id -> nickname. */
-function memberMap(flat: readonly Buffer[]): Map<string, string> {
-  const map = new Map<string, string>();
-  for (let i = 0; i + 1 < flat.length; i += 2) map.set(flat[i]!.toString(), nicknameIn(flat[i + 1]!.toString()));
-  return map;
-}
-
-/** The nickname in a members hash value ("NODE\tKEY\tNICKNAME"). */
-function nicknameIn(value: string): string {
-  return value.slice(value.indexOf('\t', value.indexOf('\t') + 1) + 1);
-}
-
-/** History stream entries ([id, ['f', frame]]) as messages; an entry that does not decode is skipped, loudly. */
-function decodeEntries(entries: readonly [Buffer, Buffer[]][], log: Logger): ChatMessage[] {
-  const out: ChatMessage[] = [];
-  for (const [, fields] of entries) {
-    try {
-      const event = decodeServerFrame(fields[1] ?? EMPTY);
-      if (event.type === 'message') out.push(event);
-    } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      log.warn({ code: error.code }, 'undecodable history entry skipped');
-    }
-  }
-  return out;
-}
-
-/** The Joined history, as the in-process Room.historyFor gives it. */
-function historyOf(
-  entries: readonly [Buffer, Buffer[]][],
-  since: number,
-  head: number,
-  recovering: boolean,
-  joinHistory: number,
-  log: Logger,
-): { messages: ChatMessage[]; recovered: boolean } {
-  if (!recovering) return { messages: decodeEntries([...entries].reverse(), log), recovered: false };
-  const messages = decodeEntries(entries, log);
-  // Recovered when every message after `since` is still kept (the stream is capped at --history).
-  if (messages.length === head - since && (messages.length === 0 || messages[0]!.seq === since + 1)) return { messages, recovered: true };
-  return { messages: messages.slice(-joinHistory), recovered: false };
-}
 
 function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');

@@ -1,57 +1,10 @@
 /**
- * What the cluster keeps in Redis, and the Lua scripts that change it. Each script
+ * The Lua scripts that change what the cluster keeps in Redis (redis.format.ts). Each
  * is atomic, so Redis is the one sequencer of every room: a room message gets the
  * room's next sequence number, is appended to the room's capped history stream and
- * published to the room's channel in one step; a join checks the nickname, adds
- * the member and publishes member-joined in one step.
- *
- * Keys (room names are [A-Za-z0-9_.-], node ids are hex: neither holds ':'):
- *   chat:room:R:meta       hash  seq (last sequence number), epoch (this incarnation of R)
- *   chat:room:R:history    stream, entry id SEQ-0, field f = the encoded Message frame, capped
- *                          exactly at --history entries
- *   chat:room:R:members    hash  member id -> "NODE\tNICKNAME-KEY\tNICKNAME"
- *   chat:room:R:nicknames  hash  nickname key (case-folded) -> member id
- *   chat:rooms             set   every room name (swept when a room's meta is gone)
- *   chat:epoch             the last epoch given, so that epochs only grow
- *   chat:nodes             set   node ids that have joined the cluster
- *   chat:node:N:alive      heartbeat key with a TTL (--node-ttl)
- *   chat:node:N:rooms      set   rooms node N has had members in (the reaper's work list)
- * Channels:
- *   chat:room:R            envelopes of R's room frames, in the room's order
- *   chat:node:N            private messages for connections on node N
- *
- * An envelope is a 18-byte header then a token and a frame:
- *   u8 kind (1 message, 2 member joined/left, 3 sync marker), u64 head (the room's
- *   sequence number after the event), u64 epoch (as two little-endian u32 each),
- *   u8 token length, the token (names a join or sync of one node: its marker), the
- *   frame (the encoded ServerFrame, sent to the workers as it is).
- * Frames are binary strings to Lua: no JSON on the way, no re-encoding.
+ * published to the room's channel in one step; a join checks the nickname, adds the
+ * member and publishes member-joined in one step. Frames are binary strings to Lua.
  */
-
-export const keys = {
-  meta: (room: string): string => `chat:room:${room}:meta`,
-  history: (room: string): string => `chat:room:${room}:history`,
-  members: (room: string): string => `chat:room:${room}:members`,
-  nicknames: (room: string): string => `chat:room:${room}:nicknames`,
-  roomChannel: (room: string): string => `chat:room:${room}`,
-  nodeChannel: (node: string): string => `chat:node:${node}`,
-  nodeAlive: (node: string): string => `chat:node:${node}:alive`,
-  nodeRooms: (node: string): string => `chat:node:${node}:rooms`,
-  nodes: 'chat:nodes',
-  rooms: 'chat:rooms',
-  lastEpoch: 'chat:epoch',
-} as const;
-
-export const ROOM_CHANNEL_PREFIX = 'chat:room:';
-export const NODE_CHANNEL_PREFIX = 'chat:node:';
-
-export const enum EnvelopeKind {
-  Message = 1,
-  Member = 2,
-  Sync = 3,
-}
-
-export const ENVELOPE_HEADER_BYTES = 18;
 
 /** Shared by every script: the envelope, and creating a room (or keeping it) on first use. */
 const PRELUDE = `

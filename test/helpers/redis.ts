@@ -19,8 +19,9 @@ export interface RedisServer {
   start(): Promise<void>;
 }
 
-export async function startRedis(): Promise<RedisServer> {
-  const port = await findFreePort();
+/** Starts a redis-server on `port` (default: a free one). */
+export async function startRedis(port?: number): Promise<RedisServer> {
+  port ??= await findFreePort();
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
 
