@@ -129,6 +129,8 @@ export class RedisHub extends RelaySequencer {
   /** True while both connections are up and every room has been synced since they came up. */
   private available = false;
   private syncing: Promise<void> | null = null;
+  /** A resync was asked for while one ran: run another after it. */
+  private resyncAgain = false;
   private stopping = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private auditTimer: NodeJS.Timeout | null = null;
@@ -474,6 +476,11 @@ export class RedisHub extends RelaySequencer {
       if (room.view.get(event.member.id) === event.member.name) return;
       room.view.set(event.member.id, event.member.name);
     } else if (event.type === 'memberLeft') {
+      if (room.local.member(event.member.id)) {
+        // Still connected here: another node's reaper took this node for dead. Put its members back.
+        this.resync('own member removed by another node', true);
+        return;
+      }
       if (!room.view.delete(event.member.id)) return;
     } else return;
     this.deliver(room, frame);
@@ -582,9 +589,15 @@ export class RedisHub extends RelaySequencer {
    * local members re-subscribed and synced (members put back, the room too if Redis lost
    * it, stale entries removed, the member list and any gap repaired at the sync marker).
    */
-  private resync(reason: string): void {
-    if (this.syncing || this.stopping) return;
-    this.available = false;
+  private resync(reason: string, stillServing = false): void {
+    if (this.stopping) return;
+    if (this.syncing) {
+      this.resyncAgain = true;
+      return;
+    }
+    // After a lost connection nothing is served until the node is in step again; when only
+    // presence needs repair (taken for dead) traffic goes on meanwhile.
+    if (!stillServing) this.available = false;
     const run = async (): Promise<void> => {
       await this.heartbeat();
       await this.subscriber.subscribe(keys.nodeChannel(this.settings.nodeId));
@@ -606,8 +619,10 @@ export class RedisHub extends RelaySequencer {
       .catch((error: unknown) => this.log.warn({ reason, err: (error as Error).message }, 'resync failed; retrying when redis is back'))
       .finally(() => {
         this.syncing = null;
-        // Lost again meanwhile, or came back while this one ran: the next ready event or this check starts another.
-        if (!this.available && this.commands.status === 'ready' && this.subscriber.status === 'ready') this.resync('retry');
+        const again = this.resyncAgain;
+        this.resyncAgain = false;
+        // Lost again meanwhile, or asked for again while this one ran: the next ready event or this check starts another.
+        if ((again || !this.available) && this.commands.status === 'ready' && this.subscriber.status === 'ready') this.resync('retry', this.available);
       });
   }
 
@@ -695,7 +710,13 @@ export class RedisHub extends RelaySequencer {
     if (this.commands.status !== 'ready') return;
     const node = this.settings.nodeId;
     try {
-      await this.commands.multi().set(keys.nodeAlive(node), '1', 'PX', this.settings.nodeTtlMs).sadd(keys.nodes, node).exec();
+      const replies = await this.commands.multi().set(keys.nodeAlive(node), '1', 'PX', this.settings.nodeTtlMs).sadd(keys.nodes, node).exec();
+      if (this.available && replies?.[1]?.[1] === 1) {
+        // Not in the node set although in step: the others took this node for dead (it was
+        // silent past --node-ttl) and removed its members. Put them back.
+        this.log.warn('this node was taken for dead by the cluster; rejoining');
+        this.resync('taken for dead', true);
+      }
       await this.reap();
     } catch (error) {
       this.log.warn({ err: (error as Error).message }, 'heartbeat failed');

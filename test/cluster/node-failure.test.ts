@@ -3,10 +3,10 @@
  * presence by the other nodes once its heartbeat expires (--node-ttl, 2 s here), with
  * member-left to everyone; its clients reconnect to another node and recover what they
  * missed from the room's history. A node stopped cleanly (SIGTERM) takes its members
- * out at once.
+ * out at once, and so does a node whose worker crashed.
  */
 import { afterEach, expect, test } from 'vitest';
-import { TestClient } from '../helpers/client.js';
+import { connectAcrossWorkers, TestClient } from '../helpers/client.js';
 import { startHost, type Host } from '../helpers/host.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitInStep } from '../helpers/shared-host.js';
@@ -15,9 +15,9 @@ let redis: RedisServer | null = null;
 let hosts: Host[] = [];
 let clients: TestClient[] = [];
 
-async function cluster(nodes: number): Promise<Host[]> {
+async function cluster(nodes: number, extra: string[] = []): Promise<Host[]> {
   redis = await startRedis();
-  hosts = await Promise.all(Array.from({ length: nodes }, () => startHost(['--workers', '2', '--node-ttl', '2', '--redis', redis!.url])));
+  hosts = await Promise.all(Array.from({ length: nodes }, () => startHost(['--workers', '2', '--node-ttl', '2', '--redis', redis!.url, ...extra])));
   await Promise.all(hosts.map((h) => waitInStep(h)));
   return hosts;
 }
@@ -99,4 +99,57 @@ test('a node started later sees the room as it is', async () => {
   expect(joined.history.map((m) => m.text)).toEqual(['m1', 'm2', 'm3']);
   expect((await bob.say('late', 'hi')).seq).toBe(4);
   expect((await ann.next('message', (m) => m.text === 'hi')).seq).toBe(4);
+});
+
+test("a crashed worker of a node: its members leave on the other node at once; they come back there", async () => {
+  const [first, second] = (await cluster(2, ['--fault-injection'])) as [Host, Host];
+  const onFirst = (await connectAcrossWorkers(first.ws, 2)).flat();
+  clients.push(...onFirst);
+  const witness = await connect(second);
+  await witness.join('crash', 'witness');
+  const joined = [];
+  for (const [i, c] of onFirst.entries()) joined.push(await c.join('crash', `c${i}`));
+  await witness.say('crash', 'before');
+
+  const crash = (await (await fetch(`${first.http}/debug/crash-worker`, { method: 'POST' })).json()) as { incarnation: number };
+  const victim = onFirst.find((c) => c.incarnation === crash.incarnation.toString(36))!;
+  expect((await victim.closed).code).toBe(1012);
+  expect((await witness.next('memberLeft')).member.id).toBe(victim.id);
+  await witness.say('crash', 'after');
+
+  const back = await connect(second);
+  const rejoined = await back.join('crash', 'back', joined[onFirst.indexOf(victim)]!.headSeq);
+  expect(rejoined.recovered).toBe(true);
+  expect(rejoined.history.map((m) => m.text)).toEqual(['before', 'after']);
+  expect(rejoined.members.map((m) => m.id)).not.toContain(victim.id);
+});
+
+test('a node frozen past the node TTL is taken for dead, and rejoins by itself when it wakes', { timeout: 60_000 }, async () => {
+  const [frozen, awake] = (await cluster(2)) as [Host, Host];
+  const sleeper = await connect(frozen);
+  const neighbour = await connect(frozen);
+  const witness = await connect(awake);
+  await sleeper.join('frozen', 'sleeper');
+  await neighbour.join('frozen', 'neighbour');
+  await witness.join('frozen', 'witness');
+  for (const c of [sleeper, neighbour]) {
+    await c.next('memberJoined', (e) => e.member.id === witness.id);
+    c.drain();
+  }
+  await sleeper.say('frozen', 'before');
+
+  frozen.process.kill('SIGSTOP');
+  const left = [(await witness.next('memberLeft')).member.id, (await witness.next('memberLeft')).member.id].sort();
+  expect(left).toEqual([sleeper.id, neighbour.id].sort());
+  frozen.process.kill('SIGCONT');
+
+  // It notices, puts its members back, and the others see them come back.
+  const back = [(await witness.next('memberJoined')).member.id, (await witness.next('memberJoined')).member.id].sort();
+  expect(back).toEqual(left);
+  await frozen.waitForLog((l) => String(l.msg).includes('taken for dead') || String(l.reason).includes('removed by another node'));
+  await waitInStep(frozen, 1);
+  expect((await sleeper.say('frozen', 'awake')).seq).toBe(2);
+  expect((await witness.next('message', (m) => m.text === 'awake')).seq).toBe(2);
+  // Its own clients never saw themselves or each other leave.
+  for (const c of [sleeper, neighbour]) expect(c.events.filter((e) => e.type === 'memberLeft' || e.type === 'memberJoined')).toEqual([]);
 });
