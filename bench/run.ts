@@ -119,7 +119,7 @@ async function cluster(command: string): Promise<void> {
     const fixed = await fixedRate(spec, scenario, FIXED_DELIVERIES, 3);
     log(`CLUSTER ${label(spec)} at ${FIXED_DELIVERIES}/s: p50 ${fixed.p50Ms} p99 ${fixed.p99Ms} ms (${fixed.runs.map((r) => (r.pass ? 'pass' : 'fail')).join(' ')})`);
     results.push({ target, label: label(spec), search, fixed });
-    save('cluster-F1.json', { scenario, timing: QUICK_TIMING, command, redis: REDIS_COMMAND.join(' '), startedAt, finishedAt: new Date().toISOString(), machine: machine(), results });
+    save('cluster-F1.json', { scenario, timing: QUICK_TIMING, command, redis: REDIS_COMMAND.map((arg) => (arg === '' ? '""' : arg)).join(' '), startedAt, finishedAt: new Date().toISOString(), machine: machine(), results });
   }
 }
 

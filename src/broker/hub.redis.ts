@@ -60,9 +60,9 @@ export interface RedisHubSettings extends HubSettings {
 /** How often the cluster's room list (for /api/rooms and /healthz) is read from Redis. */
 export const ROOM_LIST_INTERVAL_MS = 1000;
 
+// The scripts as commands (defineCommand below); chatJoinBuffer is chatJoin with Buffer replies (history frames).
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    chatJoin(...args: (string | Buffer | number)[]): Result<unknown, Context>;
     chatSay(...args: (string | Buffer | number)[]): Result<number, Context>;
     chatLeave(...args: (string | Buffer | number)[]): Result<number, Context>;
     chatSync(...args: (string | Buffer | number)[]): Result<unknown, Context>;
@@ -653,7 +653,7 @@ export class RedisHub extends RelaySequencer {
     for (const m of room.local.memberList()) {
       members.push(m.id, nicknameKey(m.name), m.name, Buffer.from(encodeMemberJoined(room.name, publicMember(m))));
     }
-    const stale = await new Promise<Buffer[]>((resolve, reject) => {
+    const stale = await new Promise<string[]>((resolve, reject) => {
       const abort = (): void => {
         room.markers.delete(token);
         reject(new Error('sync marker lost (redis went away)'));
@@ -668,8 +668,8 @@ export class RedisHub extends RelaySequencer {
         )
         .then(
           (raw) => {
-            const [head, epoch, all, staleIds, refused] = raw as [number, number, Buffer[], Buffer[], Buffer[]];
-            for (const id of refused) this.log.warn({ room: room.name, member: id.toString() }, 'member not restored: its nickname was taken while redis was away');
+            const [head, epoch, all, staleIds, refused] = raw as [number, number, string[], string[], string[]];
+            for (const id of refused) this.log.warn({ room: room.name, member: id }, 'member not restored: its nickname was taken while redis was away');
             marker.ready = (): void => {
               room.markers.delete(token);
               this.repairView(room, memberMap(all), head, epoch, full);
@@ -684,7 +684,7 @@ export class RedisHub extends RelaySequencer {
           },
         );
     });
-    await Promise.all(stale.map((id) => this.leaveInRedis(room.name, { id: id.toString(), name: room.view.get(id.toString()) ?? '' }, this.settings.nodeId)));
+    await Promise.all(stale.map((id) => this.leaveInRedis(room.name, { id, name: room.view.get(id) ?? '' }, this.settings.nodeId)));
   }
 
   /**

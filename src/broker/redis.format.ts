@@ -83,7 +83,7 @@ export function parseEnvelope(message: Buffer): Envelope | null {
 }
 
 /** A members hash (flat HGETALL of id -> "NODE\tKEY\tNICKNAME") as id -> nickname. */
-export function memberMap(flat: readonly Buffer[]): Map<string, string> {
+export function memberMap(flat: readonly (Buffer | string)[]): Map<string, string> {
   const map = new Map<string, string>();
   for (let i = 0; i + 1 < flat.length; i += 2) map.set(flat[i]!.toString(), nicknameIn(flat[i + 1]!.toString()));
   return map;
