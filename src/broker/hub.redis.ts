@@ -24,7 +24,7 @@
  * When Redis is down, joins and room messages are refused with Unavailable (temporary);
  * connections stay up; leaves and closes are applied locally and to Redis on resync.
  */
-import { Redis, type Result } from 'ioredis';
+import { Redis, type ChainableCommander, type Result } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   decodeServerFrame,
@@ -47,7 +47,7 @@ import { byMembersThenName, publicMember, recentEntry, type HubSettings } from '
 import { RelaySequencer } from './links.js';
 import { decodeEntries, EnvelopeKind, historyOf, keys, memberMap, NODE_CHANNEL_PREFIX, nicknameIn, parseEnvelope, ROOM_CHANNEL_PREFIX, type Envelope } from './redis.format.js';
 import { JOIN, LEAVE, PRIVATE, SAY, SYNC } from './redis.scripts.js';
-import type { QueryKind } from './relay.js';
+import type { QueryKind, RelayBatch } from './relay.js';
 
 export interface RedisHubSettings extends HubSettings {
   readonly redisUrl: string;
@@ -63,7 +63,7 @@ export const ROOM_LIST_INTERVAL_MS = 1000;
 // The scripts as commands (defineCommand below); chatJoinBuffer is chatJoin with Buffer replies (history frames).
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    chatSay(...args: (string | Buffer | number)[]): Result<number, Context>;
+    chatSay(...args: [...(string | Buffer | number)[], (error: Error | null | undefined, seq?: number) => void]): Result<number, Context>;
     chatLeave(...args: (string | Buffer | number)[]): Result<number, Context>;
     chatSync(...args: (string | Buffer | number)[]): Result<unknown, Context>;
     chatPrivate(...args: (string | Buffer | number)[]): Result<number, Context>;
@@ -129,6 +129,9 @@ export class RedisHub extends RelaySequencer {
   /** True while both connections are up and every room has been synced since they came up. */
   private available = false;
   private syncing: Promise<void> | null = null;
+  /** Room messages of the worker batch being carried out (see receive). */
+  private messages: ChainableCommander | null = null;
+  private receiving = false;
   /** A resync was asked for while one ran: run another after it. */
   private resyncAgain = false;
   private stopping = false;
@@ -321,21 +324,41 @@ export class RedisHub extends RelaySequencer {
     if (!this.available) return fail('Unavailable', UNAVAILABLE, true);
 
     const { frame, seqOffset } = encodeMessageTemplate({ room: roomName, sender: publicMember(sender), to: null, text, timestampMs: this.now() });
-    this.commands.chatSay(keys.meta(roomName), keys.history(roomName), Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength), seqOffset, this.settings.historyCapacity, room.channel).then(
-      (seq) => {
-        if (seq < 0) {
+    const pipeline = (this.messages ??= this.commands.pipeline());
+    pipeline.chatSay(
+      keys.meta(roomName), keys.history(roomName), Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength), seqOffset, this.settings.historyCapacity, room.channel,
+      (error: Error | null | undefined, seq?: number) => {
+        if (error || seq === undefined) {
+          this.log.debug({ room: roomName, err: error?.message }, 'message refused: redis unavailable');
+          this.sendIfOpen(connection, encodeError(requestId, 'Unavailable', UNAVAILABLE, roomName, true));
+        } else if (seq < 0) {
           // The room is gone from Redis (it restarted, empty): put it back before anything more.
-          fail('Unavailable', UNAVAILABLE, true);
+          this.sendIfOpen(connection, encodeError(requestId, 'Unavailable', UNAVAILABLE, roomName, true));
           this.resync('room missing in redis');
-          return;
-        }
-        if (requestId !== 0) this.sendIfOpen(connection, encodeSent(requestId, roomName, seq));
-      },
-      (error: unknown) => {
-        this.log.debug({ room: roomName, err: (error as Error).message }, 'message refused: redis unavailable');
-        this.sendIfOpen(connection, encodeError(requestId, 'Unavailable', UNAVAILABLE, roomName, true));
+        } else if (requestId !== 0) this.sendIfOpen(connection, encodeSent(requestId, roomName, seq));
       },
     );
+    if (!this.receiving) this.sendMessages();
+  }
+
+  /** Carries out a worker batch; its room messages go to Redis as one pipeline when it is done. */
+  override receive(from: number, batch: RelayBatch): void {
+    this.receiving = true;
+    try {
+      super.receive(from, batch);
+    } finally {
+      this.receiving = false;
+      this.sendMessages();
+    }
+  }
+
+  /** Sends the pipeline of room messages; each message's reply comes to its own callback. */
+  private sendMessages(): void {
+    const pipeline = this.messages;
+    if (!pipeline) return;
+    this.messages = null;
+    // A failed pipeline fails each of its commands too (their callbacks answer the clients).
+    pipeline.exec().catch((error: unknown) => this.log.debug({ err: (error as Error).message }, 'message pipeline failed'));
   }
 
   query(from: number, queryId: number, kind: QueryKind, argument: string): void {
