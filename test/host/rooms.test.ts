@@ -123,6 +123,41 @@ describe.each(TOPOLOGIES)('$name', (topology) => {
     });
   });
 
+  describe('requests that do not wait for the join', () => {
+    test('a message sent right after a join, before Joined arrives, is carried out after the join', async () => {
+      const ann = await connect();
+      const bob = await connect();
+      await bob.join('eager', 'bob');
+      ann.send({ type: 'join', requestId: 1, room: 'eager', nickname: 'ann', since: null });
+      ann.send({ type: 'say', requestId: 2, room: 'eager', text: 'at once', to: null });
+      expect((await ann.next('joined')).requestId).toBe(1);
+      expect(await ann.next('sent')).toMatchObject({ requestId: 2, seq: 1 });
+      expect(await bob.next('message')).toMatchObject({ seq: 1, text: 'at once', sender: { id: ann.id } });
+      expect((await ann.next('message')).seq).toBe(1);
+    });
+
+    test('a join undone by a leave or a close before its reply leaves no member behind', async () => {
+      const witness = await connect();
+      await witness.join('undone', 'witness');
+      const quick = await connect();
+      quick.send({ type: 'join', requestId: 1, room: 'undone', nickname: 'quick', since: null });
+      quick.send({ type: 'leave', requestId: 2, room: 'undone' });
+      expect(await quick.next('left')).toMatchObject({ requestId: 2, room: 'undone' });
+      const gone = await connect();
+      gone.send({ type: 'join', requestId: 1, room: 'undone', nickname: 'gone', since: null });
+      await gone.close();
+      // Both joins were carried out and undone: the others see each come and go, in that order.
+      for (const id of [quick.id, gone.id]) {
+        await witness.next('memberJoined', (e) => e.member.id === id);
+        await witness.next('memberLeft', (e) => e.member.id === id);
+      }
+      const late = await connect();
+      await late.join('undone', 'quick');
+      const joined = await (await connect()).join('undone', 'gone');
+      expect(joined.members.map((m) => m.name).sort()).toEqual(['gone', 'quick', 'witness']);
+    });
+  });
+
   describe('history', () => {
     test('a joiner gets the most recent messages; a rejoin with since gets exactly what it missed', async () => {
       const ann = await connect();
