@@ -5,7 +5,8 @@
  * (commands, and subscriptions), so a node costs Redis two clients whatever its worker
  * count, and a room frame crosses the network once per node, not once per worker.
  *
- * Rooms live in Redis (redis.scripts.ts). A node SUBSCRIBEs to a room's channel when
+ * Rooms live in Redis (redis.format.ts, changed by the scripts in redis.scripts.ts); the
+ * room messages of one worker batch go to Redis as one pipeline. A node SUBSCRIBEs to a room's channel when
  * its first local member joins and UNSUBSCRIBEs when the last one leaves, and hands
  * the room's frames to its workers in the room's sequence order: a frame already
  * delivered is dropped, a skipped sequence number is fetched from the room's history

@@ -129,6 +129,12 @@ export const SYNC = `${PRELUDE}
 local known = tonumber(ARGV[3])
 local delivered = tonumber(ARGV[4])
 local epoch = ensureRoom(KEYS[1], KEYS[2], KEYS[7], known, delivered)
+if known > 0 and epoch ~= known and tonumber(redis.call('HGET', KEYS[1], 'seq')) < delivered then
+  -- Created again after Redis lost it, by a node that did not know it, before this node put
+  -- it back, and younger than what this node's clients have seen: their numbering goes on.
+  redis.call('HSET', KEYS[1], 'epoch', string.format('%d', known))
+  epoch = known
+end
 if epoch == known and tonumber(redis.call('HGET', KEYS[1], 'seq')) < delivered then
   redis.call('HSET', KEYS[1], 'seq', string.format('%d', delivered))
 end

@@ -4,10 +4,13 @@
  * nodes resubscribe and put the rooms and their members back by themselves. Every
  * member sees every accepted message exactly once, in sequence order, gap-free, and
  * a client that went away during the outage recovers on the other node from history.
+ * A room that Redis lost and another node re-created first goes on with the numbering
+ * its members knew.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { TestClient } from '../helpers/client.js';
-import type { Host } from '../helpers/host.js';
+import { startHost, type Host } from '../helpers/host.js';
+import { startRedis } from '../helpers/redis.js';
 import { SharedHost, timesInStep, TOPOLOGIES, waitInStep } from '../helpers/shared-host.js';
 import { receiveUpTo, Traffic } from '../helpers/traffic.js';
 
@@ -102,4 +105,47 @@ test('a Redis restart under traffic: no loss, no duplicates, order kept, presenc
   expect(rejoined.recovered).toBe(true);
   expect(rejoined.history.map((m) => m.seq)).toEqual(received[0]!.filter((m) => m.seq > lastSeenByLeaver).map((m) => m.seq));
   await outsider.close();
+});
+
+test('a room another node re-created first after a Redis restart goes on with the numbering its members knew', { timeout: 60_000 }, async () => {
+  const redis = await startRedis();
+  const url = ['--workers', '1', '--redis', redis.url];
+  const [keeper, other] = await Promise.all([startHost(url), startHost(url)]);
+  const clients: TestClient[] = [];
+  try {
+    await Promise.all([waitInStep(keeper), waitInStep(other)]);
+    const ann = await TestClient.connect(keeper.ws);
+    clients.push(ann);
+    const before = await ann.join('again', 'ann');
+    for (let i = 1; i <= 3; i++) await ann.say('again', `old ${i}`);
+
+    // The keeper sleeps through the restart; the other node comes back first and a newcomer creates the room anew there.
+    const otherInStep = timesInStep(other);
+    const keeperInStep = timesInStep(keeper);
+    keeper.process.kill('SIGSTOP');
+    await redis.stop('SIGTERM');
+    await redis.start();
+    await waitInStep(other, otherInStep);
+    const bob = await TestClient.connect(other.ws);
+    clients.push(bob);
+    const fresh = await bob.join('again', 'bob');
+    expect(fresh.epoch).not.toBe(before.epoch);
+    expect(fresh.headSeq).toBe(0);
+    keeper.process.kill('SIGCONT');
+    await waitInStep(keeper, keeperInStep);
+
+    // ann's numbering goes on; bob gets the same message, with the same number.
+    expect((await ann.say('again', 'new')).seq).toBe(4);
+    expect((await ann.next('message', (m) => m.text === 'new')).seq).toBe(4);
+    expect((await bob.next('message', (m) => m.text === 'new')).seq).toBe(4);
+    const late = await TestClient.connect(other.ws);
+    clients.push(late);
+    const joined = await late.join('again', 'late');
+    expect(joined).toMatchObject({ epoch: before.epoch, headSeq: 4 });
+    expect(joined.members.map((m) => m.name).sort()).toEqual(['ann', 'bob', 'late']);
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await Promise.all([keeper.stop(), other.stop()]);
+    await redis.stop();
+  }
 });
