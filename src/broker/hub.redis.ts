@@ -293,7 +293,8 @@ export class RedisHub extends RelaySequencer {
           unavailable();
           if (waiting) this.replied(joinedRoom, null);
         },
-      );
+      )
+      .catch(this.bug);
   }
 
   leave(connection: string, roomName: string): void {
@@ -375,7 +376,8 @@ export class RedisHub extends RelaySequencer {
             this.log.warn({ room: argument, err: (error as Error).message }, 'room query failed: redis unavailable');
             this.links.queryResult(from, queryId, null);
           },
-        );
+        )
+        .catch(this.bug);
     }
   }
 
@@ -404,10 +406,13 @@ export class RedisHub extends RelaySequencer {
     if (!this.available) return this.links.send(worker, connection, encodeError(requestId, 'Unavailable', UNAVAILABLE, room.name, true));
     const id = Buffer.from(to);
     const payload = Buffer.concat([Buffer.from([id.length]), id, frame]);
-    this.commands.chatPrivate(keys.members(room.name), to, NODE_CHANNEL_PREFIX, payload).then(
-      (sent) => (sent === 1 ? delivered() : notFound()),
-      () => this.sendIfOpen(connection, encodeError(requestId, 'Unavailable', UNAVAILABLE, room.name, true)),
-    );
+    this.commands
+      .chatPrivate(keys.members(room.name), to, NODE_CHANNEL_PREFIX, payload)
+      .then(
+        (sent) => (sent === 1 ? delivered() : notFound()),
+        () => this.sendIfOpen(connection, encodeError(requestId, 'Unavailable', UNAVAILABLE, room.name, true)),
+      )
+      .catch(this.bug);
   }
 
   private onChannelMessage(channelBytes: Buffer, message: Buffer): void {
@@ -543,7 +548,8 @@ export class RedisHub extends RelaySequencer {
         room.fetchingGap = false;
         for (const marker of [...room.markers.values()]) marker.abort();
       },
-    );
+    )
+      .catch(this.bug);
   }
 
   private drain(room: ClusterRoom): void {
@@ -811,6 +817,14 @@ export class RedisHub extends RelaySequencer {
     const recent = decodeEntries(entries.reverse(), this.log).map(recentEntry);
     return { name, members: memberList.length, headSeq: Number(seq), memberList, recent };
   }
+
+  /**
+   * The last stop for an exception in a reply handler (a bug): logged loudly, and the node
+   * goes on serving its other rooms, as the supervisor does for the hub.
+   */
+  private readonly bug = (error: unknown): void => {
+    this.log.error({ err: error }, 'cluster sequencer failed on a reply from redis; carrying on');
+  };
 
   /** Names one join or sync of this node; its marker in a room channel carries it. */
   private newToken(): string {
