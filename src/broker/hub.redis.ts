@@ -573,6 +573,8 @@ export class RedisHub extends RelaySequencer {
   private release(room: ClusterRoom): void {
     if (!room.idle || this.rooms.get(room.name) !== room) return;
     this.rooms.delete(room.name);
+    // A sync of this room in flight will not see its marker now: it fails, and the resync runs again without the room.
+    for (const marker of [...room.markers.values()]) marker.abort();
     if (room.subscription && this.subscriber.status === 'ready') {
       this.subscriber.unsubscribe(room.channel).catch((error: unknown) => this.log.warn({ room: room.name, err: (error as Error).message }, 'unsubscribe failed'));
     }
