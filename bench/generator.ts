@@ -131,7 +131,8 @@ export class Generator implements FrameSink {
   constructor(
     private readonly adapter: Adapter,
     readonly scenario: Scenario,
-    private readonly port: number,
+    /** One port, or several (the nodes of a cluster): each room's members then take turns between them. */
+    private readonly port: number | readonly number[],
   ) {}
 
   get rooms(): number {
@@ -188,7 +189,8 @@ export class Generator implements FrameSink {
   /**
    * Connects and joins every connection, `concurrency` handshakes at a time.
    * Connection i is in room i % rooms; the first sendersPerRoom members of a room
-   * send; about 64 connections spread over the rooms are latency probes.
+   * send; about 64 connections spread over the rooms are latency probes. With
+   * several ports, the members of every room (senders too) alternate between them.
    */
   async connectAll(concurrency = 200, joinTimeoutMs = 60_000): Promise<JoinResult> {
     const { connections, sendersPerRoom } = this.scenario;
@@ -252,9 +254,14 @@ export class Generator implements FrameSink {
     return performance.now() - t0;
   }
 
-  /** Connects connection `index`, joins `room`, and adds it to conns; rejects on failure or at `deadline`. */
+  /**
+   * Connects connection `index`, joins `room`, and adds it to conns; rejects on failure or at `deadline`.
+   * With several ports (the nodes of a cluster), the members of every room (senders too) alternate between them.
+   */
   private async connectOne(index: number, room: string, probe: boolean, deadline: number): Promise<WsConn> {
-    const conn = await WsConn.connect(index, { port: this.port, path: this.adapter.path, room, probe }, this);
+    const ports = typeof this.port === 'number' ? [this.port] : this.port;
+    const port = ports[Math.floor(index / this.rooms) % ports.length]!;
+    const conn = await WsConn.connect(index, { port, path: this.adapter.path, room, probe }, this);
     this.conns.push(conn);
     if (conn.joined) return conn;
     await new Promise<void>((resolve, reject) => {

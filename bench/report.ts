@@ -24,6 +24,15 @@ export function machine(): Record<string, string | number> {
   };
 }
 
+/** A target measured at one fixed rate (the cluster comparison). */
+export interface FixedRate {
+  readonly deliveriesPerSec: number;
+  readonly runs: readonly { deliveriesPerSec: number; p50Ms: number; p99Ms: number; pass: boolean; cpuSecPerMillion: number }[];
+  /** Medians of the runs. */
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
 interface FanoutFile {
   scenario: { name: string; description: string };
   timing: Timing;
@@ -103,6 +112,37 @@ async function chart(dir: string, f: FanoutFile, file: string, log: (line: strin
   }
 }
 
+/** F1 on a 2-node cluster against the single node (run.ts `--scenario CLUSTER`). */
+function clusterSection(f: { command: string; redis: string; startedAt: string; finishedAt: string; timing: Timing; results: { label: string; search: SearchResult; fixed: FixedRate }[] }): string {
+  const lines = ['## F1 on a 2-node cluster (Redis)', ''];
+  lines.push(`Command: \`${f.command}\`; ${f.startedAt} to ${f.finishedAt}. Redis: \`${f.redis}\` (Debian's redis-server 7.0), on the same 2 cores.`);
+  lines.push('The cluster is 2 host processes of 1 worker each (the same 2 worker threads as the single node), every');
+  lines.push("room's 100 members alternating between the nodes (senders too), so every message crosses Redis. Server CPU and");
+  lines.push(`RSS count both nodes and redis-server. Each run: ${f.timing.warmupMs} ms warm-up, ${f.timing.windowMs} ms measured, up to ${f.timing.drainMs} ms drain.`, '');
+  lines.push('| server | max deliveries/s | repeats passed | p50 ms | p99 ms | server CPU s per 1M | other processes\' CPU (max, of one core) | p50 ms at 100,000/s (3 runs) | p99 ms at 100,000/s | runs at 100,000/s passed |');
+  lines.push('| --- | ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |');
+  for (const r of f.results) {
+    const s = r.search;
+    const passed = r.fixed.runs.filter((x) => x.pass).length;
+    lines.push(
+      `| ${r.label} | ${s.error ? `failed: ${s.error}` : fmt(s.maxDeliveriesPerSec)} | ${s.kneeRepeatsPassed} at ${fmt(s.kneeTargetDeliveriesPerSec)}/s | ${s.p50Ms.toFixed(1)} | ${s.p99Ms.toFixed(1)} | ${s.cpuSecPerMillion.toFixed(2)} | ${s.otherCpuPct}% | ${r.fixed.p50Ms.toFixed(2)} (${r.fixed.runs.map((x) => x.p50Ms.toFixed(2)).join(', ')}) | ${r.fixed.p99Ms.toFixed(2)} | ${passed}/${r.fixed.runs.length} |`,
+    );
+  }
+  lines.push('', 'Output, in short (every run is in `bench/results/cluster-F1.json`; the progress lines `run.ts` printed are in `bench/results/cluster-F1.log`):', '', '```');
+  for (const r of f.results) {
+    const s = r.search;
+    lines.push(`F1 ${r.label}: max ${fmt(s.maxDeliveriesPerSec)} deliveries/s (${s.kneeRepeatsPassed} repeats at ${fmt(s.kneeTargetDeliveriesPerSec)}/s), p50 ${s.p50Ms.toFixed(3)} p99 ${s.p99Ms.toFixed(3)} ms`);
+    lines.push(`CLUSTER ${r.label} at ${fmt(r.fixed.deliveriesPerSec)}/s: p50 ${r.fixed.p50Ms.toFixed(3)} p99 ${r.fixed.p99Ms.toFixed(3)} ms (${r.fixed.runs.map((x) => (x.pass ? 'pass' : 'fail')).join(' ')})`);
+  }
+  lines.push('```');
+  const [single, two] = f.results;
+  if (single && two) {
+    lines.push('', `Added by the Redis hop at 100,000 deliveries/s: p50 ${(two.fixed.p50Ms - single.fixed.p50Ms).toFixed(2)} ms (target: at most 2 ms). Cluster / single node max deliveries/s: ${ratio(two.search.maxDeliveriesPerSec, single.search.maxDeliveriesPerSec)}.`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
 export async function writeReport(dir: string, log: (line: string) => void): Promise<void> {
   const out: string[] = [];
   out.push('# Benchmarks', '');
@@ -168,6 +208,8 @@ export async function writeReport(dir: string, log: (line: string) => void): Pro
       out.push('');
     }
   }
+  const cluster = read<{ command: string; redis: string; startedAt: string; finishedAt: string; timing: Timing; results: { label: string; search: SearchResult; fixed: FixedRate }[] }>(dir, 'cluster-F1.json');
+  if (cluster) out.push(clusterSection(cluster));
   const missing = ['F1.json', 'F2.json', 'F3.json', 'F4.json', 'http.json'].filter((n) => !existsSync(join(dir, n)));
   if (missing.length) out.push('## Not run yet', '', `No results for: ${missing.join(', ')}.`, '');
   writeFileSync(join(dir, '..', 'RESULTS.md'), out.join('\n'));

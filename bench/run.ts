@@ -10,6 +10,9 @@
  *                                          slow consumers (slow-consumers.ts); writes results/S1.json only
  *   npm run bench -- --results-dir DIR     write the result files to DIR and the report to DIR/../RESULTS.md
  *   npm run bench -- --targets ws,uws-bare only these targets (chat-host-1w chat-host-2w uws-bare ws socket.io)
+ *   npm run bench -- --scenario CLUSTER   F1 on a 2-node cluster (one redis-server) against the single
+ *                                          node, in the same run: rate search, then p50/p99 at a fixed
+ *                                          100,000 deliveries/s for both (not part of the default run)
  *   npm run bench -- --report-only        rebuild RESULTS.md from bench/results/*.json
  *
  * Progress goes to stderr; results to bench/results/*.json, then RESULTS.md is
@@ -17,19 +20,21 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Generator } from './generator.js';
+import { Generator, type Scenario } from './generator.js';
 import { ENDPOINTS, type HttpMeasurement, measureHttp } from './http.js';
-import { machine, writeReport } from './report.js';
+import { type FixedRate, machine, writeReport } from './report.js';
 import { FULL_TIMING, F4, QUICK_TIMING, SCENARIOS } from './scenarios.js';
 import { type SearchResult, searchTarget } from './search.js';
+import { waitForQuiet } from './machine-load.js';
 import { runSlowConsumers } from './slow-consumers.js';
-import { adapterFor, hostCommand, label, ROOT, runUntilDone, startProcess, startTarget, type TargetSpec } from './targets.js';
+import { adapterFor, hostCommand, label, REDIS_COMMAND, ROOT, runUntilDone, startProcess, startTarget, type TargetSpec } from './targets.js';
 
 let RESULTS = join(ROOT, 'bench', 'results');
 
 const ALL_TARGETS: Record<string, TargetSpec> = {
   'chat-host-2w': { name: 'chat-host', workers: 2 },
   'chat-host-1w': { name: 'chat-host', workers: 1 },
+  'chat-cluster': { name: 'chat-cluster', nodes: 2, workers: 1 },
   'uws-bare': { name: 'uws-bare' },
   ws: { name: 'ws' },
   'socket.io': { name: 'socket.io' },
@@ -52,7 +57,7 @@ function parseArgs(argv: readonly string[]): Args {
   const quick = argv.includes('--quick');
   const scenarios = (value('--scenario') ?? (quick ? 'F1' : 'F1,HTTP,F4,F2,F3')).split(',').map((s) => s.trim().toUpperCase());
   const targets = (value('--targets') ?? (quick ? 'chat-host-2w,uws-bare,ws,socket.io' : Object.keys(ALL_TARGETS).join(','))).split(',');
-  for (const s of scenarios) if (!['F1', 'F2', 'F3', 'F4', 'HTTP', 'S1'].includes(s)) throw new Error(`unknown scenario ${s}`);
+  for (const s of scenarios) if (!['F1', 'F2', 'F3', 'F4', 'HTTP', 'S1', 'CLUSTER'].includes(s)) throw new Error(`unknown scenario ${s}`);
   for (const t of targets) if (!ALL_TARGETS[t]) throw new Error(`unknown target ${t}`);
   const positive = (flag: string, fallback: number): number => {
     const raw = value(flag);
@@ -104,6 +109,56 @@ async function fanout(id: string, args: Args, command: string): Promise<SearchRe
     save(`${args.quick ? 'quick-' : ''}${id}.json`, { scenario, timing, command, startedAt, finishedAt: new Date().toISOString(), machine: machine(), results });
   }
   return results;
+}
+
+/** The rate at which the cluster's extra latency is measured (issue 6: at most 2 ms added to p50). */
+const FIXED_DELIVERIES = 100_000;
+
+/**
+ * F1 on the single node (2 workers) and on 2 nodes of 1 worker each sharing one
+ * redis-server (the same 2 worker threads in all, the generator spreading every
+ * room's members over both nodes): the rate search, then 3 runs at FIXED_DELIVERIES.
+ */
+async function cluster(command: string): Promise<void> {
+  const scenario = SCENARIOS.F1!;
+  const startedAt = new Date().toISOString();
+  const results: { target: string; label: string; search: SearchResult; fixed: FixedRate }[] = [];
+  for (const target of ['chat-host-2w', 'chat-cluster']) {
+    const spec = ALL_TARGETS[target]!;
+    const search = await searchTarget(spec, scenario, {
+      timing: QUICK_TIMING,
+      startDeliveries: scenario.startDeliveries,
+      maxDeliveries: 8_000_000,
+      bisectSteps: 2,
+      repeats: 3,
+      log,
+      quietWaitMs: 8_000,
+    });
+    const fixed = await fixedRate(spec, scenario, FIXED_DELIVERIES, 3);
+    log(`CLUSTER ${label(spec)} at ${FIXED_DELIVERIES}/s: p50 ${fixed.p50Ms} p99 ${fixed.p99Ms} ms (${fixed.runs.map((r) => (r.pass ? 'pass' : 'fail')).join(' ')})`);
+    results.push({ target, label: label(spec), search, fixed });
+    save('cluster-F1.json', { scenario, timing: QUICK_TIMING, command, redis: REDIS_COMMAND.map((arg) => (arg === '' ? '""' : arg)).join(' '), startedAt, finishedAt: new Date().toISOString(), machine: machine(), results });
+  }
+}
+
+async function fixedRate(spec: TargetSpec, scenario: Scenario, deliveries: number, repeats: number): Promise<FixedRate> {
+  const running = await startTarget(spec);
+  const gen = new Generator(adapterFor(spec.name), scenario, running.ports ?? running.port);
+  try {
+    const join = await gen.connectAll();
+    if (join.failed > 0) throw new Error(`join failed: ${join.firstError}`);
+    const runs = [];
+    for (let i = 0; i < repeats; i++) {
+      await waitForQuiet(15, 8_000);
+      const r = await gen.run(deliveries / scenario.roomSize, QUICK_TIMING, running.probe);
+      runs.push({ deliveriesPerSec: r.deliveriesPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, pass: r.pass, cpuSecPerMillion: r.cpuSecPerMillion });
+    }
+    const median = (values: number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1]!;
+    return { deliveriesPerSec: deliveries, runs, p50Ms: median(runs.map((r) => r.p50Ms)), p99Ms: median(runs.map((r) => r.p99Ms)) };
+  } finally {
+    gen.close();
+    await running.stop();
+  }
 }
 
 interface JoinStorm {
@@ -231,6 +286,7 @@ async function main(): Promise<void> {
   for (const s of args.scenarios) {
     log(`--- ${s}`);
     if (s === 'F4') await joinStorm(args, command);
+    else if (s === 'CLUSTER') await cluster(command);
     else if (s === 'HTTP') await http(command);
     else if (s === 'S1') await slowConsumers(args, command);
     else {

@@ -77,13 +77,13 @@ export async function searchTarget(spec: TargetSpec, scenario: Scenario, options
   const runs: RunRecord[] = [];
   let restarts = 0;
   let running = await start(spec);
-  let gen = new Generator(adapterFor(spec.name), scenario, running.port);
+  let gen = new Generator(adapterFor(spec.name), scenario, running.ports ?? running.port);
   const join = await gen.connectAll();
   log(`${scenario.name} ${name}: ${join.joined}/${join.connections} joined in ${join.joinMs} ms, settled ${join.settleMs} ms later${join.firstError ? ` (${join.firstError})` : ''}`);
 
   const base = {
     target: spec.name,
-    workers: spec.name === 'chat-host' ? (spec.workers ?? 2) : null,
+    workers: spec.name === 'chat-host' || spec.name === 'chat-cluster' ? (spec.workers ?? 2) : null,
     label: name,
     scenario: scenario.name,
     join,
@@ -100,7 +100,7 @@ export async function searchTarget(spec: TargetSpec, scenario: Scenario, options
     gen.close();
     await running.stop();
     running = await start(spec);
-    gen = new Generator(adapterFor(spec.name), scenario, running.port);
+    gen = new Generator(adapterFor(spec.name), scenario, running.ports ?? running.port);
     const again = await gen.connectAll();
     if (again.failed > 0) throw new Error(`rejoin failed: ${again.firstError}`);
   };

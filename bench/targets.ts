@@ -1,6 +1,7 @@
 /**
  * The servers under test, each its own process on loopback: the chat host (1 or
- * 2 workers) and the peers in bench/peers/. A target is started, reports its port
+ * 2 workers), a cluster of 2 host processes sharing one redis-server, and the
+ * peers in bench/peers/. A target is started, reports its port
  * on stdout, is read through /proc/PID (utime+stime, RSS: the host's workers are
  * threads of that one process), and stopped with SIGTERM.
  */
@@ -8,6 +9,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findFreePort } from '../src/free-port.js';
 import { type Adapter, bareAdapter, chatAdapter, socketIoAdapter } from './adapters.js';
 import type { ServerProbe } from './generator.js';
 
@@ -18,29 +20,34 @@ export const ROOT = ((): string => {
   return dir;
 })();
 
-export type TargetName = 'chat-host' | 'uws-bare' | 'ws' | 'socket.io';
+export type TargetName = 'chat-host' | 'chat-cluster' | 'uws-bare' | 'ws' | 'socket.io';
 
 export interface TargetSpec {
   readonly name: TargetName;
-  /** Chat host only. */
+  /** Chat host and cluster: workers per host process. */
   readonly workers?: number;
   /** Chat host only: flags added to its command line (e.g. --max-backpressure). */
   readonly hostFlags?: readonly string[];
+  /** Cluster only: host processes (nodes). */
+  readonly nodes?: number;
 }
 
 export interface RunningTarget {
   readonly port: number;
+  /** Every node's port, for a cluster. */
+  readonly ports?: readonly number[];
   readonly pid: number;
   readonly probe: ServerProbe;
   stop(): Promise<void>;
 }
 
 export function label(spec: TargetSpec): string {
+  if (spec.name === 'chat-cluster') return `chat-host cluster (${spec.nodes ?? 2} nodes x ${spec.workers ?? 1}w + redis)`;
   return spec.name === 'chat-host' ? `chat-host (${spec.workers ?? 2}w)` : spec.name;
 }
 
 export function adapterFor(name: TargetName): Adapter {
-  return name === 'chat-host' ? chatAdapter : name === 'socket.io' ? socketIoAdapter : bareAdapter;
+  return name === 'chat-host' || name === 'chat-cluster' ? chatAdapter : name === 'socket.io' ? socketIoAdapter : bareAdapter;
 }
 
 let hostHelp: string | null = null;
@@ -77,6 +84,9 @@ export function commandFor(spec: TargetSpec): string[] {
   switch (spec.name) {
     case 'chat-host':
       return hostCommand(spec.workers ?? 2, spec.hostFlags);
+    case 'chat-cluster':
+      // Per node; startCluster adds --redis.
+      return hostCommand(spec.workers ?? 1, spec.hostFlags);
     case 'uws-bare':
       return ['dist-bench/bench/peers/uws-bare.js', '--port', '0'];
     case 'ws':
@@ -185,5 +195,50 @@ export function startProcess(args: readonly string[], extraArgs: readonly string
 }
 
 export function startTarget(spec: TargetSpec, extraNodeArgs: readonly string[] = []): Promise<RunningTarget> {
+  if (spec.name === 'chat-cluster') return startCluster(spec);
   return startProcess(commandFor(spec), extraNodeArgs);
 }
+
+/** The command line of the cluster's redis-server (also printed in RESULTS.md); PORT is filled in. */
+export const REDIS_COMMAND = ['redis-server', '--port', 'PORT', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+
+/**
+ * A redis-server on a free port and `nodes` host processes joined to it; the probe
+ * counts all of them (Redis's CPU is part of what a cluster costs).
+ */
+async function startCluster(spec: TargetSpec): Promise<RunningTarget> {
+  const port = await findFreePort();
+  const redis = spawn(REDIS_COMMAND[0]!, REDIS_COMMAND.slice(1).map((a) => (a === 'PORT' ? String(port) : a)), { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(redis);
+  redis.once('exit', () => live.delete(redis));
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    redis.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('Ready to accept connections')) resolve();
+    });
+    redis.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out.slice(0, 2000)}`)));
+  });
+  const nodes = await Promise.all(
+    Array.from({ length: spec.nodes ?? 2 }, () => startProcess([...commandFor(spec), '--redis', `redis://127.0.0.1:${port}`])),
+  );
+  const probes = [...nodes.map((n) => n.probe), procProbe(redis.pid!)];
+  return {
+    port: nodes[0]!.port,
+    ports: nodes.map((n) => n.port),
+    pid: nodes[0]!.pid,
+    probe: {
+      cpuSeconds: () => probes.reduce((sum, p) => sum + p.cpuSeconds(), 0),
+      rssBytes: () => probes.reduce((sum, p) => sum + p.rssBytes(), 0),
+    },
+    stop: async () => {
+      await Promise.all(nodes.map((n) => n.stop()));
+      await new Promise<void>((done) => {
+        if (redis.exitCode !== null || redis.signalCode !== null) return done();
+        redis.once('exit', () => done());
+        redis.kill('SIGKILL');
+      });
+    },
+  };
+}
+

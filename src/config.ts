@@ -41,6 +41,10 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly allowJsFallback: boolean;
   readonly faultInjection: boolean;
+  /** redis:// URL of the cluster's Redis; '' runs a single node with no outside service. */
+  readonly redisUrl: string;
+  /** Seconds a node's heartbeat lives: a node silent this long has its members removed by the others. */
+  readonly nodeTtlSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -90,6 +94,8 @@ export const OPTIONS: readonly Option[] = [
   { key: 'publicDir', flag: 'public-dir', env: 'CHAT_PUBLIC_DIR', kind: 'string', help: 'folder of static files served over HTTP', default: () => defaultPublicDir },
   { key: 'logLevel', flag: 'log-level', env: 'CHAT_LOG_LEVEL', kind: 'string', help: 'fatal, error, warn, info, debug, trace or silent', default: () => 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
   { key: 'allowJsFallback', flag: 'allow-js-fallback', env: 'CHAT_ALLOW_JS_FALLBACK', kind: 'boolean', help: "run on uWS's slow pure-JS imitation if the native binary does not load", default: () => false },
+  { key: 'redisUrl', flag: 'redis', env: 'REDIS_URL', kind: 'string', help: 'redis://HOST:PORT of the Redis a cluster of nodes shares (none: a single node)', default: () => '' },
+  { key: 'nodeTtlSeconds', flag: 'node-ttl', env: 'CHAT_NODE_TTL', kind: 'integer', help: 'seconds after which a silent node\'s members are removed by the others (with --redis)', default: () => 20, min: 2, max: 600 },
   { key: 'faultInjection', flag: 'fault-injection', env: 'CHAT_FAULT_INJECTION', kind: 'boolean', help: 'enable POST /debug/crash-worker (tests only)', default: () => false },
 ];
 
@@ -98,7 +104,11 @@ export function helpText(): string {
   for (const o of OPTIONS) {
     const value = o.kind === 'boolean' ? '' : o.kind === 'integer' ? ' N' : ' VALUE';
     const def =
-      o.key === 'workers' ? 'number of CPUs' : o.key === 'maxConnections' ? `open-file limit less a margin: ${String(o.default())}` : o.allowEmpty ? 'none' : String(o.default());
+      o.key === 'workers' ? 'number of CPUs' : o.key === 'maxConnections'
+          ? `open-file limit less a margin: ${String(o.default())}`
+          : o.allowEmpty || o.key === 'redisUrl'
+            ? 'none'
+            : String(o.default());
     lines.push(`  --${o.flag}${value}`.padEnd(30) + `${o.help} [${o.env}] (default: ${def})`);
   }
   lines.push('  --help'.padEnd(30) + 'show this help');
@@ -147,6 +157,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
   const result = config as unknown as Config;
   if (result.joinHistory > result.historySize) {
     throw new ConfigError(`invalid --join-history: ${result.joinHistory} is more than --history ${result.historySize}`);
+  }
+  if (result.redisUrl !== '' && !/^rediss?:\/\/[^\s]+$/.test(result.redisUrl)) {
+    throw new ConfigError(`invalid --redis: expected redis://HOST:PORT, got "${result.redisUrl}"`);
   }
   try {
     parseOriginPolicy(result.allowedOrigins);

@@ -2,6 +2,10 @@
  * Entry point: validate the configuration, make sure uWebSockets.js is native,
  * start the worker pool, and shut it down cleanly on SIGINT/SIGTERM.
  */
+import { randomBytes } from 'node:crypto';
+import type { Sequencer } from './broker/broker.js';
+import { Hub } from './broker/hub.js';
+import { RedisHub } from './broker/hub.redis.js';
 import { ConfigError, helpText, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { isNative, loadUws, NativeUwsMissing } from './transport/uws.js';
@@ -35,7 +39,14 @@ try {
   throw error;
 }
 
-const supervisor = new Supervisor(config, log);
+// Unique per process: connection ids start with it, so they are unique across a cluster's nodes.
+const nodeId = randomBytes(4).toString('hex');
+const roomSettings = { historyCapacity: config.historySize, joinHistory: config.joinHistory, emptyRoomTtlMs: config.emptyRoomTtlSeconds * 1000 };
+const sequencer: Sequencer =
+  config.redisUrl === ''
+    ? new Hub(roomSettings, log.child({ component: 'hub' }))
+    : new RedisHub({ ...roomSettings, redisUrl: config.redisUrl, nodeId, nodeTtlMs: config.nodeTtlSeconds * 1000 }, log.child({ component: 'cluster', node: nodeId }));
+const supervisor = new Supervisor(config, log, sequencer, nodeId);
 let started: Promise<number> | null = null;
 let shuttingDown = false;
 const shutdown = (signal: string): void => {

@@ -21,7 +21,10 @@
  * - A worker that stops (crash or restart) has its connections removed from every
  *   room by the implementation, with member-left frames to the others.
  */
+import type { HubCounts } from '../metrics/counters.js';
 import type { MemberInfo } from '../protocol/index.js';
+import type { WorkerPort } from './links.js';
+import type { RelayBatch } from './relay.js';
 
 export interface JoinRequest {
   readonly requestId: number;
@@ -99,4 +102,27 @@ export interface Broker {
   stats(): Promise<ClusterStats>;
   /** The latest Directory, answered at once (null until the first one arrives). */
   directory(): Directory | null;
+}
+
+/**
+ * The main thread's side of the relay: what the supervisor drives. The in-process
+ * Hub (hub.ts) sequences every room itself; RedisHub (hub.redis.ts) lets Redis
+ * sequence them for a cluster of nodes. Workers see the same relay either way.
+ */
+export interface Sequencer {
+  /** Connects what it needs; the host listens once this resolves. */
+  start(): Promise<void>;
+  /** A worker (re)started: `port` reaches it. */
+  attach(index: number, incarnation: number, port: WorkerPort, isRestart: boolean): void;
+  /** A worker stopped: its connections leave every room, with member-left frames to the others. */
+  detach(index: number): void;
+  /** Carries out one relay batch from worker `from`. */
+  receive(from: number, batch: RelayBatch): void;
+  /** After every worker has exited: releases timers and connections. */
+  stop(): Promise<void>;
+  /** For /metrics: what this node's sequencer counted, relay batches per worker slot, rooms, restarts. */
+  readonly counts: HubCounts;
+  linkCounts(): Map<number, { sent: number; received: number }>;
+  readonly roomCount: number;
+  readonly workerRestarts: number;
 }

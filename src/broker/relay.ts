@@ -92,3 +92,51 @@ export class BatchWriter {
     return batch;
   }
 }
+
+/** What a sequencer on the main thread does with each WorkerOp (one method per op, fields in relay order). */
+export interface WorkerRequests {
+  open(worker: number, connection: string): void;
+  close(connection: string): void;
+  /** `since` -1: none; `epoch` 0: unknown. */
+  join(connection: string, attempt: number, requestId: number, room: string, nickname: string, since: number, epoch: number): void;
+  leave(connection: string, room: string): void;
+  /** `to` '': the room. */
+  say(connection: string, requestId: number, room: string, text: string, to: string): void;
+  query(worker: number, queryId: number, kind: QueryKind, argument: string): void;
+}
+
+/**
+ * Carries out one batch from worker `from`, op by op, in order. Returns false when
+ * an unknown op was met: a bug in the relay, not client input; the rest of the
+ * batch is dropped and the caller says so.
+ */
+export function dispatchWorkerBatch(from: number, batch: RelayBatch, to: WorkerRequests): { ok: true } | { ok: false; op: unknown } {
+  const ops = batch.ops;
+  let i = 0;
+  while (i < ops.length) {
+    const op = ops[i++] as WorkerOp;
+    switch (op) {
+      case WorkerOp.Open:
+        to.open(from, ops[i++] as string);
+        break;
+      case WorkerOp.Close:
+        to.close(ops[i++] as string);
+        break;
+      case WorkerOp.Join:
+        to.join(ops[i++] as string, ops[i++] as number, ops[i++] as number, ops[i++] as string, ops[i++] as string, ops[i++] as number, ops[i++] as number);
+        break;
+      case WorkerOp.Leave:
+        to.leave(ops[i++] as string, ops[i++] as string);
+        break;
+      case WorkerOp.Say:
+        to.say(ops[i++] as string, ops[i++] as number, ops[i++] as string, ops[i++] as string, ops[i++] as string);
+        break;
+      case WorkerOp.Query:
+        to.query(from, ops[i++] as number, ops[i++] as QueryKind, ops[i++] as string);
+        break;
+      default:
+        return { ok: false, op };
+    }
+  }
+  return { ok: true };
+}

@@ -425,3 +425,19 @@ export function encodeError(requestId: number, code: ErrorCodeName, message: str
     ErrorReply.createErrorReply(builder, ErrorCode[code], messageOffset, roomOffset, temporary),
   );
 }
+
+/** Any non-zero seq makes FlatBuffers write the field (a 0 would be left out as the default). */
+const SEQ_PLACEHOLDER = 1;
+
+/**
+ * A room message whose sequence number is given later by someone else (the cluster's
+ * sequencer in Redis): the encoded frame, and the byte offset of its little-endian
+ * uint64 `seq`, to be overwritten in place (the frame is otherwise final).
+ */
+export function encodeMessageTemplate(m: Omit<ChatMessage, 'seq'>): { readonly frame: Uint8Array; readonly seqOffset: number } {
+  const frame = encodeMessage({ ...m, seq: SEQ_PLACEHOLDER });
+  const bb = new flatbuffers.ByteBuffer(frame);
+  const message = ServerFrame.getRootAsServerFrame(bb).body(new Message()) as Message;
+  // Message.seq is vtable slot 1 (voffset 6), as in the generated accessor.
+  return { frame, seqOffset: message.bb_pos + bb.__offset(message.bb_pos, 6) };
+}

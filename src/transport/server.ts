@@ -34,6 +34,8 @@ export interface ServerOptions {
   readonly workerIndex: number;
   /** Unique per worker start; prefixes connection ids. */
   readonly incarnation: number;
+  /** Unique per node (host process) of a cluster; prefixes connection ids before the incarnation. */
+  readonly nodeId: string;
   /** Shared per-process connection counts. */
   readonly admission: AdmissionLimits;
   /** This worker's counts for /metrics. */
@@ -81,7 +83,7 @@ export class ChatServer implements BrokerHandler {
 
   constructor(private readonly options: ServerOptions) {
     const { uws, config, counts } = options;
-    this.idPrefix = `${options.incarnation.toString(36)}.`;
+    this.idPrefix = `${options.nodeId}.${options.incarnation.toString(36)}.`;
     this.files = new StaticFiles(config.publicDir);
     this.debug = options.log.isLevelEnabled('debug');
     this.origins = parseOriginPolicy(config.allowedOrigins);

@@ -7,6 +7,8 @@ import type { WorkerSnapshot } from '../metrics/counters.js';
 export interface WorkerData {
   readonly index: number;
   readonly incarnation: number;
+  /** This node's id (see Supervisor); connection ids start with it. */
+  readonly nodeId: string;
   readonly port: number;
   readonly config: Config;
   /** Connection counts shared by every worker (connection limits). */

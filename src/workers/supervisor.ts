@@ -3,15 +3,15 @@
  * between workers and the hub, restarts a worker that dies, and shuts the pool
  * down on request. It holds no client sockets.
  */
-import { createServer } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { clearWorkerCounts, createSharedCounts, type SharedCounts } from '../admission/connection-limits.js';
+import type { Sequencer } from '../broker/broker.js';
 import type { RelayBatch } from '../broker/relay.js';
-import { Hub } from '../broker/hub.js';
 import { newWorkerCounts, type WorkerCounts, type WorkerSnapshot } from '../metrics/counters.js';
 import { addCounts, HostMetrics } from '../metrics/host-metrics.js';
 import { LagMonitor } from '../metrics/lag.js';
 import type { Config } from '../config.js';
+import { findFreePort } from '../free-port.js';
 import type { Logger } from '../log.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
 
@@ -38,7 +38,7 @@ interface Scrape {
 }
 
 export class Supervisor {
-  readonly hub: Hub;
+  private readonly sequencer: Sequencer;
   private readonly slots: Slot[] = [];
   private port = 0;
   private incarnations = 0;
@@ -51,20 +51,21 @@ export class Supervisor {
   private readonly scrapes = new Map<number, Scrape>();
   private nextScrape = 1;
 
+  /** `nodeId` prefixes every connection id, so that ids are unique across the nodes of a cluster. */
   constructor(
     private readonly config: Config,
     private readonly log: Logger,
+    sequencer: Sequencer,
+    private readonly nodeId: string,
   ) {
-    this.hub = new Hub(
-      { historyCapacity: config.historySize, joinHistory: config.joinHistory, emptyRoomTtlMs: config.emptyRoomTtlSeconds * 1000 },
-      log.child({ component: 'hub' }),
-    );
+    this.sequencer = sequencer;
     for (let index = 0; index < config.workers; index++) this.slots.push({ index, worker: null, recentRestarts: [], latest: null });
     this.shared = createSharedCounts(config.workers);
   }
 
   /** Starts every worker on the configured port; resolves with the port they listen on. */
   async start(): Promise<number> {
+    await this.sequencer.start();
     const [first, ...rest] = this.slots as [Slot, ...Slot[]];
     // uSockets sets SO_REUSEPORT only for a non-zero port, so port 0 becomes a
     // concrete free port first; the first worker binds it, the rest share it.
@@ -99,17 +100,17 @@ export class Supervisor {
       });
     });
     await Promise.all(exits);
-    this.hub.stop();
+    await this.sequencer.stop();
     this.mainLag.stop();
   }
 
   /** Resolves with the port, false when the port could not be bound; rejects when the worker failed otherwise. */
   private spawn(slot: Slot, port: number, isRestart: boolean): Promise<number | false> {
     const incarnation = ++this.incarnations;
-    const data: WorkerData = { index: slot.index, incarnation, port, config: this.config, shared: this.shared };
+    const data: WorkerData = { index: slot.index, incarnation, nodeId: this.nodeId, port, config: this.config, shared: this.shared };
     const worker = new Worker(WORKER_URL, { workerData: data });
     slot.worker = worker;
-    this.hub.attach(slot.index, incarnation, worker, isRestart);
+    this.sequencer.attach(slot.index, incarnation, worker, isRestart);
 
     return new Promise((resolve, reject) => {
       let settled = false;
@@ -126,11 +127,11 @@ export class Supervisor {
         switch (message.kind) {
           case 'relay':
             try {
-              this.hub.receive(slot.index, message as RelayBatch);
+              this.sequencer.receive(slot.index, message as RelayBatch);
             } catch (error) {
-              // A bug in the hub must not take every worker's clients down with the main thread:
+              // A bug in the sequencer must not take every worker's clients down with the main thread:
               // say so loudly and keep serving the next batches.
-              this.log.error({ err: error, worker: slot.index }, 'hub failed on a batch; the rest of that batch is lost');
+              this.log.error({ err: error, worker: slot.index }, 'sequencer failed on a batch; the rest of that batch is lost');
             }
             break;
           case 'listening':
@@ -168,7 +169,7 @@ export class Supervisor {
         this.log.error({ worker: slot.index, incarnation, err: error }, 'worker thread error');
       });
       worker.on('exit', (code) => {
-        this.hub.detach(slot.index);
+        this.sequencer.detach(slot.index);
         if (slot.worker === worker) slot.worker = null;
         this.retire(slot);
         settle(false);
@@ -213,10 +214,10 @@ export class Supervisor {
     return this.metrics.render({
       workers: snapshots,
       retired: this.retired,
-      hub: this.hub.counts,
-      links: this.hub.linkCounts(),
-      rooms: this.hub.roomCount,
-      workerRestarts: this.hub.workerRestarts,
+      hub: this.sequencer.counts,
+      links: this.sequencer.linkCounts(),
+      rooms: this.sequencer.roomCount,
+      workerRestarts: this.sequencer.workerRestarts,
       mainLag: this.mainLag.window(),
     });
   }
@@ -249,15 +250,4 @@ export class Supervisor {
       );
     }, delay);
   }
-}
-
-function findFreePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, host, () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }

@@ -71,6 +71,7 @@ server = new ChatServer({
   log,
   workerIndex: data.index,
   incarnation: data.incarnation,
+  nodeId: data.nodeId,
   admission: new ConnectionLimits(data.shared, data.index, config),
   counts,
   metricsText: () =>

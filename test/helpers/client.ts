@@ -54,9 +54,9 @@ export class TestClient {
     return this.welcome.connectionId;
   }
 
-  /** The worker incarnation holding this connection (the id's prefix). */
+  /** The worker incarnation holding this connection (the id is NODE.INCARNATION.N). */
   get incarnation(): string {
-    return this.id.split('.')[0]!;
+    return this.id.split('.')[1]!;
   }
 
   private wake(): void {

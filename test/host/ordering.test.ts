@@ -1,54 +1,49 @@
 /**
  * Every member sees the same room messages in the same order, gap-free, whichever
- * worker holds its socket, with senders on both workers sending at once.
+ * worker (and node, in a 2-node cluster) holds its socket, with senders on every
+ * worker and node sending at once.
  */
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { connectAcrossWorkers, type TestClient } from '../helpers/client.js';
-import { startHost, type Host } from '../helpers/host.js';
+import { describe, expect, test } from 'vitest';
+import { SharedHost, TOPOLOGIES } from '../helpers/shared-host.js';
 
-let host: Host;
-let everyone: TestClient[] = [];
-
-beforeAll(async () => {
+describe.each(TOPOLOGIES)('$name', (topology) => {
   // Each sender fires 50 requests at once: past the default burst of 40 (flood control has its own tests).
-  host = await startHost(['--workers', '2', '--history', '1000', '--rate-burst', '100']);
-});
-afterAll(async () => {
-  await Promise.all(everyone.map((c) => c.close()));
-  await host.stop();
-});
+  const shared = new SharedHost(['--workers', '2', '--history', '1000', '--rate-burst', '100'], topology);
 
-test('members and senders spread over 2 workers see one gap-free order', async () => {
-  const groups = await connectAcrossWorkers(host.ws, 2, 4);
-  everyone = groups.flat();
-  expect(new Set(everyone.map((c) => c.incarnation)).size).toBe(2);
-  for (const [i, c] of everyone.entries()) await c.join('order', `member${i}`);
+  test('members and senders spread over every worker see one gap-free order', async () => {
+    const groups = await shared.connectAcross(2);
+    const everyone = groups.flat();
+    expect(new Set(everyone.map((c) => c.id.split('.').slice(0, 2).join('.'))).size).toBe(2 * topology.nodes);
+    for (const [i, c] of everyone.entries()) await c.join('order', `member${i}`);
 
-  const perSender = 50;
-  const senders = everyone.filter((_, i) => i % 2 === 0); // two senders on each worker
-  // Fire everything without waiting, interleaved across senders.
-  for (let n = 0; n < perSender; n++) {
-    for (const sender of senders) sender.send({ type: 'say', requestId: 0, room: 'order', text: `${sender.id}#${n}`, to: null });
-  }
-  const total = perSender * senders.length;
+    const perSender = 50;
+    const senders = groups.map((g) => g[0]!); // one sender on each worker of each node
+    // Fire everything without waiting, interleaved across senders.
+    for (let n = 0; n < perSender; n++) {
+      for (const sender of senders) sender.send({ type: 'say', requestId: 0, room: 'order', text: `${sender.id}#${n}`, to: null });
+    }
+    const total = perSender * senders.length;
 
-  const received = await Promise.all(
-    everyone.map(async (c) => {
-      const messages = [];
-      while (messages.length < total) messages.push(await c.next('message'));
-      return messages.map((m) => ({ seq: m.seq, sender: m.sender.id, text: m.text }));
-    }),
-  );
+    const received = await Promise.all(
+      everyone.map(async (c) => {
+        const messages = [];
+        while (messages.length < total) messages.push(await c.next('message'));
+        return messages.map((m) => ({ seq: m.seq, sender: m.sender.id, text: m.text }));
+      }),
+    );
 
-  const reference = received[0]!;
-  expect(reference.map((m) => m.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
-  for (const list of received) expect(list).toEqual(reference);
-  // Each sender's messages keep the order it sent them in.
-  for (const sender of senders) {
-    const mine = reference.filter((m) => m.sender === sender.id).map((m) => m.text);
-    expect(mine).toEqual(Array.from({ length: perSender }, (_, n) => `${sender.id}#${n}`));
-  }
-  // And a late joiner's history is the same sequence.
-  const history = (await (await fetch(`${host.http}/api/rooms/order`)).json()) as { headSeq: number };
-  expect(history.headSeq).toBe(total);
+    const reference = received[0]!;
+    expect(reference.map((m) => m.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    for (const list of received) expect(list).toEqual(reference);
+    // Each sender's messages keep the order it sent them in.
+    for (const sender of senders) {
+      const mine = reference.filter((m) => m.sender === sender.id).map((m) => m.text);
+      expect(mine).toEqual(Array.from({ length: perSender }, (_, n) => `${sender.id}#${n}`));
+    }
+    // And the room's head is the same from every node.
+    for (const host of shared.hosts) {
+      const room = (await (await fetch(`${host.http}/api/rooms/order`)).json()) as { headSeq: number };
+      expect(room.headSeq).toBe(total);
+    }
+  });
 });

@@ -1,170 +1,213 @@
-/** Presence, broadcast, private messages and history against a real 2-worker shared.host. */
+/**
+ * Presence, broadcast, private messages and history against real 2-worker hosts: a
+ * single node, and a 2-node cluster on Redis whose clients take turns between nodes.
+ */
 import { describe, expect, test } from 'vitest';
-import { connectAcrossWorkers, TestClient } from '../helpers/client.js';
+import type { TestClient } from '../helpers/client.js';
 import { waitForJson } from '../helpers/host.js';
-import { SharedHost } from '../helpers/shared-host.js';
+import { SharedHost, TOPOLOGIES } from '../helpers/shared-host.js';
 
-const shared = new SharedHost(['--workers', '2', '--history', '10', '--join-history', '4']);
-const connect = (): Promise<TestClient> => shared.connect();
 
-describe('presence', () => {
-  test('the joiner gets the member list; the others get member joined and member left', async () => {
-    const ann = await connect();
-    const bob = await connect();
-    const cat = await connect();
-    const annJoined = await ann.join('presence', 'ann');
-    expect(annJoined.members).toEqual([{ id: ann.id, name: 'ann' }]);
-    expect(annJoined.you).toEqual({ id: ann.id, name: 'ann' });
+describe.each(TOPOLOGIES)('$name', (topology) => {
+  const shared = new SharedHost(['--workers', '2', '--history', '10', '--join-history', '4'], topology);
+  const connect = (): Promise<TestClient> => shared.connect();
 
-    const bobJoined = await bob.join('presence', 'bob');
-    expect(bobJoined.members).toEqual(expect.arrayContaining([{ id: ann.id, name: 'ann' }, { id: bob.id, name: 'bob' }]));
-    expect(bobJoined.members).toHaveLength(2);
-    expect((await ann.next('memberJoined')).member).toEqual({ id: bob.id, name: 'bob' });
+  describe('presence', () => {
+    test('the joiner gets the member list; the others get member joined and member left', async () => {
+      const ann = await connect();
+      const bob = await connect();
+      const cat = await connect();
+      const annJoined = await ann.join('presence', 'ann');
+      expect(annJoined.members).toEqual([{ id: ann.id, name: 'ann' }]);
+      expect(annJoined.you).toEqual({ id: ann.id, name: 'ann' });
 
-    await cat.join('presence', '  cat  ');
-    expect((await ann.next('memberJoined')).member).toEqual({ id: cat.id, name: 'cat' });
-    expect((await bob.next('memberJoined')).member).toEqual({ id: cat.id, name: 'cat' });
+      const bobJoined = await bob.join('presence', 'bob');
+      expect(bobJoined.members).toEqual(expect.arrayContaining([{ id: ann.id, name: 'ann' }, { id: bob.id, name: 'bob' }]));
+      expect(bobJoined.members).toHaveLength(2);
+      expect((await ann.next('memberJoined')).member).toEqual({ id: bob.id, name: 'bob' });
 
-    await bob.leave('presence');
-    expect((await ann.next('memberLeft')).member).toEqual({ id: bob.id, name: 'bob' });
-    expect((await cat.next('memberLeft')).member).toEqual({ id: bob.id, name: 'bob' });
+      await cat.join('presence', '  cat  ');
+      expect((await ann.next('memberJoined')).member).toEqual({ id: cat.id, name: 'cat' });
+      expect((await bob.next('memberJoined')).member).toEqual({ id: cat.id, name: 'cat' });
 
-    await cat.close();
-    expect((await ann.next('memberLeft')).member).toEqual({ id: cat.id, name: 'cat' });
+      await bob.leave('presence');
+      expect((await ann.next('memberLeft')).member).toEqual({ id: bob.id, name: 'bob' });
+      expect((await cat.next('memberLeft')).member).toEqual({ id: bob.id, name: 'bob' });
 
-    // The joiner never gets a member-joined for itself.
-    expect(bob.events.some((e) => e.type === 'memberJoined' && e.member.id === bob.id)).toBe(false);
+      await cat.close();
+      expect((await ann.next('memberLeft')).member).toEqual({ id: cat.id, name: 'cat' });
+
+      // The joiner never gets a member-joined for itself.
+      expect(bob.events.some((e) => e.type === 'memberJoined' && e.member.id === bob.id)).toBe(false);
+    });
+
+    test('the member list is the same from every worker', async () => {
+      const everyone = (await shared.connectAcross(2)).flat();
+      for (const [i, c] of everyone.entries()) await c.join('same-list', `m${i}`);
+      const late = await connect();
+      const joined = await late.join('same-list', 'late');
+      const expected = [...everyone.map((c, i) => ({ id: c.id, name: `m${i}` })), { id: late.id, name: 'late' }];
+      expect(new Set(joined.members.map((m) => JSON.stringify(m)))).toEqual(new Set(expected.map((m) => JSON.stringify(m))));
+      const rooms = (await (await fetch(`${shared.host.http}/api/rooms/same-list`)).json()) as { memberList: unknown[] };
+      expect(rooms.memberList).toHaveLength(expected.length);
+    });
   });
 
-  test('the member list is the same from every worker', async () => {
-    const [first, second] = await connectAcrossWorkers(shared.host.ws, 2, 2);
-    shared.track(...first!, ...second!);
-    const everyone = [...first!, ...second!];
-    for (const [i, c] of everyone.entries()) await c.join('same-list', `m${i}`);
-    const late = await connect();
-    const joined = await late.join('same-list', 'late');
-    const expected = [...everyone.map((c, i) => ({ id: c.id, name: `m${i}` })), { id: late.id, name: 'late' }];
-    expect(new Set(joined.members.map((m) => JSON.stringify(m)))).toEqual(new Set(expected.map((m) => JSON.stringify(m))));
-    const rooms = (await (await fetch(`${shared.host.http}/api/rooms/same-list`)).json()) as { memberList: unknown[] };
-    expect(rooms.memberList).toHaveLength(expected.length);
-  });
-});
+  describe('room messages', () => {
+    test('a message reaches every member, the sender included, with the next sequence number', async () => {
+      const ann = await connect();
+      const bob = await connect();
+      await ann.join('talk', 'ann');
+      await bob.join('talk', 'bob');
+      const sent = await ann.say('talk', 'hello <b>world</b> 👋');
+      expect(sent.seq).toBe(1);
+      for (const c of [ann, bob]) {
+        const m = await c.next('message');
+        expect(m).toMatchObject({ room: 'talk', seq: 1, sender: { id: ann.id, name: 'ann' }, to: null, text: 'hello <b>world</b> 👋' });
+        expect(Math.abs(m.timestampMs - Date.now())).toBeLessThan(60_000);
+      }
+      expect((await bob.say('talk', 'hi ann')).seq).toBe(2);
+      expect((await ann.next('message')).seq).toBe(2);
+    });
 
-describe('room messages', () => {
-  test('a message reaches every member, the sender included, with the next sequence number', async () => {
-    const ann = await connect();
-    const bob = await connect();
-    await ann.join('talk', 'ann');
-    await bob.join('talk', 'bob');
-    const sent = await ann.say('talk', 'hello <b>world</b> 👋');
-    expect(sent.seq).toBe(1);
-    for (const c of [ann, bob]) {
-      const m = await c.next('message');
-      expect(m).toMatchObject({ room: 'talk', seq: 1, sender: { id: ann.id, name: 'ann' }, to: null, text: 'hello <b>world</b> 👋' });
-      expect(Math.abs(m.timestampMs - Date.now())).toBeLessThan(60_000);
-    }
-    expect((await bob.say('talk', 'hi ann')).seq).toBe(2);
-    expect((await ann.next('message')).seq).toBe(2);
-  });
-
-  test('a message goes only to its room', async () => {
-    const ann = await connect();
-    const bob = await connect();
-    await ann.join('room-a', 'ann');
-    await bob.join('room-b', 'bob');
-    await ann.join('room-b', 'ann');
-    await ann.say('room-a', 'only a');
-    await ann.say('room-b', 'only b');
-    // bob's next message is the room-b one: the room-a message never reached him.
-    const m = await bob.next('message');
-    expect(m).toMatchObject({ room: 'room-b', text: 'only b', seq: 1 });
-    expect(bob.events.filter((e) => e.type === 'message')).toHaveLength(0);
-  });
-});
-
-describe('private messages', () => {
-  test('reach the recipient and the sender only', async () => {
-    const ann = await connect();
-    const bob = await connect();
-    const cat = await connect();
-    await ann.join('secrets', 'ann');
-    await bob.join('secrets', 'bob');
-    await cat.join('secrets', 'cat');
-    const sent = await ann.say('secrets', 'psst bob', bob.id);
-    expect(sent.seq).toBe(0);
-    const toBob = await bob.next('message', (m) => m.seq === 0);
-    expect(toBob).toMatchObject({ room: 'secrets', seq: 0, sender: { id: ann.id, name: 'ann' }, to: { id: bob.id, name: 'bob' }, text: 'psst bob' });
-    expect(await ann.next('message', (m) => m.seq === 0)).toEqual(toBob);
-    // A room message after it is a barrier: cat has everything sent before it, and no private message.
-    await ann.say('secrets', 'everyone');
-    await cat.next('message', (m) => m.text === 'everyone');
-    expect(cat.events.concat().some((e) => e.type === 'message' && e.seq === 0)).toBe(false);
-    // Private messages are not history.
-    const dan = await connect();
-    const joined = await dan.join('secrets', 'dan');
-    expect(joined.history.map((m) => m.text)).toEqual(['everyone']);
-    expect(joined.headSeq).toBe(1);
+    test('a message goes only to its room', async () => {
+      const ann = await connect();
+      const bob = await connect();
+      await ann.join('room-a', 'ann');
+      await bob.join('room-b', 'bob');
+      await ann.join('room-b', 'ann');
+      await ann.say('room-a', 'only a');
+      await ann.say('room-b', 'only b');
+      // bob's next message is the room-b one: the room-a message never reached him.
+      const m = await bob.next('message');
+      expect(m).toMatchObject({ room: 'room-b', text: 'only b', seq: 1 });
+      expect(bob.events.filter((e) => e.type === 'message')).toHaveLength(0);
+    });
   });
 
-  test('to a member on the other worker', async () => {
-    const [[a], [b]] = (await connectAcrossWorkers(shared.host.ws, 2)) as [[TestClient], [TestClient]];
-    shared.track(a, b);
-    await a.join('cross-private', 'a');
-    await b.join('cross-private', 'b');
-    await a.say('cross-private', 'over there', b.id);
-    expect(await b.next('message')).toMatchObject({ to: { id: b.id }, text: 'over there', sender: { id: a.id } });
-  });
-});
+  describe('private messages', () => {
+    test('reach the recipient and the sender only', async () => {
+      const ann = await connect();
+      const bob = await connect();
+      const cat = await connect();
+      await ann.join('secrets', 'ann');
+      await bob.join('secrets', 'bob');
+      await cat.join('secrets', 'cat');
+      const sent = await ann.say('secrets', 'psst bob', bob.id);
+      expect(sent.seq).toBe(0);
+      const toBob = await bob.next('message', (m) => m.seq === 0);
+      expect(toBob).toMatchObject({ room: 'secrets', seq: 0, sender: { id: ann.id, name: 'ann' }, to: { id: bob.id, name: 'bob' }, text: 'psst bob' });
+      expect(await ann.next('message', (m) => m.seq === 0)).toEqual(toBob);
+      // A room message after it is a barrier: cat has everything sent before it, and no private message.
+      await ann.say('secrets', 'everyone');
+      await cat.next('message', (m) => m.text === 'everyone');
+      expect(cat.events.concat().some((e) => e.type === 'message' && e.seq === 0)).toBe(false);
+      // Private messages are not history.
+      const dan = await connect();
+      const joined = await dan.join('secrets', 'dan');
+      expect(joined.history.map((m) => m.text)).toEqual(['everyone']);
+      expect(joined.headSeq).toBe(1);
+    });
 
-describe('history', () => {
-  test('a joiner gets the most recent messages; a rejoin with since gets exactly what it missed', async () => {
-    const ann = await connect();
-    await ann.join('hist', 'ann');
-    for (let i = 1; i <= 6; i++) await ann.say('hist', `m${i}`);
-    const bob = await connect();
-    const first = await bob.join('hist', 'bob');
-    expect(first.history.map((m) => m.seq)).toEqual([3, 4, 5, 6]); // --join-history 4
-    expect(first.recovered).toBe(false);
-    expect(first.headSeq).toBe(6);
-    await bob.close();
-
-    for (let i = 7; i <= 9; i++) await ann.say('hist', `m${i}`);
-    const back = await connect();
-    const rejoined = await back.join('hist', 'bob', 6);
-    expect(rejoined.recovered).toBe(true);
-    expect(rejoined.history.map((m) => [m.seq, m.text])).toEqual([
-      [7, 'm7'],
-      [8, 'm8'],
-      [9, 'm9'],
-    ]);
-    // Nothing missed: recovered with an empty history.
-    await back.leave('hist');
-    const again = await back.join('hist', 'bob', 9);
-    expect(again).toMatchObject({ recovered: true, history: [], headSeq: 9 });
-  });
-
-  test('a gap beyond the kept history is reported as not recovered', async () => {
-    const ann = await connect();
-    await ann.join('gap', 'ann');
-    for (let i = 1; i <= 15; i++) await ann.say('gap', `m${i}`); // --history 10 keeps 6..15
-    const bob = await connect();
-    const joined = await bob.join('gap', 'bob', 2);
-    expect(joined.recovered).toBe(false);
-    expect(joined.history.map((m) => m.seq)).toEqual([12, 13, 14, 15]);
-    const edge = await (await connect()).join('gap', 'cat', 5);
-    expect(edge.recovered).toBe(true);
-    expect(edge.history.map((m) => m.seq)).toEqual([6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+    test('to a member on another worker (and node)', async () => {
+      const groups = (await shared.connectAcross(1)).map((g) => g[0]!);
+      for (const [i, c] of groups.entries()) await c.join('cross-private', `p${i}`);
+      // Everyone writes to everyone else: every pair of workers (and of nodes), both ways.
+      for (const from of groups) for (const to of groups) if (from !== to) await from.say('cross-private', `${from.id}>${to.id}`, to.id);
+      for (const to of groups) {
+        for (const from of groups) {
+          if (from === to) continue;
+          expect(await to.next('message', (m) => m.sender.id === from.id && m.to?.id === to.id)).toMatchObject({ text: `${from.id}>${to.id}`, seq: 0 });
+        }
+      }
+    });
   });
 
-  test('an empty room keeps its history', async () => {
-    const ann = await connect();
-    await ann.join('kept', 'ann');
-    await ann.say('kept', 'still here');
-    await ann.leave('kept');
-    type Rooms = { rooms: { name: string; members: number; headSeq: number }[] };
-    const rooms = await waitForJson<Rooms>(`${shared.host.http}/api/rooms`, (b) => b.rooms.some((r) => r.name === 'kept' && r.members === 0));
-    expect(rooms.rooms.find((r) => r.name === 'kept')).toEqual({ name: 'kept', members: 0, headSeq: 1 });
-    const joined = await (await connect()).join('kept', 'bob');
-    expect(joined.history.map((m) => m.text)).toEqual(['still here']);
+  describe('requests that do not wait for the join', () => {
+    test('a message sent right after a join, before Joined arrives, is carried out after the join', async () => {
+      const ann = await connect();
+      const bob = await connect();
+      await bob.join('eager', 'bob');
+      ann.send({ type: 'join', requestId: 1, room: 'eager', nickname: 'ann', since: null });
+      ann.send({ type: 'say', requestId: 2, room: 'eager', text: 'at once', to: null });
+      expect((await ann.next('joined')).requestId).toBe(1);
+      expect(await ann.next('sent')).toMatchObject({ requestId: 2, seq: 1 });
+      expect(await bob.next('message')).toMatchObject({ seq: 1, text: 'at once', sender: { id: ann.id } });
+      expect((await ann.next('message')).seq).toBe(1);
+    });
+
+    test('a join undone by a leave or a close before its reply leaves no member behind', async () => {
+      const witness = await connect();
+      await witness.join('undone', 'witness');
+      const quick = await connect();
+      quick.send({ type: 'join', requestId: 1, room: 'undone', nickname: 'quick', since: null });
+      quick.send({ type: 'leave', requestId: 2, room: 'undone' });
+      expect(await quick.next('left')).toMatchObject({ requestId: 2, room: 'undone' });
+      const gone = await connect();
+      gone.send({ type: 'join', requestId: 1, room: 'undone', nickname: 'gone', since: null });
+      await gone.close();
+      // Both joins were carried out and undone: the others see each come and go, in that order.
+      for (const id of [quick.id, gone.id]) {
+        await witness.next('memberJoined', (e) => e.member.id === id);
+        await witness.next('memberLeft', (e) => e.member.id === id);
+      }
+      const late = await connect();
+      await late.join('undone', 'quick');
+      const joined = await (await connect()).join('undone', 'gone');
+      expect(joined.members.map((m) => m.name).sort()).toEqual(['gone', 'quick', 'witness']);
+    });
+  });
+
+  describe('history', () => {
+    test('a joiner gets the most recent messages; a rejoin with since gets exactly what it missed', async () => {
+      const ann = await connect();
+      await ann.join('hist', 'ann');
+      for (let i = 1; i <= 6; i++) await ann.say('hist', `m${i}`);
+      const bob = await connect();
+      const first = await bob.join('hist', 'bob');
+      expect(first.history.map((m) => m.seq)).toEqual([3, 4, 5, 6]); // --join-history 4
+      expect(first.recovered).toBe(false);
+      expect(first.headSeq).toBe(6);
+      await bob.close();
+
+      for (let i = 7; i <= 9; i++) await ann.say('hist', `m${i}`);
+      const back = await connect();
+      const rejoined = await back.join('hist', 'bob', 6);
+      expect(rejoined.recovered).toBe(true);
+      expect(rejoined.history.map((m) => [m.seq, m.text])).toEqual([
+        [7, 'm7'],
+        [8, 'm8'],
+        [9, 'm9'],
+      ]);
+      // Nothing missed: recovered with an empty history.
+      await back.leave('hist');
+      const again = await back.join('hist', 'bob', 9);
+      expect(again).toMatchObject({ recovered: true, history: [], headSeq: 9 });
+    });
+
+    test('a gap beyond the kept history is reported as not recovered', async () => {
+      const ann = await connect();
+      await ann.join('gap', 'ann');
+      for (let i = 1; i <= 15; i++) await ann.say('gap', `m${i}`); // --history 10 keeps 6..15
+      const bob = await connect();
+      const joined = await bob.join('gap', 'bob', 2);
+      expect(joined.recovered).toBe(false);
+      expect(joined.history.map((m) => m.seq)).toEqual([12, 13, 14, 15]);
+      const edge = await (await connect()).join('gap', 'cat', 5);
+      expect(edge.recovered).toBe(true);
+      expect(edge.history.map((m) => m.seq)).toEqual([6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+    });
+
+    test('an empty room keeps its history', async () => {
+      const ann = await connect();
+      await ann.join('kept', 'ann');
+      await ann.say('kept', 'still here');
+      await ann.leave('kept');
+      type Rooms = { rooms: { name: string; members: number; headSeq: number }[] };
+      const rooms = await waitForJson<Rooms>(`${shared.host.http}/api/rooms`, (b) => b.rooms.some((r) => r.name === 'kept' && r.members === 0));
+      expect(rooms.rooms.find((r) => r.name === 'kept')).toEqual({ name: 'kept', members: 0, headSeq: 1 });
+      const joined = await (await connect()).join('kept', 'bob');
+      expect(joined.history.map((m) => m.text)).toEqual(['still here']);
+    });
   });
 });

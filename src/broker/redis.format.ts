@@ -1,0 +1,126 @@
+/**
+ * What the cluster keeps in Redis (changed only by the scripts in redis.scripts.ts),
+ * and how the node reads it back: envelopes from room channels, member values,
+ * history entries.
+ *
+ * Keys (room names are [A-Za-z0-9_.-], node ids are hex: neither holds ':'):
+ *   chat:room:R:meta       hash  seq (last sequence number), epoch (this incarnation of R)
+ *   chat:room:R:history    stream, entry id SEQ-0, field f = the encoded Message frame, capped
+ *                          exactly at --history entries
+ *   chat:room:R:members    hash  member id -> "NODE\tNICKNAME-KEY\tNICKNAME"
+ *   chat:room:R:nicknames  hash  nickname key (case-folded) -> member id
+ *   chat:rooms             set   every room name (swept when a room's meta is gone)
+ *   chat:epoch             the last epoch given, so that epochs only grow
+ *   chat:nodes             set   node ids that have joined the cluster
+ *   chat:node:N:alive      heartbeat key with a TTL (--node-ttl)
+ *   chat:node:N:rooms      set   rooms node N has had members in (the reaper's work list)
+ * Channels:
+ *   chat:room:R            envelopes of R's room frames, in the room's order
+ *   chat:node:N            private messages for connections on node N
+ *
+ * An envelope is a 18-byte header then a token and a frame:
+ *   u8 kind (1 message, 2 member joined/left, 3 sync marker), u64 head (the room's
+ *   sequence number after the event), u64 epoch (as two little-endian u32 each),
+ *   u8 token length, the token (names a join or sync of one node: its marker), the
+ *   frame (the encoded ServerFrame, sent to the workers as it is).
+ * Frames are binary strings to Lua: no JSON on the way, no re-encoding.
+ */
+
+import type { Logger } from 'pino';
+import { decodeServerFrame, ProtocolError, type ChatMessage } from '../protocol/index.js';
+
+export const keys = {
+  meta: (room: string): string => `chat:room:${room}:meta`,
+  history: (room: string): string => `chat:room:${room}:history`,
+  members: (room: string): string => `chat:room:${room}:members`,
+  nicknames: (room: string): string => `chat:room:${room}:nicknames`,
+  roomChannel: (room: string): string => `chat:room:${room}`,
+  nodeChannel: (node: string): string => `chat:node:${node}`,
+  nodeAlive: (node: string): string => `chat:node:${node}:alive`,
+  nodeRooms: (node: string): string => `chat:node:${node}:rooms`,
+  nodes: 'chat:nodes',
+  rooms: 'chat:rooms',
+  lastEpoch: 'chat:epoch',
+} as const;
+
+export const ROOM_CHANNEL_PREFIX = 'chat:room:';
+export const NODE_CHANNEL_PREFIX = 'chat:node:';
+
+export const enum EnvelopeKind {
+  Message = 1,
+  Member = 2,
+  Sync = 3,
+}
+
+export const ENVELOPE_HEADER_BYTES = 18;
+
+export interface Envelope {
+  readonly kind: EnvelopeKind;
+  /** The room's sequence number after the event (a message: its own). */
+  readonly head: number;
+  readonly epoch: number;
+  /** Names the join or sync whose marker this is; '' otherwise. */
+  readonly token: string;
+  /** The frame for the workers (empty for a sync marker). */
+  readonly frame: Uint8Array;
+}
+
+
+/** An envelope from a room channel, or null when it is not one (never throws). */
+export function parseEnvelope(message: Buffer): Envelope | null {
+  if (message.length < ENVELOPE_HEADER_BYTES) return null;
+  const kind = message[0] as EnvelopeKind;
+  if (kind !== EnvelopeKind.Message && kind !== EnvelopeKind.Member && kind !== EnvelopeKind.Sync) return null;
+  const tokenLength = message[17]!;
+  if (message.length < ENVELOPE_HEADER_BYTES + tokenLength) return null;
+  return {
+    kind,
+    head: message.readUInt32LE(1) + message.readUInt32LE(5) * 2 ** 32,
+    epoch: message.readUInt32LE(9) + message.readUInt32LE(13) * 2 ** 32,
+    token: message.toString('latin1', ENVELOPE_HEADER_BYTES, ENVELOPE_HEADER_BYTES + tokenLength),
+    frame: message.subarray(ENVELOPE_HEADER_BYTES + tokenLength),
+  };
+}
+
+/** A members hash (flat HGETALL of id -> "NODE\tKEY\tNICKNAME") as id -> nickname. */
+export function memberMap(flat: readonly (Buffer | string)[]): Map<string, string> {
+  const map = new Map<string, string>();
+  for (let i = 0; i + 1 < flat.length; i += 2) map.set(flat[i]!.toString(), nicknameIn(flat[i + 1]!.toString()));
+  return map;
+}
+
+/** The nickname in a members hash value ("NODE\tKEY\tNICKNAME"). */
+export function nicknameIn(value: string): string {
+  return value.slice(value.indexOf('\t', value.indexOf('\t') + 1) + 1);
+}
+
+/** History stream entries ([id, ['f', frame]]) as messages; an entry that does not decode is skipped, loudly. */
+export function decodeEntries(entries: readonly [Buffer, Buffer[]][], log: Logger): ChatMessage[] {
+  const out: ChatMessage[] = [];
+  for (const [, fields] of entries) {
+    try {
+      const event = decodeServerFrame(fields[1] ?? new Uint8Array(0));
+      if (event.type === 'message') out.push(event);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      log.warn({ code: error.code }, 'undecodable history entry skipped');
+    }
+  }
+  return out;
+}
+
+/** The Joined history, as the in-process Room.historyFor gives it. */
+export function historyOf(
+  entries: readonly [Buffer, Buffer[]][],
+  since: number,
+  head: number,
+  recovering: boolean,
+  joinHistory: number,
+  log: Logger,
+): { messages: ChatMessage[]; recovered: boolean } {
+  if (!recovering) return { messages: decodeEntries([...entries].reverse(), log), recovered: false };
+  const messages = decodeEntries(entries, log);
+  // Recovered when every message after `since` is still kept (the stream is capped at --history).
+  if (messages.length === head - since && (messages.length === 0 || messages[0]!.seq === since + 1)) return { messages, recovered: true };
+  return { messages: messages.slice(-joinHistory), recovered: false };
+}

@@ -1,0 +1,152 @@
+/**
+ * Redis restarts under traffic. Connections stay up; requests that need the cluster
+ * get Unavailable marked temporary; when Redis is back (empty: nothing is saved) the
+ * nodes resubscribe and put the rooms and their members back by themselves. Every
+ * member sees every accepted message exactly once, in sequence order, gap-free, and
+ * a client that went away during the outage recovers on the other node from history.
+ * A room that Redis lost and another node re-created first goes on with the numbering
+ * its members knew.
+ */
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { TestClient } from '../helpers/client.js';
+import { startHost, type Host } from '../helpers/host.js';
+import { startRedis } from '../helpers/redis.js';
+import { SharedHost, timesInStep, TOPOLOGIES, waitInStep } from '../helpers/shared-host.js';
+import { receiveUpTo, Traffic } from '../helpers/traffic.js';
+
+// The traffic sends as fast as replies come back: past the default rate limit, which is not under test here.
+const shared = new SharedHost(['--workers', '2', '--history', '10000', '--node-ttl', '2', '--rate-limit', '100000', '--rate-burst', '100000'], TOPOLOGIES[1]);
+
+let members: TestClient[];
+let leaver: TestClient;
+
+beforeAll(async () => {
+  members = [await shared.connect(), await shared.connect(), await shared.connect(), await shared.connect()];
+  leaver = await shared.connect();
+});
+afterAll(async () => {
+  await Promise.all([...members, leaver].map((c) => c.close()));
+});
+
+test('a Redis restart under traffic: no loss, no duplicates, order kept, presence repaired', { timeout: 90_000 }, async () => {
+  const [n0, n1] = shared.hosts as [Host, Host];
+  const redis = shared.redis!;
+  for (const [i, c] of members.entries()) await c.join('storm', `s${i}`);
+  const leaverJoined = await leaver.join('storm', 'leaver');
+  // Everyone has seen everyone join (the leaver last): from here on, presence must not change but for the leaver.
+  for (const c of members) {
+    await c.next('memberJoined', (e) => e.member.id === leaver.id);
+    c.drain();
+  }
+  const leaverNode = leaver.id.split('.')[0];
+
+  // One sender on each node; each waits for its reply before the next message.
+  const traffic = new Traffic([members[0]!, members[1]!], 'storm');
+  await traffic.until((t) => t.accepted >= 50);
+  const inStepBefore = shared.hosts.map(timesInStep);
+  await redis.stop('SIGTERM');
+  await traffic.until((t) => t.refused >= 2);
+
+  // During the outage: joins are refused as temporary too; a leave and a close still work locally.
+  const outsider = await TestClient.connect(n1.ws);
+  const refusedJoin = await outsider.expectError({ type: 'join', requestId: 77, room: 'storm', nickname: 'outsider', since: null });
+  expect(refusedJoin).toMatchObject({ code: 'Unavailable', temporary: true, room: 'storm' });
+  const leaverSaw = leaver.takeMessages('storm');
+  const lastSeenByLeaver = leaverSaw.length > 0 ? leaverSaw.at(-1)!.seq : leaverJoined.headSeq;
+  await leaver.close();
+
+  await redis.start();
+  await Promise.all(shared.hosts.map((h, i) => waitInStep(h, inStepBefore[i])));
+  const acceptedAtReturn = traffic.accepted;
+  await traffic.until((t) => t.accepted >= acceptedAtReturn + 50);
+  const outcomes = await traffic.stop();
+
+  // The last accepted message is a barrier: once it is in, everyone has everything.
+  const lastSeq = Math.max(...outcomes.map((o) => o.seq ?? 0));
+  const received = await receiveUpTo(members, 'storm', lastSeq);
+
+  // Connections stayed up.
+  for (const c of [...members, outsider]) expect(c.socket.readyState).toBe(c.socket.OPEN);
+  // Every refusal was the documented temporary one.
+  const errors = outcomes.flatMap((o) => (o.error ? [o.error] : []));
+  expect(errors.length).toBeGreaterThan(0);
+  for (const e of errors) expect(e).toMatchObject({ code: 'Unavailable', temporary: true });
+
+  const acceptedTexts = outcomes.filter((o) => o.seq !== null).map((o) => o.text);
+  for (const list of received) {
+    const seqs = list.map((m) => m.seq);
+    // In order and gap-free from the first one this member saw, no duplicates.
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => seqs[0]! + i));
+    // Everything accepted arrived (exactly once, by the line above), and nothing refused did.
+    expect(new Set(list.map((m) => m.text))).toEqual(new Set(acceptedTexts));
+  }
+  // Everyone saw the same sequence, with the seq each sender was told.
+  for (const list of received) expect(list.map((m) => [m.seq, m.text])).toEqual(received[0]!.map((m) => [m.seq, m.text]));
+  const seqOf = new Map(received[0]!.map((m) => [m.text, m.seq]));
+  for (const o of outcomes) if (o.seq !== null) expect(seqOf.get(o.text)).toBe(o.seq);
+
+  // Presence repaired: the members are back in Redis, the leaver is gone, everyone was told it left and nothing else.
+  const memberIds = members.map((c) => c.id).sort();
+  for (const host of shared.hosts) {
+    const detail = (await (await fetch(`${host.http}/api/rooms/storm`)).json()) as { memberList: { id: string }[] };
+    expect(detail.memberList.map((m) => m.id).sort()).toEqual(memberIds);
+  }
+  for (const c of members) {
+    expect((await c.next('memberLeft')).member.id).toBe(leaver.id);
+    expect(c.events.filter((e) => e.type === 'memberLeft' || e.type === 'memberJoined')).toEqual([]);
+  }
+
+  // The leaver comes back on the other node and recovers everything it missed from history.
+  const otherNode = shared.hosts.find((h) => !h.logs.some((l) => l.node === leaverNode)) ?? n0;
+  const back = await TestClient.connect(otherNode.ws);
+  shared.track(back);
+  const rejoined = await back.join('storm', 'leaver', lastSeenByLeaver);
+  expect(back.id.split('.')[0]).not.toBe(leaverNode);
+  expect(rejoined.epoch).toBe(leaverJoined.epoch);
+  expect(rejoined.recovered).toBe(true);
+  expect(rejoined.history.map((m) => m.seq)).toEqual(received[0]!.filter((m) => m.seq > lastSeenByLeaver).map((m) => m.seq));
+  await outsider.close();
+});
+
+test('a room another node re-created first after a Redis restart goes on with the numbering its members knew', { timeout: 60_000 }, async () => {
+  const redis = await startRedis();
+  const url = ['--workers', '1', '--redis', redis.url];
+  const [keeper, other] = await Promise.all([startHost(url), startHost(url)]);
+  const clients: TestClient[] = [];
+  try {
+    await Promise.all([waitInStep(keeper), waitInStep(other)]);
+    const ann = await TestClient.connect(keeper.ws);
+    clients.push(ann);
+    const before = await ann.join('again', 'ann');
+    for (let i = 1; i <= 3; i++) await ann.say('again', `old ${i}`);
+
+    // The keeper sleeps through the restart; the other node comes back first and a newcomer creates the room anew there.
+    const otherInStep = timesInStep(other);
+    const keeperInStep = timesInStep(keeper);
+    keeper.process.kill('SIGSTOP');
+    await redis.stop('SIGTERM');
+    await redis.start();
+    await waitInStep(other, otherInStep);
+    const bob = await TestClient.connect(other.ws);
+    clients.push(bob);
+    const fresh = await bob.join('again', 'bob');
+    expect(fresh.epoch).not.toBe(before.epoch);
+    expect(fresh.headSeq).toBe(0);
+    keeper.process.kill('SIGCONT');
+    await waitInStep(keeper, keeperInStep);
+
+    // ann's numbering goes on; bob gets the same message, with the same number.
+    expect((await ann.say('again', 'new')).seq).toBe(4);
+    expect((await ann.next('message', (m) => m.text === 'new')).seq).toBe(4);
+    expect((await bob.next('message', (m) => m.text === 'new')).seq).toBe(4);
+    const late = await TestClient.connect(other.ws);
+    clients.push(late);
+    const joined = await late.join('again', 'late');
+    expect(joined).toMatchObject({ epoch: before.epoch, headSeq: 4 });
+    expect(joined.members.map((m) => m.name).sort()).toEqual(['ann', 'bob', 'late']);
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await Promise.all([keeper.stop(), other.stop()]);
+    await redis.stop();
+  }
+});
