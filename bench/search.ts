@@ -164,7 +164,8 @@ export async function searchTarget(spec: TargetSpec, scenario: Scenario, options
       if (await decide(mid, 'bisect')) lo = mid;
       else hi = mid;
     }
-    for (let tries = 0; tries < 3 && lo > 0; tries++) {
+    // Near the knee latency is bimodal: step down (by 20%) up to 5 times before giving up.
+    for (let tries = 0; tries < 5 && lo > 0; tries++) {
       const repeats: RunRecord[] = [];
       for (let i = 0; repeats.length < options.repeats && i < options.repeats * 2; i++) {
         const r = await attempt(lo, 'repeat');
