@@ -59,9 +59,12 @@ const OK = '200 OK';
 const BACKPRESSURE_CHECK_MS = 100;
 /**
  * uWS's own hard limit, past which it cuts a socket without a close frame: far
- * enough above ours that our check (with a code and reason) comes first.
+ * enough above ours that our check (with a code and reason) comes first, even for
+ * a socket that gains megabytes between two checks.
  */
-const HARD_BACKPRESSURE_FACTOR = 4;
+function hardBackpressureLimit(limit: number): number {
+  return limit * 4 + 16 * 1024 * 1024;
+}
 
 export class ChatServer implements BrokerHandler {
   private readonly app: TemplatedApp;
@@ -103,7 +106,7 @@ export class ChatServer implements BrokerHandler {
       maxPayloadLength: Math.max(config.maxFrameBytes * 4, 64 * 1024),
       idleTimeout: config.idleTimeoutSeconds,
       sendPingsAutomatically: true,
-      maxBackpressure: config.maxBackpressureBytes * HARD_BACKPRESSURE_FACTOR,
+      maxBackpressure: hardBackpressureLimit(config.maxBackpressureBytes),
       closeOnBackpressureLimit: 1,
       compression: uws.DISABLED,
       upgrade: (res, req, context) => this.upgrade(res, req, context),

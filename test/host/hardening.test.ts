@@ -221,8 +221,8 @@ describe('slow readers', () => {
       let sent = 0;
       let readerSeq = 0;
       let metrics = await scrape(host.http);
-      // Bounded: at most 200 rounds of 50 messages (15 MB).
-      for (let round = 0; round < 200 && metrics.get('chat_backpressure_closes_total') === 0; round++) {
+      // Bounded: at most 400 rounds of 50 messages (30 MB; loopback's kernel queues hold about 4 MB).
+      for (let round = 0; round < 400 && metrics.get('chat_backpressure_closes_total') === 0; round++) {
         for (let i = 0; i < 50; i++) sender.send({ type: 'say', requestId: 0, room: 'slow', text: `${sent++} ${text}`, to: null });
         // Pace by the healthy reader, so that only the stalled one falls behind.
         const lastText = `${sent - 1} `;
