@@ -3,7 +3,17 @@
  * main thread in one batch per turn of the event loop; the hub's batches come back
  * as BrokerHandler calls, in order.
  */
-import type { ClusterStats, Broker, BrokerHandler, Directory, JoinRequest, RoomDetail, RoomSummary, SayRequest } from './broker.js';
+import {
+  BrokerUnavailable,
+  type Broker,
+  type BrokerHandler,
+  type ClusterStats,
+  type Directory,
+  type JoinRequest,
+  type RoomDetail,
+  type RoomSummary,
+  type SayRequest,
+} from './broker.js';
 import { BatchWriter, HubOp, type QueryKind, type RelayBatch, WorkerOp } from './relay.js';
 
 /** Relay batch counts for the queue-depth metric. */
@@ -20,7 +30,7 @@ export class LocalBroker implements Broker {
   private readonly out = new BatchWriter();
   private flushScheduled = false;
   private nextQueryId = 1;
-  private readonly pendingQueries = new Map<number, (result: unknown) => void>();
+  private readonly pendingQueries = new Map<number, { resolve: (result: unknown) => void; reject: (error: Error) => void }>();
   private handler: BrokerHandler | null = null;
   private latestDirectory: Directory | null = null;
 
@@ -99,9 +109,17 @@ export class LocalBroker implements Broker {
         case HubOp.QueryResult: {
           const id = ops[i++] as number;
           const result = ops[i++];
-          const resolve = this.pendingQueries.get(id);
+          const pending = this.pendingQueries.get(id);
           this.pendingQueries.delete(id);
-          resolve?.(result);
+          pending?.resolve(result);
+          break;
+        }
+        case HubOp.QueryUnavailable: {
+          const id = ops[i++] as number;
+          const message = ops[i++] as string;
+          const pending = this.pendingQueries.get(id);
+          this.pendingQueries.delete(id);
+          pending?.reject(new BrokerUnavailable(message));
           break;
         }
         default:
@@ -112,8 +130,8 @@ export class LocalBroker implements Broker {
 
   private query(kind: QueryKind, argument: string): Promise<unknown> {
     const id = this.nextQueryId++;
-    return new Promise((resolve) => {
-      this.pendingQueries.set(id, resolve);
+    return new Promise((resolve, reject) => {
+      this.pendingQueries.set(id, { resolve, reject });
       this.queue(WorkerOp.Query, id, kind, argument);
     });
   }

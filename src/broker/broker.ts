@@ -76,6 +76,11 @@ export interface Directory {
 /** The longest a Directory lags behind the rooms while they change. */
 export const DIRECTORY_INTERVAL_MS = 100;
 
+/** A query the broker cannot answer now (a cluster node that cannot reach Redis); retrying later may work. */
+export class BrokerUnavailable extends Error {
+  override readonly name = 'BrokerUnavailable';
+}
+
 export interface BrokerHandler {
   /** Room traffic for a room this worker has members in: publish it to the room's topic. */
   onPublish(room: string, frame: Uint8Array): void;

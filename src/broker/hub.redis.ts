@@ -377,7 +377,7 @@ export class RedisHub extends RelaySequencer {
           (detail) => this.links.queryResult(from, queryId, detail),
           (error: unknown) => {
             this.log.warn({ room: argument, err: (error as Error).message }, 'room query failed: redis unavailable');
-            this.links.queryResult(from, queryId, null);
+            this.links.queryUnavailable(from, queryId, 'the cluster is unavailable (Redis cannot be reached); retry shortly');
           },
         )
         .catch(this.bug);

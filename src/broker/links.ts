@@ -135,6 +135,11 @@ export class WorkerLinks {
     this.outFor(worker)?.push(HubOp.QueryResult, queryId, result);
   }
 
+  /** The query cannot be answered now; the worker's promise rejects with BrokerUnavailable. */
+  queryUnavailable(worker: number, queryId: number, message: string): void {
+    this.outFor(worker)?.push(HubOp.QueryUnavailable, queryId, message);
+  }
+
   /** This node's workers and connections; `rooms` is whatever the sequencer counts. */
   stats(rooms: number): ClusterStats {
     const perWorker = [...this.links.values()]

@@ -36,6 +36,8 @@ export const enum HubOp {
   JoinFailed = 5,
   /** directory (structured-cloned Directory) */
   Directory = 6,
+  /** queryId, message: the sequencer cannot answer now (a cluster node without Redis) */
+  QueryUnavailable = 7,
 }
 
 export type QueryKind = 'rooms' | 'room' | 'stats';

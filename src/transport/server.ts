@@ -8,7 +8,7 @@ import type { ConnectionLimits as AdmissionLimits } from '../admission/connectio
 import { originAllowed, parseOriginPolicy, type OriginPolicy } from '../admission/origin.js';
 import { RateLimiter, type RateLimitSettings } from '../admission/rate-limit.js';
 import { TokenVerifier } from '../admission/token.js';
-import type { Broker, BrokerHandler, Directory } from '../broker/broker.js';
+import { BrokerUnavailable, type Broker, type BrokerHandler, type Directory } from '../broker/broker.js';
 import type { Config } from '../config.js';
 import { etagMatches, StaticFiles } from '../http/static-files.js';
 import type { Logger } from '../log.js';
@@ -439,6 +439,10 @@ export class ChatServer implements BrokerHandler {
         if (!aborted) res.cork(() => this.writeJson(res, status, body));
       },
       (error: unknown) => {
+        if (error instanceof BrokerUnavailable) {
+          if (!aborted) res.cork(() => this.writeJson(res, '503 Service Unavailable', { error: error.message }));
+          return;
+        }
         this.options.log.error({ err: error }, 'HTTP handler failed');
         if (!aborted) res.cork(() => this.writeJson(res, '500 Internal Server Error', { error: 'internal error' }));
       },

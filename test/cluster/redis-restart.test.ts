@@ -51,6 +51,10 @@ test('a Redis restart under traffic: no loss, no duplicates, order kept, presenc
   const outsider = await TestClient.connect(n1.ws);
   const refusedJoin = await outsider.expectError({ type: 'join', requestId: 77, room: 'storm', nickname: 'outsider', since: null });
   expect(refusedJoin).toMatchObject({ code: 'Unavailable', temporary: true, room: 'storm' });
+  // The room API cannot read the room either: 503, not a made-up 404.
+  const roomApi = await fetch(`${n1.http}/api/rooms/storm`);
+  expect(roomApi.status).toBe(503);
+  expect(((await roomApi.json()) as { error: string }).error).toMatch(/unavailable/);
   const leaverSaw = leaver.takeMessages('storm');
   const lastSeenByLeaver = leaverSaw.length > 0 ? leaverSaw.at(-1)!.seq : leaverJoined.headSeq;
   await leaver.close();
