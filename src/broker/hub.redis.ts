@@ -331,7 +331,8 @@ export class RedisHub extends RelaySequencer {
       keys.meta(roomName), keys.history(roomName), Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength), seqOffset, this.settings.historyCapacity, room.channel,
       (error: Error | null | undefined, seq?: number) => {
         if (error || seq === undefined) {
-          this.log.debug({ room: roomName, err: error?.message }, 'message refused: redis unavailable');
+          // Per message during an outage: the line is built only when debug is on.
+          if (this.log.isLevelEnabled('debug')) this.log.debug({ room: roomName, err: error?.message }, 'message refused: redis unavailable');
           this.sendIfOpen(connection, this.errorFrame(requestId, 'Unavailable', UNAVAILABLE, roomName, true));
         } else if (seq < 0) {
           // The room is gone from Redis (it restarted, empty): put it back before anything more.
