@@ -105,10 +105,6 @@ export class HostMetrics {
     for (const set of this.setters) set(input, total);
     return this.registry.metrics();
   }
-
-  get contentType(): string {
-    return this.registry.contentType;
-  }
 }
 
 function sum(values: readonly number[]): number {

@@ -55,6 +55,9 @@ type Ws = WebSocket<ConnectionState>;
 type ClosableApp = TemplatedApp & { close(): void };
 
 const OK = '200 OK';
+const JSON_TYPE = 'application/json; charset=utf-8';
+/** The Prometheus text exposition format, version 0.0.4 (what prom-client renders). */
+const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 /** How often sockets are checked for a send buffer over --max-backpressure. */
 const BACKPRESSURE_CHECK_MS = 100;
 /**
@@ -366,19 +369,12 @@ export class ChatServer implements BrokerHandler {
   }
 
   private metrics(res: HttpResponse): void {
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    this.options.metricsText().then(
-      (text) => {
-        if (!aborted) {
-          res.cork(() => res.writeStatus(OK).writeHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8').writeHeader('Cache-Control', 'no-store').end(text));
-        }
-      },
-      (error: unknown) => {
+    this.later(
+      res,
+      async () => ({ status: OK, contentType: PROMETHEUS_TEXT, body: await this.options.metricsText() }),
+      (error) => {
         this.options.log.error({ err: error }, 'gathering metrics failed');
-        if (!aborted) res.cork(() => this.writeJson(res, '500 Internal Server Error', { error: 'metrics unavailable' }));
+        return json('500 Internal Server Error', { error: 'metrics unavailable' });
       },
     );
   }
@@ -398,10 +394,18 @@ export class ChatServer implements BrokerHandler {
     // A room's members and recent messages come from the hub, asynchronously (exact, not
     // from the directory): uWS 20.30 closes a connection that pipelines another request
     // behind such a response. Browsers and health checkers do not pipeline.
-    this.json(res, async () => {
-      const room = await this.options.broker.room(name);
-      return room ? [OK, room] : ['404 Not Found', { error: 'no such room' }];
-    });
+    this.later(
+      res,
+      async () => {
+        const room = await this.options.broker.room(name);
+        return room ? json(OK, room) : json('404 Not Found', { error: 'no such room' });
+      },
+      (error) => {
+        if (error instanceof BrokerUnavailable) return json('503 Service Unavailable', { error: error.message });
+        this.options.log.error({ err: error }, 'HTTP handler failed');
+        return json('500 Internal Server Error', { error: 'internal error' });
+      },
+    );
   }
 
   /**
@@ -424,40 +428,43 @@ export class ChatServer implements BrokerHandler {
       text = JSON.stringify(body(directory));
       this.bodies.set(key, text);
     }
-    const ready = text;
-    res.cork(() => this.writeJsonText(res, OK, ready));
+    const answer = jsonText(OK, text);
+    res.cork(() => this.write(res, answer));
   }
 
-  /** Answers with the status and JSON body `produce` resolves to. */
-  private json(res: HttpResponse, produce: () => Promise<[string, unknown]>): void {
+  /** Answers with what `produce` resolves to (or `failed` makes of its error), unless the client has gone meanwhile. */
+  private later(res: HttpResponse, produce: () => Promise<Answer>, failed: (error: unknown) => Answer): void {
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
     });
-    produce().then(
-      ([status, body]) => {
-        if (!aborted) res.cork(() => this.writeJson(res, status, body));
-      },
-      (error: unknown) => {
-        if (error instanceof BrokerUnavailable) {
-          if (!aborted) res.cork(() => this.writeJson(res, '503 Service Unavailable', { error: error.message }));
-          return;
-        }
-        this.options.log.error({ err: error }, 'HTTP handler failed');
-        if (!aborted) res.cork(() => this.writeJson(res, '500 Internal Server Error', { error: 'internal error' }));
-      },
-    );
+    void produce()
+      .catch(failed)
+      .then((answer) => {
+        if (!aborted) res.cork(() => this.write(res, answer));
+      });
   }
 
   private writeJson(res: HttpResponse, status: string, body: unknown): void {
-    this.writeJsonText(res, status, JSON.stringify(body));
+    this.write(res, json(status, body));
   }
 
-  private writeJsonText(res: HttpResponse, status: string, text: string): void {
-    res
-      .writeStatus(status)
-      .writeHeader('Content-Type', 'application/json; charset=utf-8')
-      .writeHeader('Cache-Control', 'no-store')
-      .end(text);
+  private write(res: HttpResponse, answer: Answer): void {
+    res.writeStatus(answer.status).writeHeader('Content-Type', answer.contentType).writeHeader('Cache-Control', 'no-store').end(answer.body);
   }
+}
+
+/** An HTTP answer that is not a static file (never cached by clients). */
+interface Answer {
+  readonly status: string;
+  readonly contentType: string;
+  readonly body: string;
+}
+
+function json(status: string, body: unknown): Answer {
+  return jsonText(status, JSON.stringify(body));
+}
+
+function jsonText(status: string, text: string): Answer {
+  return { status, contentType: JSON_TYPE, body: text };
 }

@@ -377,8 +377,4 @@ describe('HostMetrics.render', () => {
     const samples = parseSamples(await b.render(scrapeInput(1)));
     expect(value(samples, 'chat_requests_total')).toBe(5300);
   });
-
-  test('contentType is the Prometheus text format', () => {
-    expect(new HostMetrics().contentType).toMatch(/^text\/plain; version=0\.0\.4/);
-  });
 });
