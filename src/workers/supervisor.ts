@@ -31,9 +31,9 @@ interface Slot {
   latest: WorkerSnapshot | null;
 }
 
+/** A scrape waiting for these worker slots to report (each report lands in its slot's `latest`). */
 interface Scrape {
   readonly waiting: Set<number>;
-  readonly snapshots: Map<number, WorkerSnapshot>;
   readonly done: () => void;
 }
 
@@ -156,7 +156,7 @@ export class Supervisor {
             break;
           case 'metrics-snapshot':
             slot.latest = message.snapshot;
-            this.scrapeAnswered(message.id, slot.index, message.snapshot);
+            this.scrapeAnswered(message.id, slot.index);
             break;
           case 'final-counts':
             slot.latest = message.snapshot;
@@ -196,7 +196,6 @@ export class Supervisor {
   /** Asks every live worker for its counts and renders /metrics. */
   private async scrape(): Promise<string> {
     const id = this.nextScrape++;
-    const snapshots = new Map<number, WorkerSnapshot>();
     const live = this.slots.filter((slot) => slot.worker !== null);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => finish(), SCRAPE_TIMEOUT_MS);
@@ -205,12 +204,13 @@ export class Supervisor {
         this.scrapes.delete(id);
         resolve();
       };
-      this.scrapes.set(id, { waiting: new Set(live.map((slot) => slot.index)), snapshots, done: finish });
+      this.scrapes.set(id, { waiting: new Set(live.map((slot) => slot.index)), done: finish });
       for (const slot of live) slot.worker!.postMessage({ kind: 'metrics-collect', id } satisfies ToWorker);
       if (live.length === 0) finish();
     });
-    // A worker that did not answer in time is shown with what it last reported.
-    for (const slot of this.slots) if (!snapshots.has(slot.index) && slot.worker && slot.latest) snapshots.set(slot.index, slot.latest);
+    // Every live worker as it last reported: just now, or before, if it did not answer in time.
+    const snapshots = new Map<number, WorkerSnapshot>();
+    for (const slot of this.slots) if (slot.worker && slot.latest) snapshots.set(slot.index, slot.latest);
     return this.metrics.render({
       workers: snapshots,
       retired: this.retired,
@@ -222,10 +222,9 @@ export class Supervisor {
     });
   }
 
-  private scrapeAnswered(id: number, index: number, snapshot: WorkerSnapshot): void {
+  private scrapeAnswered(id: number, index: number): void {
     const scrape = this.scrapes.get(id);
     if (!scrape) return;
-    scrape.snapshots.set(index, snapshot);
     scrape.waiting.delete(index);
     if (scrape.waiting.size === 0) scrape.done();
   }
