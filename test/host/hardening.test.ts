@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import { TokenVerifier } from '../../src/admission/token.js';
 import { TestClient, type ErrorEvent } from '../helpers/client.js';
 import { startHost, type Host } from '../helpers/host.js';
-import { scrape, waitForMetrics } from '../helpers/metrics.js';
+import { scrape } from '../helpers/metrics.js';
 import { SharedHost } from '../helpers/shared-host.js';
 
 /** Resolves with the HTTP status of a refused upgrade, or 101 when it was accepted (and closes that socket). */

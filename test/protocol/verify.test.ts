@@ -11,7 +11,7 @@ import { Leave } from '../../src/protocol/generated/chat/wire/leave.js';
 import { Left } from '../../src/protocol/generated/chat/wire/left.js';
 import { ServerBody } from '../../src/protocol/generated/chat/wire/server-body.js';
 import { ServerFrame } from '../../src/protocol/generated/chat/wire/server-frame.js';
-import { type ChatMessage, CLIENT_FRAME, type JoinedInfo, MAX_TABLE_DEPTH, MAX_VECTOR_LENGTH, isValidUtf8 } from '../../src/protocol/index.js';
+import { type ChatMessage, type JoinedInfo, MAX_TABLE_DEPTH, MAX_VECTOR_LENGTH, isValidUtf8 } from '../../src/protocol/index.js';
 import { type TableSpec, verifyRoot } from '../../src/protocol/verify.js';
 import {
   BASE_SEED,
