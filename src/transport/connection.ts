@@ -42,11 +42,22 @@ export function newConnectionState(id: string, limiter: RateLimiter | null = nul
   return { id, rooms: new Map(), attempts: 0, limiter, admissionSlot };
 }
 
+/** Sends an ErrorReply for `request`, counted by its code when `limits` counts errors. */
+export function replyError(
+  socket: Socket,
+  limits: ConnectionLimits,
+  request: ClientRequest,
+  code: ErrorCodeName,
+  message: string,
+  room: string | null,
+  temporary = false,
+): void {
+  if (limits.errors) countError(limits.errors, code);
+  socket.send(encodeError(request.requestId, code, message, room, temporary), true);
+}
+
 export function handleRequest(state: ConnectionState, socket: Socket, request: ClientRequest, broker: Broker, limits: ConnectionLimits): void {
-  const fail = (code: ErrorCodeName, message: string, room: string | null): void => {
-    if (limits.errors) countError(limits.errors, code);
-    socket.send(encodeError(request.requestId, code, message, room), true);
-  };
+  const fail = (code: ErrorCodeName, message: string, room: string | null): void => replyError(socket, limits, request, code, message, room);
 
   const room = checkRoomName(request.room);
   if (!room.ok) return fail(room.code, room.message, null);

@@ -12,18 +12,17 @@ import { BrokerUnavailable, type Broker, type BrokerHandler, type Directory } fr
 import type { Config } from '../config.js';
 import { etagMatches, StaticFiles } from '../http/static-files.js';
 import type { Logger } from '../log.js';
-import { countError, type RefusalReason, type WorkerCounts } from '../metrics/counters.js';
+import type { RefusalReason, WorkerCounts } from '../metrics/counters.js';
 import {
   CloseCode,
   closeReason,
   decodeClientFrame,
-  encodeError,
   encodeWelcome,
   PROTOCOL_VERSION,
   ProtocolError,
 } from '../protocol/index.js';
 import { checkRoomName } from '../rooms/rules.js';
-import { handleRequest, newConnectionState, type ConnectionLimits, type ConnectionState } from './connection.js';
+import { handleRequest, newConnectionState, replyError, type ConnectionLimits, type ConnectionState } from './connection.js';
 import type { UWS } from './uws.js';
 
 export interface ServerOptions {
@@ -297,11 +296,8 @@ export class ChatServer implements BrokerHandler {
       if (decision === 'close') {
         return this.end(ws, CloseCode.PolicyViolation, `over the rate limit of ${this.rateLimit.perSecond} requests/s for ${this.options.config.rateAbuseSeconds} s`);
       }
-      countError(counts.errors, 'RateLimited');
-      const room = request.room.length > 0 ? request.room : null;
       const text = `too many requests: at most ${this.rateLimit.perSecond} per second (bursts of ${this.rateLimit.burst}); this one was not carried out`;
-      ws.send(encodeError(request.requestId, 'RateLimited', text, room, true), true);
-      return;
+      return replyError(ws, this.limits, request, 'RateLimited', text, request.room.length > 0 ? request.room : null, true);
     }
     handleRequest(state, ws, request, this.options.broker, this.limits);
   }
