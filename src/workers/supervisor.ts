@@ -136,6 +136,7 @@ export class Supervisor {
             break;
           case 'listening':
             listened = true;
+            if (isRestart) this.log.info({ worker: slot.index, incarnation }, 'worker restarted');
             settle(message.port);
             break;
           case 'listen-failed':
@@ -238,12 +239,9 @@ export class Supervisor {
     this.log.warn({ worker: slot.index, code, delayMs: delay }, 'restarting worker');
     setTimeout(() => {
       if (this.stopping) return;
-      // spawn() numbers the new incarnation first thing.
-      const incarnation = this.incarnations + 1;
       this.spawn(slot, this.port, true).then(
         (port) => {
           if (port === false) this.log.error({ worker: slot.index }, 'restarted worker could not listen');
-          else this.log.info({ worker: slot.index, incarnation }, 'worker restarted');
         },
         (error: unknown) => this.log.error({ err: error, worker: slot.index }, 'restarting worker failed'),
       );
