@@ -45,8 +45,22 @@ import { RoomRegistry } from '../rooms/registry.js';
 import type { ClusterStats, Directory, RoomDetail, RoomSummary } from './broker.js';
 import { byMembersThenName, publicMember, recentEntry, type HubSettings } from './hub.js';
 import { RelaySequencer } from './links.js';
-import { decodeEntries, EnvelopeKind, historyOf, keys, memberMap, NODE_CHANNEL_PREFIX, nicknameIn, parseEnvelope, ROOM_CHANNEL_PREFIX, type Envelope } from './redis.format.js';
-import { JOIN, LEAVE, PRIVATE, SAY, SYNC } from './redis.scripts.js';
+import {
+  decodeEntries,
+  EnvelopeKind,
+  historyOf,
+  keys,
+  memberMap,
+  MEMBERS_SUFFIX,
+  META_SUFFIX,
+  NODE_CHANNEL_PREFIX,
+  nicknameIn,
+  parseEnvelope,
+  ROOM_CHANNEL_PREFIX,
+  ROOM_KEY_PREFIX,
+  type Envelope,
+} from './redis.format.js';
+import { JOIN, LEAVE, PRIVATE, ROOM_LIST, SAY, SYNC } from './redis.scripts.js';
 import type { QueryKind, RelayBatch } from './relay.js';
 
 export interface RedisHubSettings extends HubSettings {
@@ -68,6 +82,7 @@ declare module 'ioredis' {
     chatSync(...args: (string | Buffer | number)[]): Result<unknown, Context>;
     chatPrivate(...args: (string | Buffer | number)[]): Result<number, Context>;
     chatJoinBuffer(...args: (string | Buffer | number)[]): Result<unknown, Context>;
+    chatRoomList(...args: string[]): Result<unknown, Context>;
   }
 }
 
@@ -163,6 +178,7 @@ export class RedisHub extends RelaySequencer {
     this.commands.defineCommand('chatLeave', { numberOfKeys: 4, lua: LEAVE });
     this.commands.defineCommand('chatSync', { numberOfKeys: 7, lua: SYNC });
     this.commands.defineCommand('chatPrivate', { numberOfKeys: 1, lua: PRIVATE });
+    this.commands.defineCommand('chatRoomList', { numberOfKeys: 1, lua: ROOM_LIST });
     this.subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onChannelMessage(channel, message));
     for (const [name, connection] of [
       ['commands', this.commands],
@@ -800,16 +816,10 @@ export class RedisHub extends RelaySequencer {
   private async refreshRoomList(): Promise<void> {
     if (!this.available) return;
     try {
-      const names = await this.commands.smembers(keys.rooms);
-      const counts = await Promise.all(names.map((n) => Promise.all([this.commands.hlen(keys.members(n)), this.commands.hget(keys.meta(n), 'seq')])));
+      // One script call: with thousands of rooms, two commands per room every second kept a core busy.
+      const flat = (await this.commands.chatRoomList(keys.rooms, ROOM_KEY_PREFIX, META_SUFFIX, MEMBERS_SUFFIX)) as (string | number)[];
       const list: RoomSummary[] = [];
-      const gone: string[] = [];
-      for (const [i, name] of names.entries()) {
-        const [members, seq] = counts[i]!;
-        if (seq === null) gone.push(name);
-        else list.push({ name, members, headSeq: Number(seq) });
-      }
-      if (gone.length > 0) await this.commands.srem(keys.rooms, ...gone);
+      for (let i = 0; i + 2 < flat.length; i += 3) list.push({ name: String(flat[i]), members: Number(flat[i + 1]), headSeq: Number(flat[i + 2]) });
       this.roomList = list.sort(byMembersThenName);
       this.links.changed();
     } catch (error) {

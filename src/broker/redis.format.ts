@@ -29,10 +29,15 @@
 import type { Logger } from 'pino';
 import { decodeServerFrame, ProtocolError, type ChatMessage } from '../protocol/index.js';
 
+/** A room's keys are ROOM_KEY_PREFIX + name + suffix; the room-list script builds them the same way. */
+export const ROOM_KEY_PREFIX = 'chat:room:';
+export const META_SUFFIX = ':meta';
+export const MEMBERS_SUFFIX = ':members';
+
 export const keys = {
-  meta: (room: string): string => `chat:room:${room}:meta`,
+  meta: (room: string): string => `${ROOM_KEY_PREFIX}${room}${META_SUFFIX}`,
   history: (room: string): string => `chat:room:${room}:history`,
-  members: (room: string): string => `chat:room:${room}:members`,
+  members: (room: string): string => `${ROOM_KEY_PREFIX}${room}${MEMBERS_SUFFIX}`,
   nicknames: (room: string): string => `chat:room:${room}:nicknames`,
   roomChannel: (room: string): string => `chat:room:${room}`,
   nodeChannel: (node: string): string => `chat:node:${node}`,

@@ -178,3 +178,23 @@ if not value then return 0 end
 redis.call('PUBLISH', ARGV[2] .. ownerOf(value), ARGV[3])
 return 1
 `;
+
+/**
+ * Every room with its member count and head seq, as one flat array (name, members,
+ * seq, ...): one call instead of two per room. Rooms whose meta Redis expired leave
+ * the set. KEYS: rooms set. ARGV: room key prefix, meta suffix, members suffix.
+ */
+export const ROOM_LIST = `
+local out = {}
+for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local seq = redis.call('HGET', ARGV[1] .. name .. ARGV[2], 'seq')
+  if seq then
+    out[#out + 1] = name
+    out[#out + 1] = redis.call('HLEN', ARGV[1] .. name .. ARGV[3])
+    out[#out + 1] = seq
+  else
+    redis.call('SREM', KEYS[1], name)
+  end
+end
+return out
+`;
