@@ -23,6 +23,12 @@ export interface FrameSink {
   onClose(conn: WsConn, error: Error | null): void;
 }
 
+/**
+ * Every connection reads into this one buffer: reads are handled synchronously, one at a
+ * time, and nothing keeps a reference to it past the callback (split frames are copied).
+ */
+const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
+
 // Masking keys come from one pool refilled 16 KiB at a time.
 const keyPool = Buffer.allocUnsafe(16 * 1024);
 let keyPos = keyPool.length;
@@ -129,7 +135,15 @@ export class WsConn {
   /** Opens the TCP connection and completes the HTTP upgrade. */
   static connect(index: number, options: ConnectOptions, sink: FrameSink): Promise<WsConn> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port: options.port, host: options.host ?? '127.0.0.1', noDelay: true });
+      // Reads land in one buffer shared by every connection (see READ_BUFFER), not in a
+      // fresh Buffer per read pushed through a stream: that per-read cost is most of what
+      // a receiver pays once frames are parsed in place.
+      const socket: net.Socket = net.connect({
+        port: options.port,
+        host: options.host ?? '127.0.0.1',
+        noDelay: true,
+        onread: { buffer: READ_BUFFER, callback: (nread: number, buf: Uint8Array): boolean => conn.onRead(buf as Buffer, nread) },
+      });
       const conn = new WsConn(index, socket, sink);
       conn.room = options.room ?? '';
       conn.probe = options.probe ?? false;
@@ -139,7 +153,7 @@ export class WsConn {
       const timer = setTimeout(() => fail(new Error('handshake timeout')), options.timeoutMs ?? 15_000);
       const fail = (error: Error): void => {
         clearTimeout(timer);
-        socket.removeAllListeners('data');
+        conn.onHead = null;
         socket.destroy();
         reject(error);
       };
@@ -151,8 +165,8 @@ export class WsConn {
             `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
         );
       });
-      const onHead = (chunk: Buffer): void => {
-        head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      conn.onHead = (chunk: Buffer): void => {
+        head = Buffer.concat([head, chunk]); // a copy: chunk is the shared read buffer
         const endOfHead = head.indexOf('\r\n\r\n');
         if (endOfHead < 0) {
           if (head.length > 8192) fail(new Error('handshake response too long'));
@@ -163,15 +177,24 @@ export class WsConn {
         const accept = /\r\nsec-websocket-accept:\s*(\S+)/i.exec(text)?.[1];
         if (accept !== expected) return fail(new Error('bad Sec-WebSocket-Accept'));
         clearTimeout(timer);
-        socket.removeListener('data', onHead);
+        conn.onHead = null;
         conn.open = true;
-        socket.on('data', (data: Buffer) => conn.onData(data));
         resolve(conn);
         const rest = head.subarray(endOfHead + 4);
         if (rest.length > 0) conn.onData(rest);
       };
-      socket.on('data', onHead);
     });
+  }
+
+  /** Until the upgrade completes: collects the HTTP response head. */
+  private onHead: ((chunk: Buffer) => void) | null = null;
+
+  /** Always true: keep reading (a stalled connection is paused with socket.pause()). */
+  private onRead(buf: Buffer, nread: number): boolean {
+    const chunk = buf.subarray(0, nread);
+    if (this.onHead !== null) this.onHead(chunk);
+    else if (this.open) this.onData(chunk);
+    return true;
   }
 
   /** Sends one masked frame. */
@@ -244,6 +267,7 @@ export class WsConn {
       }
       pos = stop;
     }
-    if (pos < end) this.pending = buf.subarray(pos);
+    // A copy: the chunk may be the shared read buffer, which the next read overwrites.
+    if (pos < end) this.pending = Buffer.from(buf.subarray(pos));
   }
 }

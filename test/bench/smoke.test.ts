@@ -41,6 +41,23 @@ describe('WsConn frame parser', () => {
     expect(parse([...bytes, stream.subarray(400)])).toEqual(payloads);
   });
 
+  it('reads frames split across reads into one reused buffer', () => {
+    // Real connections read into one shared buffer that the next read overwrites: a
+    // frame's head kept from one read must survive the next.
+    const shared = Buffer.alloc(97);
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < stream.length; at += shared.length) chunks.push(stream.subarray(at, at + shared.length));
+    const got: Buffer[] = [];
+    const sink: FrameSink = { onFrame: (_c, buf, s, e) => got.push(Buffer.from(buf.subarray(s, e))), onClose: () => {} };
+    const conn = new WsConn(0, new net.Socket(), sink);
+    for (const c of chunks) {
+      shared.fill(0xee);
+      c.copy(shared);
+      conn.onData(shared.subarray(0, c.length));
+    }
+    expect(got).toEqual(payloads);
+  });
+
   it('keeps the code and reason of a close frame', () => {
     const sink: FrameSink = { onFrame: () => {}, onClose: () => {} };
     const conn = new WsConn(0, new net.Socket(), sink);
