@@ -40,6 +40,12 @@ export interface HttpMeasurement {
   readonly mbPerSec: number;
   readonly non2xx: number;
   readonly errors: number;
+  /** Server CPU (utime+stime of its process) per request over the measured window. */
+  readonly serverCpuUsPerRequest: number;
+  /** Server CPU over the measured window, in percent of one core. */
+  readonly serverCpuPct: number;
+  /** This process's CPU (autocannon and its threads) over the measured window, in percent of one core. */
+  readonly clientCpuPct: number;
 }
 
 export async function measureHttp(server: string, target: RunningTarget, path: string, options: HttpOptions): Promise<HttpMeasurement> {
@@ -47,7 +53,13 @@ export async function measureHttp(server: string, target: RunningTarget, path: s
   // With workers, autocannon splits the connections over that many threads of its own.
   const common = { url, connections: options.connections, pipelining: options.pipelining, ...(options.workers > 1 ? { workers: options.workers } : {}) };
   await autocannon({ ...common, duration: options.warmupSec });
+  const server0 = target.probe.cpuSeconds();
+  const client0 = process.cpuUsage();
+  const t0 = performance.now();
   const r = await autocannon({ ...common, duration: options.durationSec });
+  const seconds = (performance.now() - t0) / 1000;
+  const serverCpu = target.probe.cpuSeconds() - server0;
+  const client = process.cpuUsage(client0);
   return {
     server,
     path,
@@ -60,5 +72,8 @@ export async function measureHttp(server: string, target: RunningTarget, path: s
     mbPerSec: Number((r.throughput.average / 2 ** 20).toFixed(2)),
     non2xx: r.non2xx,
     errors: r.errors + r.timeouts,
+    serverCpuUsPerRequest: r.requests.total ? Number(((serverCpu / r.requests.total) * 1e6).toFixed(2)) : 0,
+    serverCpuPct: Math.round((serverCpu / seconds) * 100),
+    clientCpuPct: Math.round(((client.user + client.system) / 1e6 / seconds) * 100),
   };
 }

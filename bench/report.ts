@@ -187,6 +187,11 @@ export async function writeReport(dir: string, log: (line: string) => void): Pro
     }
     out.push('');
   }
+  // Older http.json files have no CPU figures.
+  const cpuCells = (h: HttpMeasurement, f: HttpMeasurement): string =>
+    h.serverCpuUsPerRequest === undefined
+      ? '- | - | -'
+      : `${h.serverCpuUsPerRequest}, ${f.serverCpuUsPerRequest} | ${h.serverCpuPct}, ${f.serverCpuPct}, ${h.clientCpuPct} / ${f.clientCpuPct} | ${ratio(f.serverCpuUsPerRequest, h.serverCpuUsPerRequest)}`;
   const http = read<{ settings: Array<Record<string, number>>; command: string; startedAt: string; measurements: HttpMeasurement[] }>(dir, 'http.json');
   if (http) {
     out.push('## HTTP (autocannon)', '');
@@ -195,14 +200,17 @@ export async function writeReport(dir: string, log: (line: string) => void): Pro
       const workers = setting.workers ?? 1;
       const ms = http.measurements.filter((m) => m.pipelining === setting.pipelining && m.connections === setting.connections && (m.workers ?? 1) === workers);
       out.push(`${setting.connections} connections, pipelining ${setting.pipelining}, autocannon threads ${workers}:`, '');
-      out.push('| endpoint | chat-host (2w) req/s | p50 / p99 ms | fastify req/s | p50 / p99 ms | host / fastify | target 3x |', '| --- | ---: | ---: | ---: | ---: | ---: | :---: |');
+      out.push(
+        '| endpoint | chat-host (2w) req/s | p50 / p99 ms | fastify req/s | p50 / p99 ms | host / fastify | target 3x | server CPU µs/request: host, fastify | CPU % of a core: host, fastify, autocannon (against each) | fastify µs / host µs |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | :---: | ---: | ---: | ---: |',
+      );
       for (const p of [...new Set(ms.map((m) => m.path))]) {
         const h = ms.find((m) => m.path === p && m.server.startsWith('chat-host'));
         const f = ms.find((m) => m.path === p && m.server === 'fastify');
         if (!h || !f) continue;
         const bad = (m: HttpMeasurement): string => (m.non2xx || m.errors ? ` (${m.non2xx} non-2xx, ${m.errors} errors)` : '');
         out.push(
-          `| \`GET ${p}\` | ${fmt(h.requestsPerSec)}${bad(h)} | ${h.p50Ms} / ${h.p99Ms} | ${fmt(f.requestsPerSec)}${bad(f)} | ${f.p50Ms} / ${f.p99Ms} | ${ratio(h.requestsPerSec, f.requestsPerSec)} | ${h.requestsPerSec >= 3 * f.requestsPerSec ? 'met' : 'not met'} |`,
+          `| \`GET ${p}\` | ${fmt(h.requestsPerSec)}${bad(h)} | ${h.p50Ms} / ${h.p99Ms} | ${fmt(f.requestsPerSec)}${bad(f)} | ${f.p50Ms} / ${f.p99Ms} | ${ratio(h.requestsPerSec, f.requestsPerSec)} | ${h.requestsPerSec >= 3 * f.requestsPerSec ? 'met' : 'not met'} | ${cpuCells(h, f)} |`,
         );
       }
       out.push('');

@@ -265,7 +265,7 @@ async function http(command: string): Promise<void> {
         for (const path of ENDPOINTS) {
           const m = await measureHttp(server.name, running, path, options);
           measurements.push(m);
-          log(`HTTP ${server.name} ${path} pipelining ${options.pipelining} autocannon threads ${options.workers}: ${m.requestsPerSec} req/s p50 ${m.p50Ms} p99 ${m.p99Ms} ms non2xx ${m.non2xx} errors ${m.errors}`);
+          log(`HTTP ${server.name} ${path} pipelining ${options.pipelining} autocannon threads ${options.workers}: ${m.requestsPerSec} req/s p50 ${m.p50Ms} p99 ${m.p99Ms} ms non2xx ${m.non2xx} errors ${m.errors}; server CPU ${m.serverCpuPct}% (${m.serverCpuUsPerRequest} µs/request), autocannon CPU ${m.clientCpuPct}%`);
         }
       }
     } finally {
