@@ -156,11 +156,14 @@ export function startProcess(args: readonly string[], extraArgs: readonly string
       reject(new Error(`${args[0]} did not report a port in 20 s: ${out}${err}`));
     }, 20_000);
     child.stderr!.on('data', (d: Buffer) => {
-      if (err.length < 4000) err += d.toString();
+      err = (err + d.toString()).slice(-4000); // the last of it says why a process died
     });
-    child.once('exit', (code) => {
+    // Until stop() replaces it: a target that ends by itself is a finding, said at once.
+    child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`${args[0]} exited with ${code}: ${err.slice(0, 2000)}`));
+      const why = `${args[0]} (pid ${child.pid}) exited by itself with ${signal ?? `code ${code}`}; its last stderr: ${err.slice(-2000) || '(none)'}`;
+      process.stderr.write(`${why}\n`);
+      reject(new Error(why));
     });
     const onData = (d: Buffer): void => {
       out += d.toString();
