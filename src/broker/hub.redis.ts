@@ -57,7 +57,6 @@ import {
   nicknameIn,
   parseEnvelope,
   ROOM_CHANNEL_PREFIX,
-  ROOM_KEY_PREFIX,
   type Envelope,
 } from './redis.format.js';
 import { JOIN, LEAVE, PRIVATE, ROOM_LIST, SAY, SYNC } from './redis.scripts.js';
@@ -817,7 +816,7 @@ export class RedisHub extends RelaySequencer {
     if (!this.available) return;
     try {
       // One script call: with thousands of rooms, two commands per room every second kept a core busy.
-      const flat = (await this.commands.chatRoomList(keys.rooms, ROOM_KEY_PREFIX, META_SUFFIX, MEMBERS_SUFFIX)) as (string | number)[];
+      const flat = (await this.commands.chatRoomList(keys.rooms, ROOM_CHANNEL_PREFIX, META_SUFFIX, MEMBERS_SUFFIX)) as (string | number)[];
       const list: RoomSummary[] = [];
       for (let i = 0; i + 2 < flat.length; i += 3) list.push({ name: String(flat[i]), members: Number(flat[i + 1]), headSeq: Number(flat[i + 2]) });
       this.roomList = list.sort(byMembersThenName);

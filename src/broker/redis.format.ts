@@ -29,27 +29,28 @@
 import type { Logger } from 'pino';
 import { decodeServerFrame, ProtocolError, type ChatMessage } from '../protocol/index.js';
 
-/** A room's keys are ROOM_KEY_PREFIX + name + suffix; the room-list script builds them the same way. */
-export const ROOM_KEY_PREFIX = 'chat:room:';
+/**
+ * A room's channel is ROOM_CHANNEL_PREFIX + name and its keys add a suffix (the
+ * room-list script builds them the same way); a node's channel and keys likewise.
+ */
+export const ROOM_CHANNEL_PREFIX = 'chat:room:';
+export const NODE_CHANNEL_PREFIX = 'chat:node:';
 export const META_SUFFIX = ':meta';
 export const MEMBERS_SUFFIX = ':members';
 
 export const keys = {
-  meta: (room: string): string => `${ROOM_KEY_PREFIX}${room}${META_SUFFIX}`,
-  history: (room: string): string => `chat:room:${room}:history`,
-  members: (room: string): string => `${ROOM_KEY_PREFIX}${room}${MEMBERS_SUFFIX}`,
-  nicknames: (room: string): string => `chat:room:${room}:nicknames`,
-  roomChannel: (room: string): string => `chat:room:${room}`,
-  nodeChannel: (node: string): string => `chat:node:${node}`,
-  nodeAlive: (node: string): string => `chat:node:${node}:alive`,
-  nodeRooms: (node: string): string => `chat:node:${node}:rooms`,
+  meta: (room: string): string => `${ROOM_CHANNEL_PREFIX}${room}${META_SUFFIX}`,
+  history: (room: string): string => `${ROOM_CHANNEL_PREFIX}${room}:history`,
+  members: (room: string): string => `${ROOM_CHANNEL_PREFIX}${room}${MEMBERS_SUFFIX}`,
+  nicknames: (room: string): string => `${ROOM_CHANNEL_PREFIX}${room}:nicknames`,
+  roomChannel: (room: string): string => `${ROOM_CHANNEL_PREFIX}${room}`,
+  nodeChannel: (node: string): string => `${NODE_CHANNEL_PREFIX}${node}`,
+  nodeAlive: (node: string): string => `${NODE_CHANNEL_PREFIX}${node}:alive`,
+  nodeRooms: (node: string): string => `${NODE_CHANNEL_PREFIX}${node}:rooms`,
   nodes: 'chat:nodes',
   rooms: 'chat:rooms',
   lastEpoch: 'chat:epoch',
 } as const;
-
-export const ROOM_CHANNEL_PREFIX = 'chat:room:';
-export const NODE_CHANNEL_PREFIX = 'chat:node:';
 
 export const enum EnvelopeKind {
   Message = 1,

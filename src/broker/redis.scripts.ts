@@ -182,7 +182,7 @@ return 1
 /**
  * Every room with its member count and head seq, as one flat array (name, members,
  * seq, ...): one call instead of two per room. Rooms whose meta Redis expired leave
- * the set. KEYS: rooms set. ARGV: room key prefix, meta suffix, members suffix.
+ * the set. KEYS: rooms set. ARGV: room prefix, meta suffix, members suffix (redis.format.ts).
  */
 export const ROOM_LIST = `
 local out = {}
