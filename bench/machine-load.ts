@@ -8,6 +8,11 @@ import { readFileSync } from 'node:fs';
 
 const TICKS_PER_SECOND = 100;
 
+/** Idle machine: the idle server and generator plus noise stay below this (percent of one core). */
+export const QUIET_PCT = 15;
+/** A failed run during which other processes took more than this (percent of one core) is re-done. */
+export const DISTURBED_PCT = 25;
+
 /** CPU seconds spent in user, nice and system mode by the whole machine so far. */
 export function machineBusySeconds(): number {
   const line = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!;

@@ -24,8 +24,8 @@ import { Generator, type Scenario } from './generator.js';
 import { ENDPOINTS, type HttpMeasurement, measureHttp } from './http.js';
 import { type FixedRate, machine, writeReport } from './report.js';
 import { FULL_TIMING, F4, QUICK_TIMING, SCENARIOS } from './scenarios.js';
-import { type SearchResult, searchTarget } from './search.js';
-import { waitForQuiet } from './machine-load.js';
+import { median, type SearchResult, searchTarget } from './search.js';
+import { QUIET_PCT, waitForQuiet } from './machine-load.js';
 import { runSlowConsumers } from './slow-consumers.js';
 import { adapterFor, hostCommand, label, REDIS_COMMAND, ROOT, runUntilDone, startProcess, startTarget, type TargetSpec } from './targets.js';
 
@@ -149,11 +149,10 @@ async function fixedRate(spec: TargetSpec, scenario: Scenario, deliveries: numbe
     if (join.failed > 0) throw new Error(`join failed: ${join.firstError}`);
     const runs = [];
     for (let i = 0; i < repeats; i++) {
-      await waitForQuiet(15, 8_000);
+      await waitForQuiet(QUIET_PCT, 8_000);
       const r = await gen.run(deliveries / scenario.roomSize, QUICK_TIMING, running.probe);
       runs.push({ deliveriesPerSec: r.deliveriesPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, pass: r.pass, cpuSecPerMillion: r.cpuSecPerMillion });
     }
-    const median = (values: number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1]!;
     return { deliveriesPerSec: deliveries, runs, p50Ms: median(runs.map((r) => r.p50Ms)), p99Ms: median(runs.map((r) => r.p99Ms)) };
   } finally {
     gen.close();

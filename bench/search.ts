@@ -8,7 +8,7 @@
  * target and a new set of joined connections.
  */
 import { Generator, type JoinResult, type RunResult, type Scenario, type Timing } from './generator.js';
-import { waitForQuiet } from './machine-load.js';
+import { DISTURBED_PCT, QUIET_PCT, waitForQuiet } from './machine-load.js';
 import { adapterFor, label, type RunningTarget, startTarget, type TargetSpec } from './targets.js';
 
 export interface SearchOptions {
@@ -58,12 +58,8 @@ export interface SearchResult {
   readonly error: string | null;
 }
 
-/** Idle machine: the idle server and generator plus noise stay below this (percent of one core). */
-const QUIET_PCT = 15;
-/** A failed run during which other processes took more than this (percent of one core) is re-done. */
-const DISTURBED_PCT = 25;
-
-const median = (values: readonly number[]): number => {
+/** The middle value (the mean of the two middle ones for an even count); 0 for none. */
+export const median = (values: readonly number[]): number => {
   const s = [...values].sort((a, b) => a - b);
   if (s.length === 0) return 0;
   const m = s.length >> 1;

@@ -13,7 +13,8 @@
 import { type RunResult, Generator, type Scenario, type Timing } from './generator.js';
 import { fetchHostMetrics, metricValue, TCP_ESTABLISHED, tcpSockets } from './host-metrics.js';
 import { chatAdapter } from './adapters.js';
-import { waitForQuiet } from './machine-load.js';
+import { DISTURBED_PCT, QUIET_PCT, waitForQuiet } from './machine-load.js';
+import { median } from './search.js';
 import { type RunningTarget, startTarget } from './targets.js';
 import type { WsConn } from './wsclient.js';
 
@@ -101,7 +102,7 @@ export interface SlowConsumerResult {
   readonly p99ChangePct: number;
   readonly p99ChangeWithinTenPct: boolean;
   /**
-   * Other processes took more than NOISY_PCT of a core during some phase: the p99
+   * Other processes took more than DISTURBED_PCT of a core during some phase: the p99
    * figures then say more about the machine than about the host.
    */
   readonly noisy: boolean;
@@ -112,19 +113,9 @@ export interface SlowConsumerResult {
 }
 
 const POLL_MS = 100;
-/** As in search.ts: idle machine below QUIET_PCT, a run disturbed above NOISY_PCT (percent of one core). */
-const QUIET_PCT = 15;
-const NOISY_PCT = 25;
 const RSS_EVERY_MS = 200;
 /** After resuming a stalled socket, how long it may take to read its backlog and the close. */
 const RESUME_WAIT_MS = 5000;
-
-const median = (values: readonly number[]): number => {
-  const s = [...values].sort((a, b) => a - b);
-  if (s.length === 0) return 0;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const mb = (bytes: number): number => Number((bytes / 2 ** 20).toFixed(1));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -294,7 +285,7 @@ export async function runSlowConsumers(options: SlowConsumerOptions): Promise<Sl
       stall,
       p99ChangePct,
       p99ChangeWithinTenPct: p99ChangePct <= 10,
-      noisy: Math.max(baseline.otherCpuMaxPct, stall.otherCpuMaxPct) > NOISY_PCT,
+      noisy: Math.max(baseline.otherCpuMaxPct, stall.otherCpuMaxPct) > DISTURBED_PCT,
       stalledClosedByHost: `${closeAfter.length}/${stalledSockets.length}`,
       closeCodes,
       closeAfterMs: closeAfter.length > 0 ? { min: Math.min(...closeAfter), median: median(closeAfter), max: Math.max(...closeAfter) } : null,
