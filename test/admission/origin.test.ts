@@ -112,10 +112,9 @@ describe('originAllowed', () => {
     expect(originAllowed(sameOrigin, 'http://chat.example.com:443', 'chat.example.com')).toBe(false);
   });
 
-  // BUG (src/admission/origin.ts:52): the Host header is compared as a raw string, so a Host that carries
-  // the default port (e.g. nginx `proxy_set_header Host $host:$server_port`, or any client that writes
-  // it out) never equals url.host, which the URL parser has stripped of its default port. Every browser
-  // page of the host itself is then refused under the default same-origin policy.
+  // A regression test: the Host header was once compared as a raw string, so a Host that carries the
+  // default port (e.g. nginx `proxy_set_header Host $host:$server_port`) never equalled url.host, which
+  // the URL parser strips of its default port, and the host's own pages were refused.
   test('a Host header with the default port written out equals the Origin without it', () => {
     expect(originAllowed(sameOrigin, 'https://chat.example.com', 'chat.example.com:443')).toBe(true);
     expect(originAllowed(sameOrigin, 'http://chat.example.com', 'chat.example.com:80')).toBe(true);

@@ -127,7 +127,7 @@ describe('TokenVerifier: signature', () => {
   // outside the alphabet, accepts "=" and the standard alphabet's "+/", so many different strings decode to
   // the same 32 bytes. Not a forgery (the HMAC still has to be right), but the host accepts token strings
   // that no issuer produced; anything that ever keys on the token text (a revocation list, a cache) breaks.
-  // BUG (low severity), src/admission/token.ts:43-44: see the report for the one-line fix.
+  // A regression test: such variants were once accepted (src/admission/token.ts now compares the canonical encoding).
   test('only the canonical base64url encoding of the signature is accepted', () => {
     for (const variant of [`${signature64}=`, `${signature64}!`, `!${signature64}`, `${signature64.slice(0, 10)} ${signature64.slice(10)}`]) {
       expect(verifier.verify(`${header64}.${payload64}.${variant}`, NOW_MS).ok, `signature ${JSON.stringify(variant)}`).toBe(false);
