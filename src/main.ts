@@ -3,11 +3,12 @@
  * start the worker pool, and shut it down cleanly on SIGINT/SIGTERM.
  */
 import { randomBytes } from 'node:crypto';
-import type { Sequencer } from './broker/broker.js';
-import { Hub } from './broker/hub.js';
-import { RedisHub } from './broker/hub.redis.js';
 import { ConfigError, helpText, loadConfig } from './config.js';
 import { createLogger } from './log.js';
+import { MainEnd } from './relay/main-end.js';
+import { InProcessSequencer } from './sequencer/in-process.js';
+import { RedisSequencer } from './sequencer/redis/redis-sequencer.js';
+import type { Sequencer } from './sequencer/sequencer.js';
 import { isNative, loadUws, NativeUwsMissing } from './transport/uws.js';
 import { Supervisor } from './workers/supervisor.js';
 
@@ -44,9 +45,13 @@ const nodeId = randomBytes(4).toString('hex');
 const roomSettings = { historyCapacity: config.historySize, joinHistory: config.joinHistory, emptyRoomTtlMs: config.emptyRoomTtlSeconds * 1000 };
 const sequencer: Sequencer =
   config.redisUrl === ''
-    ? new Hub(roomSettings, log.child({ component: 'hub' }))
-    : new RedisHub({ ...roomSettings, redisUrl: config.redisUrl, nodeId, nodeTtlMs: config.nodeTtlSeconds * 1000 }, log.child({ component: 'cluster', node: nodeId }));
-const supervisor = new Supervisor(config, log, sequencer, nodeId);
+    ? new InProcessSequencer(roomSettings)
+    : new RedisSequencer(
+        { ...roomSettings, redisUrl: config.redisUrl, nodeId, nodeTtlMs: config.nodeTtlSeconds * 1000 },
+        log.child({ component: 'cluster', node: nodeId }),
+      );
+const relay = new MainEnd(sequencer, log.child({ component: 'hub' }));
+const supervisor = new Supervisor(config, log, relay, nodeId);
 let started: Promise<number> | null = null;
 let shuttingDown = false;
 const shutdown = (signal: string): void => {

@@ -5,7 +5,7 @@
  */
 import type { RateLimiter } from '../admission/rate-limit.js';
 import type { TokenVerifier } from '../admission/token.js';
-import type { Broker } from '../broker/broker.js';
+import type { Broker } from '../relay/broker.js';
 import { countError } from '../metrics/counters.js';
 import { encodeError, encodeLeft, type ClientRequest, type ErrorCodeName } from '../protocol/index.js';
 import { checkNickname, checkRoomName, checkText } from '../rooms/rules.js';

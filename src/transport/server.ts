@@ -8,7 +8,7 @@ import type { ConnectionLimits as AdmissionLimits } from '../admission/connectio
 import { originAllowed, parseOriginPolicy, type OriginPolicy } from '../admission/origin.js';
 import { RateLimiter, type RateLimitSettings } from '../admission/rate-limit.js';
 import { TokenVerifier } from '../admission/token.js';
-import { BrokerUnavailable, type Broker, type BrokerHandler, type Directory } from '../broker/broker.js';
+import { BrokerUnavailable, type Broker, type BrokerHandler, type Directory } from '../relay/broker.js';
 import type { Config } from '../config.js';
 import { etagMatches, StaticFiles } from '../http/static-files.js';
 import type { Logger } from '../log.js';

@@ -1,8 +1,8 @@
 /** Control messages between the supervisor (main thread) and a worker thread. */
 import type { SharedCounts } from '../admission/connection-limits.js';
-import type { RelayBatch } from '../broker/relay.js';
 import type { Config } from '../config.js';
 import type { WorkerSnapshot } from '../metrics/counters.js';
+import type { RelayBatch } from '../relay/batch.js';
 
 export interface WorkerData {
   readonly index: number;

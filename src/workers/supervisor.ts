@@ -1,18 +1,18 @@
 /**
  * The main thread: starts the worker pool on one port, carries relay batches
- * between workers and the hub, restarts a worker that dies, and shuts the pool
+ * between workers and the sequencer (relay/main-end.ts), restarts a worker that dies, and shuts the pool
  * down on request. It holds no client sockets.
  */
 import { Worker } from 'node:worker_threads';
 import { clearWorkerCounts, createSharedCounts, type SharedCounts } from '../admission/connection-limits.js';
-import type { Sequencer } from '../broker/broker.js';
-import type { RelayBatch } from '../broker/relay.js';
 import { newWorkerCounts, type WorkerCounts, type WorkerSnapshot } from '../metrics/counters.js';
 import { addCounts, HostMetrics } from '../metrics/host-metrics.js';
 import { LagMonitor } from '../metrics/lag.js';
 import type { Config } from '../config.js';
 import { findFreePort } from '../free-port.js';
 import type { Logger } from '../log.js';
+import type { RelayBatch } from '../relay/batch.js';
+import type { MainEnd } from '../relay/main-end.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
@@ -38,7 +38,8 @@ interface Scrape {
 }
 
 export class Supervisor {
-  private readonly sequencer: Sequencer;
+  /** The main thread's end of the relay: every worker's batches go there, and its answers come back. */
+  private readonly relay: MainEnd;
   private readonly slots: Slot[] = [];
   private port = 0;
   private incarnations = 0;
@@ -55,17 +56,17 @@ export class Supervisor {
   constructor(
     private readonly config: Config,
     private readonly log: Logger,
-    sequencer: Sequencer,
+    relay: MainEnd,
     private readonly nodeId: string,
   ) {
-    this.sequencer = sequencer;
+    this.relay = relay;
     for (let index = 0; index < config.workers; index++) this.slots.push({ index, worker: null, recentRestarts: [], latest: null });
     this.shared = createSharedCounts(config.workers);
   }
 
   /** Starts every worker on the configured port; resolves with the port they listen on. */
   async start(): Promise<number> {
-    await this.sequencer.start();
+    await this.relay.start();
     const [first, ...rest] = this.slots as [Slot, ...Slot[]];
     // uSockets sets SO_REUSEPORT only for a non-zero port, so port 0 becomes a
     // concrete free port first; the first worker binds it, the rest share it.
@@ -100,7 +101,7 @@ export class Supervisor {
       });
     });
     await Promise.all(exits);
-    await this.sequencer.stop();
+    await this.relay.stop();
     this.mainLag.stop();
   }
 
@@ -110,7 +111,7 @@ export class Supervisor {
     const data: WorkerData = { index: slot.index, incarnation, nodeId: this.nodeId, port, config: this.config, shared: this.shared };
     const worker = new Worker(WORKER_URL, { workerData: data });
     slot.worker = worker;
-    this.sequencer.attach(slot.index, incarnation, worker, isRestart);
+    this.relay.attach(slot.index, incarnation, worker, isRestart);
 
     return new Promise((resolve, reject) => {
       let settled = false;
@@ -127,7 +128,7 @@ export class Supervisor {
         switch (message.kind) {
           case 'relay':
             try {
-              this.sequencer.receive(slot.index, message as RelayBatch);
+              this.relay.receive(slot.index, message as RelayBatch);
             } catch (error) {
               // A bug in the sequencer must not take every worker's clients down with the main thread:
               // say so loudly and keep serving the next batches.
@@ -170,7 +171,7 @@ export class Supervisor {
         this.log.error({ worker: slot.index, incarnation, err: error }, 'worker thread error');
       });
       worker.on('exit', (code) => {
-        this.sequencer.detach(slot.index);
+        this.relay.detach(slot.index);
         if (slot.worker === worker) slot.worker = null;
         this.retire(slot);
         settle(false);
@@ -215,10 +216,10 @@ export class Supervisor {
     return this.metrics.render({
       workers: snapshots,
       retired: this.retired,
-      hub: this.sequencer.counts,
-      links: this.sequencer.linkCounts(),
-      rooms: this.sequencer.roomCount,
-      workerRestarts: this.sequencer.workerRestarts,
+      hub: { ...this.relay.sequencer.counts, ...this.relay.counts },
+      links: this.relay.linkCounts(),
+      rooms: this.relay.sequencer.roomCount,
+      workerRestarts: this.relay.workerRestarts,
       mainLag: this.mainLag.window(),
     });
   }

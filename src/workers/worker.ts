@@ -1,16 +1,16 @@
 /**
- * A worker thread: one uWS app on the shared port, talking to the hub through
- * LocalBroker. Every way out of this thread (shutdown, crash, failed listen)
+ * A worker thread: one uWS app on the shared port, talking to the main thread's
+ * sequencer through its end of the relay (relay/worker-end.ts). Every way out of this thread (shutdown, crash, failed listen)
  * first closes the listen socket and every socket: a worker that ends with uWS
  * handles open aborts the whole process.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ConnectionLimits } from '../admission/connection-limits.js';
-import { LocalBroker } from '../broker/broker.local.js';
 import { createLogger } from '../log.js';
 import { newWorkerCounts, type WorkerSnapshot } from '../metrics/counters.js';
 import { LagMonitor } from '../metrics/lag.js';
 import { CloseCode } from '../protocol/index.js';
+import { WorkerEnd } from '../relay/worker-end.js';
 import { ChatServer } from '../transport/server.js';
 import { isNative, loadUws } from '../transport/uws.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
@@ -63,7 +63,7 @@ process.on('uncaughtException', crash);
 process.on('unhandledRejection', crash);
 
 const uws = loadUws(config.allowJsFallback);
-const broker = new LocalBroker(port, counts);
+const broker = new WorkerEnd(port, counts);
 server = new ChatServer({
   uws,
   config,

@@ -5,7 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterEach, expect, test } from 'vitest';
-import { keys } from '../../src/broker/redis.format.js';
+import { keys } from '../../src/sequencer/redis/format.js';
 import { TestClient } from '../helpers/client.js';
 import { startHost, waitForJson, type Host } from '../helpers/host.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';

@@ -3,7 +3,7 @@
  * the broker. A fake Socket and a fake Broker record everything, in one shared log.
  */
 import { beforeEach, describe, expect, test } from 'vitest';
-import type { Broker, ClusterStats, JoinRequest, RoomDetail, RoomSummary, SayRequest } from '../../src/broker/broker.js';
+import type { Broker, ClusterStats, JoinRequest, RoomDetail, RoomSummary, SayRequest } from '../../src/relay/broker.js';
 import { decodeServerFrame, type ClientRequest, type ErrorCodeName, type ServerEvent } from '../../src/protocol/index.js';
 import { handleRequest, newConnectionState, type ConnectionLimits, type ConnectionState, type Socket } from '../../src/transport/connection.js';
 

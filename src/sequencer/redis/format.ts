@@ -1,5 +1,5 @@
 /**
- * What the cluster keeps in Redis (changed only by the scripts in redis.scripts.ts),
+ * What the cluster keeps in Redis (changed only by the scripts in scripts.ts),
  * and how the node reads it back: envelopes from room channels, member values,
  * history entries.
  *
@@ -27,7 +27,7 @@
  */
 
 import type { Logger } from 'pino';
-import { decodeServerFrame, ProtocolError, type ChatMessage } from '../protocol/index.js';
+import { decodeServerFrame, ProtocolError, type ChatMessage } from '../../protocol/index.js';
 
 /**
  * A room's channel is ROOM_CHANNEL_PREFIX + name and its keys add a suffix (the

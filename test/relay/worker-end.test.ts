@@ -1,15 +1,17 @@
 /**
- * LocalBroker (worker side) wired to a Hub (main-thread side): first by direct calls,
- * then through a real MessageChannel, with a BrokerHandler that records what comes back.
+ * The worker's end of the relay (WorkerEnd) wired to the main thread's end (MainEnd)
+ * with the in-process sequencer behind it: first by direct calls, then through a real
+ * MessageChannel, with a BrokerHandler that records what comes back.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { afterEach, describe, expect, test } from 'vitest';
-import type { BrokerHandler } from '../../src/broker/broker.js';
-import { LocalBroker } from '../../src/broker/broker.local.js';
-import { Hub } from '../../src/broker/hub.js';
-import { BatchWriter, HubOp, type RelayBatch, WorkerOp } from '../../src/broker/relay.js';
 import { decodeServerFrame, type ServerEvent } from '../../src/protocol/index.js';
-import { DEFAULT_SETTINGS, flush, silentLog } from './harness.js';
+import { BatchWriter, HubOp, type RelayBatch, WorkerOp } from '../../src/relay/batch.js';
+import type { BrokerHandler } from '../../src/relay/broker.js';
+import { MainEnd } from '../../src/relay/main-end.js';
+import { WorkerEnd } from '../../src/relay/worker-end.js';
+import { InProcessSequencer } from '../../src/sequencer/in-process.js';
+import { DEFAULT_SETTINGS, flush, silentLog } from '../sequencer/harness.js';
 
 type Call =
   | { readonly call: 'publish'; readonly room: string; readonly event: ServerEvent }
@@ -45,24 +47,26 @@ class RecordingHandler implements BrokerHandler {
   }
 }
 
-const hubs: Hub[] = [];
+const hubs: MainEnd[] = [];
 const ports: MessagePort[] = [];
 afterEach(() => {
-  for (const hub of hubs.splice(0)) hub.stop();
+  for (const hub of hubs.splice(0)) void hub.stop();
   for (const port of ports.splice(0)) port.close();
 });
 
 let clock = 1_700_000_000_000;
-function newHub(): Hub {
-  const hub = new Hub(DEFAULT_SETTINGS, silentLog, () => clock);
+/** The main thread's end of the relay, an in-process sequencer behind it. */
+function newHub(): MainEnd {
+  const hub = new MainEnd(new InProcessSequencer(DEFAULT_SETTINGS, () => clock), silentLog);
+  void hub.start();
   hubs.push(hub);
   return hub;
 }
 
-/** A worker's LocalBroker talking to `hub` as worker `index` by direct calls (no thread, no clone). */
-function directWorker(hub: Hub, index: number): { broker: LocalBroker; handler: RecordingHandler; hubPosts: RelayBatch[] } {
+/** A worker's end of the relay talking to `hub` as worker `index` by direct calls (no thread, no clone). */
+function directWorker(hub: MainEnd, index: number): { broker: WorkerEnd; handler: RecordingHandler; hubPosts: RelayBatch[] } {
   const hubPosts: RelayBatch[] = [];
-  const broker = new LocalBroker({
+  const broker = new WorkerEnd({
     postMessage: (value) => {
       hubPosts.push(value as RelayBatch);
       hub.receive(index, value as RelayBatch);
@@ -74,15 +78,15 @@ function directWorker(hub: Hub, index: number): { broker: LocalBroker; handler: 
   return { broker, handler, hubPosts };
 }
 
-const LOBBY_JOIN = (requestId: number, nickname: string, since: number | null = null) => ({ requestId, room: 'lobby', nickname, since });
+const LOBBY_JOIN = (requestId: number, nickname: string, since: number | null = null) => ({ requestId, room: 'lobby', nickname, since, epoch: 0 });
 
-describe('LocalBroker requests', () => {
+describe('WorkerEnd requests', () => {
   test('requests of one turn go to the hub as one batch with the documented op layouts', async () => {
     const posts: unknown[] = [];
-    const broker = new LocalBroker({ postMessage: (value) => posts.push(value) });
+    const broker = new WorkerEnd({ postMessage: (value) => posts.push(value) });
     broker.open('c1');
     broker.join('c1', 3, LOBBY_JOIN(9, 'ann'));
-    broker.join('c1', 4, { requestId: 10, room: 'other', nickname: 'ann', since: 0 });
+    broker.join('c1', 4, { requestId: 10, room: 'other', nickname: 'ann', since: 0, epoch: 0 });
     broker.say('c1', { requestId: 11, room: 'lobby', text: 'hi', to: null });
     broker.say('c1', { requestId: 12, room: 'lobby', text: 'psst', to: 'c2' });
     broker.leave('c1', 'lobby');
@@ -115,12 +119,12 @@ describe('LocalBroker requests', () => {
   });
 
   test('receive() before setHandler throws', () => {
-    const broker = new LocalBroker({ postMessage: () => undefined });
+    const broker = new WorkerEnd({ postMessage: () => undefined });
     expect(() => broker.receive({ kind: 'relay', ops: [], buffer: null })).toThrow(/setHandler/);
   });
 
   test('receive() turns hub ops into handler calls in order, with each frame as its own view', () => {
-    const broker = new LocalBroker({ postMessage: () => undefined });
+    const broker = new WorkerEnd({ postMessage: () => undefined });
     const seen: unknown[] = [];
     broker.setHandler({
       onPublish: (room, f) => seen.push(['publish', room, [...f]]),
@@ -151,13 +155,13 @@ describe('LocalBroker requests', () => {
   });
 
   test('receive() throws on an unknown hub op', () => {
-    const broker = new LocalBroker({ postMessage: () => undefined });
+    const broker = new WorkerEnd({ postMessage: () => undefined });
     broker.setHandler(new RecordingHandler());
     expect(() => broker.receive({ kind: 'relay', ops: [42], buffer: null })).toThrow(/unknown hub op/);
   });
 });
 
-describe('LocalBroker + Hub by direct calls', () => {
+describe('WorkerEnd + MainEnd by direct calls', () => {
   test('join, say, private say, refused join, leave and close produce the expected handler calls in order', async () => {
     const hub = newHub();
     const w0 = directWorker(hub, 0);
@@ -295,7 +299,7 @@ describe('LocalBroker + Hub by direct calls', () => {
     w1.broker.open('c3');
     w0.broker.join('c1', 1, LOBBY_JOIN(1, 'ann'));
     w1.broker.join('c2', 1, LOBBY_JOIN(1, 'bob'));
-    w1.broker.join('c3', 1, { requestId: 1, room: 'quiet', nickname: 'cat', since: null });
+    w1.broker.join('c3', 1, { requestId: 1, room: 'quiet', nickname: 'cat', since: null, epoch: 0 });
     w0.broker.say('c1', { requestId: 2, room: 'lobby', text: 'hello', to: null });
     // Order holds per worker, not across workers: let both workers' requests reach the hub first.
     await flush();
@@ -335,12 +339,12 @@ describe('LocalBroker + Hub by direct calls', () => {
   });
 });
 
-describe('LocalBroker + Hub through a MessageChannel', () => {
-  /** A worker whose LocalBroker reaches the hub through a real MessagePort pair (structured clone, transfer). */
-  function channelWorker(hub: Hub, index: number) {
+describe('WorkerEnd + MainEnd through a MessageChannel', () => {
+  /** A worker whose end of the relay reaches the main end through a real MessagePort pair (structured clone, transfer). */
+  function channelWorker(hub: MainEnd, index: number) {
     const { port1: workerSide, port2: hubSide } = new MessageChannel();
     ports.push(workerSide, hubSide);
-    const broker = new LocalBroker(workerSide);
+    const broker = new WorkerEnd(workerSide);
     const handler = new RecordingHandler();
     broker.setHandler(handler);
     workerSide.on('message', (batch: RelayBatch) => broker.receive(batch));

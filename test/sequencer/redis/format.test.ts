@@ -4,9 +4,9 @@
  * Joined history from stream entries (recovered exactly as the in-process Room says).
  */
 import { describe, expect, test } from 'vitest';
-import { ENVELOPE_HEADER_BYTES, EnvelopeKind, historyOf, memberMap, parseEnvelope } from '../../src/broker/redis.format.js';
-import { encodeMessage, type ChatMessage } from '../../src/protocol/index.js';
-import { silentLog } from './harness.js';
+import { ENVELOPE_HEADER_BYTES, EnvelopeKind, historyOf, memberMap, parseEnvelope } from '../../../src/sequencer/redis/format.js';
+import { encodeMessage, type ChatMessage } from '../../../src/protocol/index.js';
+import { silentLog } from '../harness.js';
 
 /** An envelope as the scripts build it (struct.pack('B') .. u64 .. u64 .. token length .. token .. frame). */
 function envelope(kind: number, head: number, epoch: number, token: string, frame: Uint8Array): Buffer {

@@ -1,21 +1,22 @@
 /**
- * The hub, driven directly: fake worker ports record the batches it posts, requests
- * go in as worker batches, and what comes back is decoded op by op and frame by frame.
+ * The in-process sequencer behind the relay's main end, driven directly: fake worker
+ * ports record the batches posted, requests go in as worker batches, and what comes
+ * back is decoded op by op and frame by frame.
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { HubOp, WorkerOp } from '../../src/broker/relay.js';
+import { HubOp, WorkerOp } from '../../src/relay/batch.js';
 import type { ServerEvent } from '../../src/protocol/index.js';
-import { decodeBatch, flush, HubHarness, type Out, summarize } from './harness.js';
+import { decodeBatch, flush, RelayHarness, type Out, summarize } from './harness.js';
 
-let h: HubHarness;
+let h: RelayHarness;
 beforeEach(() => {
-  h = new HubHarness(3);
+  h = new RelayHarness(3);
 });
 afterEach(() => {
   h.stop();
 });
 
-const events = (outs: readonly Out[]): ServerEvent[] => outs.flatMap((o) => (o.op === 'query' ? [] : [o.event]));
+const events = (outs: readonly Out[]): ServerEvent[] => outs.flatMap((o) => ('event' in o ? [o.event] : []));
 const ofType = <T extends ServerEvent['type']>(outs: readonly Out[], type: T): Extract<ServerEvent, { type: T }>[] =>
   events(outs).filter((e): e is Extract<ServerEvent, { type: T }> => e.type === type);
 const messageSeqs = (outs: readonly Out[]): number[] => ofType(outs, 'message').map((m) => m.seq);
@@ -141,7 +142,7 @@ describe('join', () => {
     h.say(0, 'c1', 'lobby', 'after', { requestId: 2 });
     await flush();
     const w0 = h.take(0);
-    const kinds = w0.map((o) => (o.op === 'query' ? 'query' : `${o.op}:${o.event.type}`));
+    const kinds = w0.map((o) => ('event' in o ? `${o.op}:${o.event.type}` : o.op));
     expect(kinds).toEqual(['publish:message', 'send:sent', 'publish:memberJoined', 'joined:joined', 'publish:message', 'send:sent']);
     const joined = ofType(w0, 'joined')[0]!;
     expect(joined.history.map((m) => m.text)).toEqual(['before']);
@@ -416,7 +417,7 @@ describe('leaving', () => {
     h.join(2, 'c3', 'b', 'cat');
     await h.settle();
 
-    h.hub.detach(1);
+    h.relay.detach(1);
     await flush();
     const w0 = h.take(0);
     expect(w0.every((o) => o.op === 'publish' && o.room === 'a')).toBe(true);
@@ -435,7 +436,7 @@ describe('leaving', () => {
   test('a restarted worker is counted and starts with no connections', async () => {
     h.open(1, 'c1');
     await h.settle();
-    h.hub.detach(1);
+    h.relay.detach(1);
     h.attach(1, 7, true);
     const stats = await h.ask('stats');
     expect(stats.workerRestarts).toBe(1);
@@ -619,7 +620,7 @@ describe('empty rooms', () => {
   beforeEach(() => {
     h.stop();
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-    h = new HubHarness(2, { historyCapacity: 10, emptyRoomTtlMs: 60_000, joinHistory: 3 });
+    h = new RelayHarness(2, { historyCapacity: 10, emptyRoomTtlMs: 60_000, joinHistory: 3 });
   });
   afterEach(() => {
     vi.useRealTimers();
@@ -672,7 +673,7 @@ describe('empty rooms', () => {
 
 describe('directory', () => {
   test('every worker gets a snapshot of rooms and connections, paced, with the latest state', async () => {
-    const d = new HubHarness(2);
+    const d = new RelayHarness(2);
     try {
       await flush();
       // Attaching pushes one at once: both workers known, nothing else yet.
@@ -699,7 +700,7 @@ describe('directory', () => {
       await vi.waitFor(() => expect(d.ports[0]!.directories.at(-1)!.rooms[0]!.headSeq).toBe(51), { timeout: 5_000, interval: 20 });
       expect(d.ports[0]!.directories.length - before).toBeLessThanOrEqual(2);
     } finally {
-      d.hub.stop();
+      d.stop();
     }
   });
 });

@@ -1,0 +1,168 @@
+/**
+ * The in-process sequencer (the default, a single node): on the main thread it owns
+ * every room of the host (members, sequence numbers, history). Rooms live here rather
+ * than in a worker so that a crashed worker loses only its own sockets, never a
+ * room's order or history.
+ *
+ * Everything it receives was decoded and checked by a worker; it still checks what
+ * only it can know (membership, nickname clashes, recipients).
+ */
+import {
+  encodeJoined,
+  encodeMemberJoined,
+  encodeMemberLeft,
+  encodeMessage,
+  encodeSent,
+  type ErrorCodeName,
+} from '../protocol/index.js';
+import { RoomRegistry, type RoomSettings } from '../rooms/registry.js';
+import type { Room } from '../rooms/room.js';
+import { byMembersThenName, errorFrame, publicMember, recentEntry } from './room-views.js';
+import {
+  newSequencerCounts,
+  type JoinRequest,
+  type RoomDetail,
+  type RoomSummary,
+  type SayRequest,
+  type Sequencer,
+  type SequencerOutput,
+} from './sequencer.js';
+
+export interface SequencerSettings extends RoomSettings {
+  /** How many recent messages a Joined frame carries when nothing is recovered. */
+  readonly joinHistory: number;
+}
+
+export class InProcessSequencer implements Sequencer {
+  readonly counts = newSequencerCounts();
+  private readonly registry: RoomRegistry;
+  private out: SequencerOutput | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly settings: SequencerSettings,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.registry = new RoomRegistry(settings);
+  }
+
+  start(output: SequencerOutput): Promise<void> {
+    this.out = output;
+    const sweepEvery = Math.max(1000, Math.min(60_000, Math.floor(this.settings.emptyRoomTtlMs / 2)));
+    this.sweepTimer = setInterval(() => {
+      if (this.registry.sweep(this.now()) > 0) output.changed();
+    }, sweepEvery).unref();
+    return Promise.resolve();
+  }
+
+  stop(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    return Promise.resolve();
+  }
+
+  join(connection: string, attempt: number, request: JoinRequest): void {
+    const out = this.output;
+    const worker = out.workerOf(connection);
+    if (worker === undefined) return; // closed meanwhile
+    const { requestId, room: roomName, nickname } = request;
+    const existing = this.registry.get(roomName);
+    const refuse = (code: ErrorCodeName, message: string): void =>
+      out.joinFailed(connection, attempt, roomName, errorFrame(this.counts, requestId, code, message, roomName));
+    if (existing?.member(connection)) return refuse('AlreadyJoined', 'you are already in this room');
+    if (existing?.hasNickname(nickname)) return refuse('NicknameTaken', `the nickname "${nickname}" is taken in this room`);
+    const room = existing ?? this.registry.getOrCreate(roomName, this.now());
+    const member = { id: connection, name: nickname, worker };
+    const you = publicMember(member);
+    room.add(member);
+    this.counts.joins++;
+    this.registry.noteJoined(connection, roomName);
+    // Others first (the joiner is not subscribed yet, so it does not get its own event),
+    // then the joiner's snapshot: both travel the same ordered channel.
+    this.publish(room, encodeMemberJoined(roomName, you));
+    const history = room.historyFor(request.since, this.settings.joinHistory, request.epoch);
+    const frame = encodeJoined(requestId, {
+      room: roomName,
+      you,
+      members: room.memberList().map(publicMember),
+      history: history.messages,
+      headSeq: room.headSeq,
+      recovered: history.recovered,
+      epoch: room.epoch,
+    });
+    out.joined(connection, attempt, roomName, frame);
+  }
+
+  leave(connection: string, roomName: string): void {
+    const room = this.registry.get(roomName);
+    const member = room?.remove(connection, this.now());
+    if (!room || !member) return;
+    this.registry.noteLeft(connection, roomName);
+    this.publish(room, encodeMemberLeft(roomName, publicMember(member)));
+  }
+
+  close(connection: string): void {
+    for (const name of [...this.registry.roomsOf(connection)]) this.leave(connection, name);
+  }
+
+  say(connection: string, request: SayRequest): void {
+    const out = this.output;
+    if (out.workerOf(connection) === undefined) return;
+    const { requestId, room: roomName, text, to } = request;
+    const room = this.registry.get(roomName);
+    const sender = room?.member(connection);
+    const fail = (code: ErrorCodeName, message: string): void =>
+      out.send(connection, errorFrame(this.counts, requestId, code, message, roomName));
+    if (!room || !sender) return fail('NotJoined', 'join the room before talking in it');
+
+    if (to !== null) {
+      const recipient = room.member(to);
+      if (!recipient) return fail('RecipientNotFound', 'no such member in this room');
+      const frame = encodeMessage({ room: roomName, seq: 0, sender: publicMember(sender), to: publicMember(recipient), text, timestampMs: this.now() });
+      out.send(recipient.id, frame);
+      this.counts.privateMessages++;
+      if (recipient.id !== sender.id) out.send(connection, frame);
+      if (requestId !== 0) out.send(connection, encodeSent(requestId, roomName, 0));
+      return;
+    }
+
+    const message = room.append(publicMember(sender), text, this.now());
+    this.counts.roomMessages++;
+    this.publish(room, encodeMessage(message));
+    if (requestId !== 0) out.send(connection, encodeSent(requestId, roomName, message.seq));
+  }
+
+  /** Nothing to gather: every answer is already on its way. */
+  endOfBatch(): void {}
+
+  rooms(): RoomSummary[] {
+    return [...this.registry.all()].map(summary).sort(byMembersThenName);
+  }
+
+  room(name: string): Promise<RoomDetail | null> {
+    const room = this.registry.get(name);
+    if (!room) return Promise.resolve(null);
+    return Promise.resolve({
+      ...summary(room),
+      memberList: room.memberList().map(publicMember),
+      recent: room.recent(this.settings.joinHistory).map(recentEntry),
+    });
+  }
+
+  get roomCount(): number {
+    return this.registry.size;
+  }
+
+  private get output(): SequencerOutput {
+    if (!this.out) throw new Error('InProcessSequencer used before start()');
+    return this.out;
+  }
+
+  /** The same bytes to every worker with members of the room. */
+  private publish(room: Room, frame: Uint8Array): void {
+    for (const worker of room.workers()) this.out!.publish(worker, room.name, frame);
+  }
+}
+
+function summary(room: Room): RoomSummary {
+  return { name: room.name, members: room.size, headSeq: room.headSeq };
+}

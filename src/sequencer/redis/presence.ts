@@ -1,0 +1,81 @@
+/**
+ * A node's presence in the cluster: a heartbeat key per node with a TTL of
+ * --node-ttl, and the reaper. Every node looks for nodes whose key has expired and
+ * removes their members, with member-left frames (the leave script publishes them
+ * once, however many nodes reap at the same time).
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { MemberInfo } from '../../protocol/index.js';
+import { keys, nicknameIn } from './format.js';
+
+export interface PresenceSettings {
+  readonly nodeId: string;
+  /** A node whose heartbeat is older than this has its members removed by the others. */
+  readonly nodeTtlMs: number;
+}
+
+/** Takes one member out of a room in Redis (only if it is on `node`); 1 when it was there. */
+export type LeaveInRedis = (room: string, member: MemberInfo, node: string) => Promise<number>;
+
+export class NodePresence {
+  constructor(
+    private readonly settings: PresenceSettings,
+    private readonly redis: Redis,
+    private readonly leaveInRedis: LeaveInRedis,
+    private readonly log: Logger,
+  ) {}
+
+  /** How often a node beats: a quarter of the TTL, so that one late beat does not get it reaped. */
+  get interval(): number {
+    return Math.max(250, Math.floor(this.settings.nodeTtlMs / 4));
+  }
+
+  /**
+   * Renews this node's heartbeat, then reaps dead nodes. `takenForDead` runs when this
+   * node was missing from the node set: the others removed its members.
+   */
+  async beat(takenForDead: () => void): Promise<void> {
+    if (this.redis.status !== 'ready') return;
+    const node = this.settings.nodeId;
+    try {
+      const replies = await this.redis.multi().set(keys.nodeAlive(node), '1', 'PX', this.settings.nodeTtlMs).sadd(keys.nodes, node).exec();
+      if (replies?.[1]?.[1] === 1) takenForDead();
+      await this.reap();
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message }, 'heartbeat failed');
+    }
+  }
+
+  /** On a clean stop: the others forget this node at once instead of after the TTL. */
+  async leave(): Promise<void> {
+    const node = this.settings.nodeId;
+    await Promise.allSettled([this.redis.del(keys.nodeAlive(node)), this.redis.srem(keys.nodes, node)]);
+  }
+
+  /** Takes every member of `node` out of `room` in Redis, with member-left frames; returns how many. */
+  async removeMembersOf(node: string, room: string): Promise<number> {
+    const members = await this.redis.hgetall(keys.members(room));
+    let removed = 0;
+    for (const [id, value] of Object.entries(members)) {
+      if (!value.startsWith(`${node}\t`)) continue;
+      removed += await this.leaveInRedis(room, { id, name: nicknameIn(value) }, node);
+    }
+    return removed;
+  }
+
+  /** Removes the members of nodes whose heartbeat has expired. */
+  private async reap(): Promise<void> {
+    const nodes = (await this.redis.smembers(keys.nodes)).filter((n) => n !== this.settings.nodeId);
+    if (nodes.length === 0) return;
+    const alive = await Promise.all(nodes.map((n) => this.redis.exists(keys.nodeAlive(n))));
+    for (const [i, dead] of nodes.entries()) {
+      if (alive[i] === 1) continue;
+      const rooms = await this.redis.smembers(keys.nodeRooms(dead));
+      let removed = 0;
+      for (const room of rooms) removed += await this.removeMembersOf(dead, room);
+      await this.redis.multi().del(keys.nodeRooms(dead)).srem(keys.nodes, dead).exec();
+      this.log.warn({ node: dead, rooms: rooms.length, members: removed }, 'node expired: its members were removed');
+    }
+  }
+}

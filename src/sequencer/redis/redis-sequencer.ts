@@ -1,0 +1,633 @@
+/**
+ * The cluster sequencer: the main thread of each node (host process) runs it instead
+ * of the in-process one when --redis is given. Workers and the relay are the same;
+ * only this thread talks to Redis, over two connections (commands, and
+ * subscriptions), so a node costs Redis two clients whatever its worker count, and a
+ * room frame crosses the network once per node, not once per worker.
+ *
+ * Rooms live in Redis (format.ts), changed only by the scripts (scripts.ts); the room
+ * messages of one worker batch go to Redis as one pipeline. A node SUBSCRIBEs to a
+ * room's channel when its first local member joins and UNSUBSCRIBEs when the last one
+ * leaves; each room's RoomStream (room-stream.ts) hands the room's frames to the
+ * workers in the room's order, with the Joined snapshots at their markers' places.
+ * NodePresence (presence.ts) keeps the node's heartbeat and reaps dead nodes.
+ *
+ * After Redis comes back, a resync puts the node's members back (a sync script per
+ * room) and repairs what its clients were told at each room's sync marker. When Redis
+ * is down, joins and room messages are refused with Unavailable (temporary);
+ * connections stay up; leaves and closes are applied locally and to Redis on resync.
+ */
+import { Redis, type ChainableCommander } from 'ioredis';
+import type { Logger } from 'pino';
+import { encodeJoined, encodeMemberJoined, encodeMemberLeft, encodeMessage, encodeMessageTemplate, encodeSent, type ErrorCodeName, type MemberInfo } from '../../protocol/index.js';
+import { RoomRegistry } from '../../rooms/registry.js';
+import { Room } from '../../rooms/room.js';
+import { nicknameKey } from '../../rooms/rules.js';
+import type { SequencerSettings } from '../in-process.js';
+import { byMembersThenName, errorFrame, publicMember, recentEntry } from '../room-views.js';
+import {
+  newSequencerCounts,
+  SequencerUnavailable,
+  type JoinRequest,
+  type RoomDetail,
+  type RoomSummary,
+  type SayRequest,
+  type Sequencer,
+  type SequencerOutput,
+} from '../sequencer.js';
+import { decodeEntries, historyOf, keys, NODE_CHANNEL_PREFIX, nicknameIn, parseEnvelope, ROOM_CHANNEL_PREFIX } from './format.js';
+import { NodePresence } from './presence.js';
+import { RoomStream } from './room-stream.js';
+import { ClusterScripts } from './scripts.js';
+
+export interface RedisSequencerSettings extends SequencerSettings {
+  readonly redisUrl: string;
+  /** This node's id (hex): connection ids start with it, Redis keys and channels name it. */
+  readonly nodeId: string;
+  /** A node whose heartbeat is older than this has its members removed by the others. */
+  readonly nodeTtlMs: number;
+}
+
+/** How often the cluster's room list (for /api/rooms and /healthz) is read from Redis. */
+export const ROOM_LIST_INTERVAL_MS = 1000;
+
+const UNAVAILABLE = 'the cluster is unavailable; try again shortly';
+
+interface PendingJoin {
+  cancelled: boolean;
+  /** Requests of the joiner in this room made while the join was in flight: run after it. */
+  readonly after: (() => void)[];
+}
+
+/** One room as this node sees it, while it has local members (or joins in flight). */
+class ClusterRoom {
+  readonly channel: string;
+  /** This node's members, with the worker that holds each (no history kept here). */
+  readonly local: Room;
+  readonly joining = new Map<string, PendingJoin>();
+  subscription: Promise<void> | null = null;
+
+  constructor(
+    readonly name: string,
+    readonly stream: RoomStream,
+  ) {
+    this.channel = keys.roomChannel(name);
+    this.local = new Room(name, 0, 0);
+  }
+
+  get idle(): boolean {
+    return this.local.size === 0 && this.joining.size === 0;
+  }
+}
+
+export class RedisSequencer implements Sequencer {
+  readonly counts = newSequencerCounts();
+  private readonly commands: Redis;
+  private readonly subscriber: Redis;
+  private readonly scripts: ClusterScripts;
+  private readonly presence: NodePresence;
+  private out: SequencerOutput | null = null;
+  private readonly clusterRooms = new Map<string, ClusterRoom>();
+  /** Rooms of each local connection (joined, or being joined). */
+  private readonly memberships = new RoomRegistry({ historyCapacity: 0, emptyRoomTtlMs: 0 });
+  private roomList: RoomSummary[] = [];
+  private nextToken = 0;
+  /** True while both connections are up and every room has been synced since they came up. */
+  private available = false;
+  private syncing: Promise<void> | null = null;
+  /** Room messages of the worker batch being carried out (sent at endOfBatch). */
+  private messages: ChainableCommander | null = null;
+  /** A resync was asked for while one ran: run another after it. */
+  private resyncAgain = false;
+  private stopping = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private auditTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly settings: RedisSequencerSettings,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    const options = {
+      // Fail fast instead of queueing while disconnected (requests get Unavailable), and
+      // never resend a command whose reply was lost: a script must not run twice.
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      autoResubscribe: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (times: number) => Math.min(50 * times, 1000),
+      protocol: 2 as const,
+      lazyConnect: true,
+    };
+    // One pipeline per event-loop turn: every script call of a turn goes out in one write.
+    this.commands = new Redis(settings.redisUrl, { ...options, enableAutoPipelining: true, connectionName: `chat-${settings.nodeId}` });
+    this.subscriber = new Redis(settings.redisUrl, { ...options, connectionName: `chat-${settings.nodeId}-sub` });
+    this.scripts = new ClusterScripts(this.commands, settings.nodeId);
+    this.presence = new NodePresence(settings, this.commands, (room, member, node) => this.leaveInRedis(room, member, node), log);
+    this.subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onChannelMessage(channel, message));
+    for (const [name, connection] of [
+      ['commands', this.commands],
+      ['subscriber', this.subscriber],
+    ] as const) {
+      connection.on('ready', () => this.onReady(name));
+      connection.on('close', () => this.onLost(name));
+      connection.on('error', (error: Error) => this.log.warn({ connection: name, err: error.message }, 'redis connection error'));
+    }
+  }
+
+  start(output: SequencerOutput): Promise<void> {
+    this.out = output;
+    // A node starts even when Redis is down: it serves what it can and joins the cluster once Redis answers.
+    for (const connection of [this.commands, this.subscriber]) {
+      connection.connect().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'redis not reachable yet; retrying'));
+    }
+    this.timers.push(setInterval(() => void this.heartbeat(), this.presence.interval).unref());
+    this.timers.push(setInterval(() => void this.refreshRoomList(), ROOM_LIST_INTERVAL_MS).unref());
+    this.log.info({ node: this.settings.nodeId, redis: redactUrl(this.settings.redisUrl), nodeTtlMs: this.settings.nodeTtlMs }, 'cluster node starting');
+    return Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const timer of this.timers) clearInterval(timer);
+    if (this.auditTimer) clearTimeout(this.auditTimer);
+    // The workers have closed every connection by now; their leaves are in flight on
+    // this connection. Removing the heartbeat lets the others forget the node at once.
+    if (this.commands.status === 'ready') await this.presence.leave();
+    this.commands.disconnect();
+    this.subscriber.disconnect();
+  }
+
+  // ------------------------------------------------------------ requests from workers
+
+  join(connection: string, attempt: number, request: JoinRequest): void {
+    const out = this.output;
+    const { requestId, room: roomName, nickname } = request;
+    if (out.workerOf(connection) === undefined) return;
+    const refuse = (code: ErrorCodeName, message: string, temporary = false): void =>
+      out.joinFailed(connection, attempt, roomName, errorFrame(this.counts, requestId, code, message, roomName, temporary));
+    if (!this.available) return refuse('Unavailable', UNAVAILABLE, true);
+    const room = this.clusterRooms.get(roomName) ?? this.openRoom(roomName);
+    if (room.local.member(connection) || room.joining.has(connection)) return refuse('AlreadyJoined', 'you are already in this room');
+    const pending: PendingJoin = { cancelled: false, after: [] };
+    room.joining.set(connection, pending);
+    this.memberships.noteJoined(connection, roomName);
+    const token = this.newToken();
+    const you = { id: connection, name: nickname };
+    let settled = false;
+    const finish = (joined: boolean): void => {
+      settled = true;
+      room.joining.delete(connection);
+      room.stream.markers.delete(token);
+      if (!joined) this.memberships.noteLeft(connection, roomName);
+      for (const next of pending.after) next();
+      this.release(room);
+    };
+    const unavailable = (): void => {
+      if (settled) return;
+      finish(false);
+      refuse('Unavailable', UNAVAILABLE, true);
+    };
+    const marker = room.stream.addMarker(token, unavailable);
+
+    this.subscribe(room)
+      .then(() =>
+        this.scripts.join({
+          room: roomName,
+          member: you,
+          nicknameKey: nicknameKey(nickname),
+          memberJoined: encodeMemberJoined(roomName, you),
+          token,
+          since: request.since,
+          sinceEpoch: request.epoch,
+          joinHistory: this.settings.joinHistory,
+        }),
+      )
+      .then(
+        (reply) => {
+          // Aborted (subscription lost): if the script ran, the sync removes the member again.
+          if (settled) return;
+          if (!reply.ok) {
+            finish(false);
+            return reply.refused === 'NicknameTaken'
+              ? refuse('NicknameTaken', `the nickname "${nickname}" is taken in this room`)
+              : refuse('AlreadyJoined', 'you are already in this room');
+          }
+          room.stream.replied(marker, () => {
+            room.stream.view = reply.members;
+            const holder = out.workerOf(connection);
+            if (pending.cancelled || holder === undefined) {
+              // Closed or left while joining: it is in Redis now, so take it out again.
+              finish(false);
+              void this.leaveInRedis(roomName, you);
+              return;
+            }
+            room.local.add({ ...you, worker: holder });
+            const history = historyOf(reply.entries, request.since ?? -1, reply.head, reply.recovering, this.settings.joinHistory, this.log);
+            const frame = encodeJoined(requestId, {
+              room: roomName,
+              you,
+              members: [...reply.members].map(([id, name]) => ({ id, name })),
+              history: history.messages,
+              headSeq: reply.head,
+              recovered: history.recovered,
+              epoch: reply.epoch,
+            });
+            out.joined(connection, attempt, roomName, frame);
+            this.counts.joins++;
+            finish(true);
+          });
+        },
+        (error: unknown) => {
+          this.log.warn({ room: roomName, err: (error as Error).message }, 'join failed: redis unavailable');
+          unavailable();
+          room.stream.replyFailed(marker);
+        },
+      )
+      .catch(this.bug);
+  }
+
+  leave(connection: string, roomName: string): void {
+    const room = this.clusterRooms.get(roomName);
+    const pending = room?.joining.get(connection);
+    if (pending) pending.cancelled = true;
+    const member = room?.local.remove(connection, 0);
+    if (!room || !member) return; // not in it, or joining (cancelled above: the join undoes itself)
+    this.memberships.noteLeft(connection, roomName);
+    // While Redis is away the leave is applied locally; the sync after it comes back removes it there.
+    if (this.available) void this.leaveInRedis(roomName, publicMember(member));
+    this.release(room);
+  }
+
+  /** Rooms joined and rooms being joined (leaving a room being joined cancels the join: see join). */
+  close(connection: string): void {
+    for (const name of [...this.memberships.roomsOf(connection)]) this.leave(connection, name);
+  }
+
+  say(connection: string, request: SayRequest): void {
+    const out = this.output;
+    if (out.workerOf(connection) === undefined) return;
+    const { requestId, room: roomName, text, to } = request;
+    const room = this.clusterRooms.get(roomName);
+    const pending = room?.joining.get(connection);
+    if (pending) {
+      pending.after.push(() => {
+        this.say(connection, request);
+        this.endOfBatch();
+      });
+      return;
+    }
+    const sender = room?.local.member(connection);
+    const fail = (code: ErrorCodeName, message: string, temporary = false): void =>
+      out.send(connection, errorFrame(this.counts, requestId, code, message, roomName, temporary));
+    if (!room || !sender) return fail('NotJoined', 'join the room before talking in it');
+    if (to !== null) return this.sayPrivately(room, publicMember(sender), requestId, text, to);
+    if (!this.available) return fail('Unavailable', UNAVAILABLE, true);
+
+    const { frame, seqOffset } = encodeMessageTemplate({ room: roomName, sender: publicMember(sender), to: null, text, timestampMs: this.now() });
+    this.messages ??= this.commands.pipeline();
+    this.scripts.say(this.messages, { room: roomName, frame, seqOffset, historySize: this.settings.historyCapacity }, (error, seq) => {
+      if (error || seq === undefined) {
+        // Per message during an outage: the line is built only when debug is on.
+        if (this.log.isLevelEnabled('debug')) this.log.debug({ room: roomName, err: error?.message }, 'message refused: redis unavailable');
+        out.send(connection, errorFrame(this.counts, requestId, 'Unavailable', UNAVAILABLE, roomName, true));
+      } else if (seq < 0) {
+        // The room is gone from Redis (it restarted, empty): put it back before anything more.
+        out.send(connection, errorFrame(this.counts, requestId, 'Unavailable', UNAVAILABLE, roomName, true));
+        this.resync('room missing in redis');
+      } else {
+        this.counts.roomMessages++;
+        if (requestId !== 0) out.send(connection, encodeSent(requestId, roomName, seq));
+      }
+    });
+  }
+
+  /** Sends the pipeline of room messages; each message's reply comes to its own callback. */
+  endOfBatch(): void {
+    const pipeline = this.messages;
+    if (!pipeline) return;
+    this.messages = null;
+    // A failed pipeline fails each of its commands too (their callbacks answer the clients).
+    pipeline.exec().catch((error: unknown) => this.log.debug({ err: (error as Error).message }, 'message pipeline failed'));
+  }
+
+  rooms(): readonly RoomSummary[] {
+    return this.roomList;
+  }
+
+  async room(name: string): Promise<RoomDetail | null> {
+    try {
+      const [seq, members, entries] = await Promise.all([
+        this.commands.hget(keys.meta(name), 'seq'),
+        this.commands.hgetallBuffer(keys.members(name)),
+        this.settings.joinHistory > 0 ? this.commands.xrevrangeBuffer(keys.history(name), '+', '-', 'COUNT', this.settings.joinHistory) : Promise.resolve([]),
+      ]);
+      if (seq === null) return null;
+      const memberList = Object.entries(members).map(([id, value]) => ({ id, name: nicknameIn(value.toString()) }));
+      const recent = decodeEntries(entries.reverse(), this.log).map(recentEntry);
+      return { name, members: memberList.length, headSeq: Number(seq), memberList, recent };
+    } catch (error) {
+      this.log.debug({ room: name, err: (error as Error).message }, 'room read failed');
+      throw new SequencerUnavailable('the cluster is unavailable (Redis cannot be reached); retry shortly');
+    }
+  }
+
+  get roomCount(): number {
+    return this.roomList.length;
+  }
+
+  // ------------------------------------------------------------ room traffic
+
+  private sayPrivately(room: ClusterRoom, sender: MemberInfo, requestId: number, text: string, to: string): void {
+    const out = this.output;
+    const connection = sender.id;
+    const local = room.local.member(to);
+    const name = local?.name ?? room.stream.view.get(to);
+    const notFound = (): void => out.send(connection, errorFrame(this.counts, requestId, 'RecipientNotFound', 'no such member in this room', room.name));
+    if (name === undefined) return notFound();
+    const frame = encodeMessage({ room: room.name, seq: 0, sender, to: { id: to, name }, text, timestampMs: this.now() });
+    const delivered = (): void => {
+      this.counts.privateMessages++;
+      if (to !== connection) out.send(connection, frame);
+      if (requestId !== 0) out.send(connection, encodeSent(requestId, room.name, 0));
+    };
+    if (local) {
+      // Both on this node: no need to go through Redis.
+      out.send(to, frame);
+      return delivered();
+    }
+    if (!this.available) return out.send(connection, errorFrame(this.counts, requestId, 'Unavailable', UNAVAILABLE, room.name, true));
+    this.scripts
+      .sendPrivately({ room: room.name, recipient: to, frame })
+      .then(
+        (sent) => (sent === 1 ? delivered() : notFound()),
+        () => out.send(connection, errorFrame(this.counts, requestId, 'Unavailable', UNAVAILABLE, room.name, true)),
+      )
+      .catch(this.bug);
+  }
+
+  private onChannelMessage(channelBytes: Buffer, message: Buffer): void {
+    try {
+      this.onChannel(channelBytes.toString('latin1'), message);
+    } catch (error) {
+      // A bug here must not take the node (every worker's clients) down: say so loudly, go on with the next.
+      this.log.error({ err: error, channel: channelBytes.toString('latin1') }, 'a message from redis failed');
+    }
+  }
+
+  private onChannel(channel: string, message: Buffer): void {
+    if (channel.startsWith(NODE_CHANNEL_PREFIX)) return this.onPrivate(message);
+    const room = this.clusterRooms.get(channel.slice(ROOM_CHANNEL_PREFIX.length));
+    if (!room) return; // unsubscribed meanwhile
+    const envelope = parseEnvelope(message);
+    if (!envelope) {
+      this.log.warn({ channel, bytes: message.length }, 'malformed envelope on a room channel dropped');
+      return;
+    }
+    room.stream.receive(envelope);
+  }
+
+  /** A private message for a connection on this node: u8 id length, id, Message frame. */
+  private onPrivate(message: Buffer): void {
+    const idLength = message[0];
+    if (idLength === undefined || message.length < 1 + idLength) {
+      this.log.warn({ bytes: message.length }, 'malformed private message dropped');
+      return;
+    }
+    const connection = message.toString('utf8', 1, 1 + idLength);
+    this.output.send(connection, message.subarray(1 + idLength));
+  }
+
+  // ------------------------------------------------------------ rooms and subscriptions
+
+  /** A room this node has no member of yet; its stream reads history and delivers through this node. */
+  private openRoom(name: string): ClusterRoom {
+    const stream: RoomStream = new RoomStream(
+      name,
+      {
+        fetchRange: async (from, to) => {
+          const entries = await this.commands.xrangeBuffer(keys.history(name), `${from}-0`, `${to}-0`);
+          const frames: [number, Uint8Array][] = [];
+          for (const [id, fields] of entries) {
+            const frame = fields[1];
+            if (frame) frames.push([Number.parseInt(id.toString(), 10), frame]);
+          }
+          return frames;
+        },
+        deliver: (frame) => {
+          for (const worker of room.local.workers()) this.output.publish(worker, name, frame);
+        },
+        isLocal: (id): boolean => room.local.member(id) !== undefined,
+        ownMemberRemoved: () => this.resync('own member removed by another node', true),
+      },
+      this.log,
+    );
+    const room: ClusterRoom = new ClusterRoom(name, stream);
+    this.clusterRooms.set(name, room);
+    return room;
+  }
+
+  private subscribe(room: ClusterRoom): Promise<void> {
+    room.subscription ??= this.subscriber.subscribe(room.channel).then(
+      () => undefined,
+      (error: unknown) => {
+        room.subscription = null;
+        throw error;
+      },
+    );
+    return room.subscription;
+  }
+
+  /** A room with no local member and no join in flight: unsubscribe and forget it. */
+  private release(room: ClusterRoom): void {
+    if (!room.idle || this.clusterRooms.get(room.name) !== room) return;
+    this.clusterRooms.delete(room.name);
+    // A sync of this room in flight will not see its marker now: it fails, and the resync runs again without the room.
+    room.stream.abortMarkers();
+    if (room.subscription && this.subscriber.status === 'ready') {
+      this.subscriber.unsubscribe(room.channel).catch((error: unknown) => this.log.warn({ room: room.name, err: (error as Error).message }, 'unsubscribe failed'));
+    }
+    if (this.available) {
+      this.commands.srem(keys.nodeRooms(this.settings.nodeId), room.name).catch((error: unknown) => this.log.debug({ err: (error as Error).message }, 'srem failed'));
+    }
+  }
+
+  /** Takes a member out of a room in Redis, with member-left (only if it is on `onNode`, unless that is ''); 1 when it was there. */
+  private leaveInRedis(roomName: string, member: MemberInfo, onNode = ''): Promise<number> {
+    return this.scripts
+      .leave({
+        room: roomName,
+        memberId: member.id,
+        requiredNode: onNode,
+        memberLeft: encodeMemberLeft(roomName, member),
+        emptyRoomTtlMs: Math.max(1, this.settings.emptyRoomTtlMs),
+      })
+      .catch((error: unknown) => {
+        // The sync after Redis comes back removes what this node no longer has.
+        this.log.warn({ room: roomName, err: (error as Error).message }, 'leave not written to redis; the next sync will');
+        return 0;
+      });
+  }
+
+  // ------------------------------------------------------------ connections, presence and resync
+
+  private onReady(connection: string): void {
+    this.log.info({ connection }, 'redis connection ready');
+    if (this.commands.status === 'ready' && this.subscriber.status === 'ready') this.resync('connected');
+  }
+
+  private onLost(connection: string): void {
+    if (this.stopping) return;
+    if (this.available) this.log.warn({ connection }, 'redis connection lost: requests get Unavailable until it is back');
+    this.available = false;
+    if (connection !== 'subscriber') return;
+    // The subscriptions are gone with the connection: markers will not come, and every
+    // room gets back in step at its sync marker.
+    for (const room of this.clusterRooms.values()) {
+      room.subscription = null;
+      room.stream.lost();
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    await this.presence.beat(() => {
+      if (!this.available) return;
+      // Not in the node set although in step: the others took this node for dead (it was
+      // silent past --node-ttl) and removed its members. Put them back.
+      this.log.warn('this node was taken for dead by the cluster; rejoining');
+      this.resync('taken for dead', true);
+    });
+  }
+
+  /**
+   * Gets the node back in step after (re)connecting: its own channel, every room with
+   * local members re-subscribed and synced (members put back, the room too if Redis lost
+   * it, stale entries removed, the member list and any gap repaired at the sync marker).
+   */
+  private resync(reason: string, stillServing = false): void {
+    if (this.stopping) return;
+    if (this.syncing) {
+      this.resyncAgain = true;
+      return;
+    }
+    // After a lost connection nothing is served until the node is in step again; when only
+    // presence needs repair (taken for dead) traffic goes on meanwhile.
+    if (!stillServing) this.available = false;
+    const run = async (): Promise<void> => {
+      await this.heartbeat();
+      await this.subscriber.subscribe(keys.nodeChannel(this.settings.nodeId));
+      const rooms = [...this.clusterRooms.values()].filter((r) => r.local.size > 0);
+      await Promise.all(rooms.map((room) => this.syncRoom(room, false)));
+      // Rooms this node had members in and has none now (they left while Redis was away): out of Redis with them.
+      const node = this.settings.nodeId;
+      for (const name of await this.commands.smembers(keys.nodeRooms(node))) {
+        if (this.clusterRooms.get(name)?.local.size) continue;
+        await this.presence.removeMembersOf(node, name);
+        await this.commands.srem(keys.nodeRooms(node), name);
+      }
+      this.available = true;
+      this.log.info({ reason, rooms: rooms.length }, 'in step with the cluster');
+      if (this.auditTimer) clearTimeout(this.auditTimer);
+      this.auditTimer = setTimeout(() => this.audit(), this.settings.nodeTtlMs).unref();
+    };
+    this.syncing = run()
+      .catch((error: unknown) => this.log.warn({ reason, err: (error as Error).message }, 'resync failed; retrying when redis is back'))
+      .finally(() => {
+        this.syncing = null;
+        const again = this.resyncAgain;
+        this.resyncAgain = false;
+        // Lost again meanwhile, or asked for again while this one ran: the next ready event or this check starts another.
+        if ((again || !this.available) && this.commands.status === 'ready' && this.subscriber.status === 'ready') this.resync('retry', this.available);
+      });
+  }
+
+  /**
+   * One node TTL after a resync every live node has synced too (or has been reaped):
+   * a second sync of every room may now also remove members that Redis does not have
+   * (members of a dead node, or who left while Redis was away and lost its data).
+   */
+  private audit(): void {
+    this.auditTimer = null;
+    if (!this.available) return;
+    const rooms = [...this.clusterRooms.values()].filter((r) => r.local.size > 0);
+    Promise.all(rooms.map((room) => this.syncRoom(room, true))).then(
+      () => this.log.debug({ rooms: rooms.length }, 'member lists audited'),
+      (error: unknown) => this.log.warn({ err: (error as Error).message }, 'member list audit failed; the next resync does it again'),
+    );
+  }
+
+  /** Puts this node's members of `room` back in Redis; `full`: the member list may lose members too (see audit). */
+  private async syncRoom(room: ClusterRoom, full: boolean): Promise<void> {
+    if (!full) {
+      // After a reconnect the old subscription may be gone: subscribe again (a no-op when it is not).
+      room.subscription = null;
+    }
+    await this.subscribe(room);
+    const { stream } = room;
+    const token = this.newToken();
+    const members = room.local.memberList().map((m) => ({
+      id: m.id,
+      nicknameKey: nicknameKey(m.name),
+      nickname: m.name,
+      memberJoined: encodeMemberJoined(room.name, publicMember(m)),
+    }));
+    const stale = await new Promise<string[]>((resolve, reject) => {
+      const marker = stream.addMarker(token, () => {
+        stream.markers.delete(token);
+        reject(new Error('sync marker lost (redis went away)'));
+      });
+      this.scripts.sync({ room: room.name, epoch: stream.epoch, delivered: stream.delivered ?? 0, token, members }).then(
+        (reply) => {
+          for (const id of reply.refused) this.log.warn({ room: room.name, member: id }, 'member not restored: its nickname was taken while redis was away');
+          stream.replied(marker, () => {
+            stream.markers.delete(token);
+            stream.repair(reply.members, reply.head, reply.epoch, full);
+            resolve(reply.stale);
+          });
+        },
+        (error: unknown) => {
+          stream.markers.delete(token);
+          stream.replyFailed(marker);
+          reject(error as Error);
+        },
+      );
+    });
+    await Promise.all(stale.map((id) => this.leaveInRedis(room.name, { id, name: stream.view.get(id) ?? '' }, this.settings.nodeId)));
+  }
+
+  // ------------------------------------------------------------ the room list
+
+  /** The cluster's rooms (members, head seq), read every ROOM_LIST_INTERVAL_MS; rooms Redis expired are swept. */
+  private async refreshRoomList(): Promise<void> {
+    if (!this.available) return;
+    try {
+      // One script call: with thousands of rooms, two commands per room every second kept a core busy.
+      this.roomList = (await this.scripts.roomList()).sort(byMembersThenName);
+      this.output.changed();
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message }, 'room list not refreshed');
+    }
+  }
+
+  /**
+   * The last stop for an exception in a reply handler (a bug): logged loudly, and the node
+   * goes on serving its other rooms.
+   */
+  private readonly bug = (error: unknown): void => {
+    this.log.error({ err: error }, 'cluster sequencer failed on a reply from redis; carrying on');
+  };
+
+  /** Names one join or sync of this node; its marker in a room channel carries it. */
+  private newToken(): string {
+    return `${this.settings.nodeId}:${(this.nextToken++).toString(36)}`;
+  }
+
+  private get output(): SequencerOutput {
+    if (!this.out) throw new Error('RedisSequencer used before start()');
+    return this.out;
+  }
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}

@@ -1,0 +1,376 @@
+/**
+ * The Lua scripts that change what the cluster keeps in Redis (format.ts), and one
+ * typed wrapper per script (ClusterScripts) that names its keys and arguments, so
+ * no call site counts KEYS or ARGV. Each script is atomic, so Redis is the one
+ * sequencer of every room: a room message gets the room's next sequence number, is
+ * appended to the room's capped history stream and published to the room's channel
+ * in one step; a join checks the nickname, adds the member and publishes
+ * member-joined in one step. Frames are binary strings to Lua. Each script opens by
+ * naming its KEYS and ARGV in the order its wrapper passes them.
+ */
+import type { ChainableCommander, Redis, Result } from 'ioredis';
+import type { MemberInfo } from '../../protocol/index.js';
+import type { RoomSummary } from '../sequencer.js';
+import { keys, MEMBERS_SUFFIX, memberMap, META_SUFFIX, NODE_CHANNEL_PREFIX, ROOM_CHANNEL_PREFIX } from './format.js';
+
+// The scripts as ioredis commands (defined in ClusterScripts); chatJoinBuffer is chatJoin with Buffer replies (history frames).
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    chatSay(...args: [...(string | Buffer | number)[], (error: Error | null | undefined, seq?: number) => void]): Result<number, Context>;
+    chatLeave(...args: (string | Buffer | number)[]): Result<number, Context>;
+    chatSync(...args: (string | Buffer | number)[]): Result<unknown, Context>;
+    chatPrivate(...args: (string | Buffer | number)[]): Result<number, Context>;
+    chatJoinBuffer(...args: (string | Buffer | number)[]): Result<unknown, Context>;
+    chatRoomList(...args: string[]): Result<unknown, Context>;
+  }
+}
+
+/** Shared by every script: the envelope, and creating a room (or keeping it) on first use. */
+const PRELUDE = `
+local function u64(n)
+  local lo = n % 4294967296
+  return struct.pack('<I4I4', lo, (n - lo) / 4294967296)
+end
+local function envelope(kind, head, epoch, token, frame)
+  return struct.pack('B', kind) .. u64(head) .. u64(epoch) .. struct.pack('B', #token) .. token .. frame
+end
+-- The room's epoch; a room that does not exist is created with epoch \`wanted\`
+-- (0: a new one, from the clock, always above the last) and seq \`seqFrom\`.
+local function ensureRoom(meta, history, lastEpochKey, wanted, seqFrom)
+  local epoch = tonumber(redis.call('HGET', meta, 'epoch'))
+  if epoch then
+    redis.call('PERSIST', meta)
+    redis.call('PERSIST', history)
+    return epoch
+  end
+  if wanted > 0 then
+    epoch = wanted
+  else
+    local t = redis.call('TIME')
+    epoch = math.max(tonumber(t[1]) * 1000000 + tonumber(t[2]), tonumber(redis.call('GET', lastEpochKey) or '0') + 1)
+  end
+  if epoch > tonumber(redis.call('GET', lastEpochKey) or '0') then
+    redis.call('SET', lastEpochKey, string.format('%d', epoch))
+  end
+  redis.call('DEL', history)
+  redis.call('HSET', meta, 'seq', string.format('%d', seqFrom), 'epoch', string.format('%d', epoch))
+  return epoch
+end
+local function ownerOf(value)
+  return string.match(value, '^([^\\t]*)\\t([^\\t]*)\\t')
+end
+`;
+
+/**
+ * Adds a member, checking its nickname, and publishes member-joined tagged with
+ * the join's token (its marker); returns the Joined snapshot.
+ * Returns {'ok', head, epoch, members (flat HGETALL), history entries, recovering (1/0)}
+ * or {code} with an ErrorCode name when refused.
+ */
+const JOIN = `${PRELUDE}
+local meta, history, members, nicknames = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local allRooms, nodeRooms, lastEpoch = KEYS[5], KEYS[6], KEYS[7]
+local room, memberId, node, nicknameKey, nickname = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local joinedFrame, token, channel = ARGV[6], ARGV[7], ARGV[8]
+local since, sinceEpoch, joinHistory = tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
+local owner = redis.call('HGET', nicknames, nicknameKey)
+if owner then
+  if owner == memberId then return {'AlreadyJoined'} end
+  return {'NicknameTaken'}
+end
+if redis.call('HEXISTS', members, memberId) == 1 then return {'AlreadyJoined'} end
+local epoch = ensureRoom(meta, history, lastEpoch, 0, 0)
+redis.call('HSET', members, memberId, node .. '\\t' .. nicknameKey .. '\\t' .. nickname)
+redis.call('HSET', nicknames, nicknameKey, memberId)
+redis.call('SADD', allRooms, room)
+redis.call('SADD', nodeRooms, room)
+local head = tonumber(redis.call('HGET', meta, 'seq'))
+redis.call('PUBLISH', channel, envelope(2, head, epoch, token, joinedFrame))
+local entries = {}
+local recovering = 0
+if since >= 0 and since <= head and (sinceEpoch == 0 or sinceEpoch == epoch) then
+  recovering = 1
+  if since < head then entries = redis.call('XRANGE', history, string.format('%d-0', since + 1), '+') end
+elseif tonumber(joinHistory) > 0 then
+  entries = redis.call('XREVRANGE', history, '+', '-', 'COUNT', joinHistory)
+end
+return {'ok', head, epoch, redis.call('HGETALL', members), entries, recovering}
+`;
+
+/**
+ * Numbers a room message (its seq is written into the frame at `seqOffset`), keeps
+ * it in the capped history and publishes it, in one step.
+ * Returns the message's seq, or -1 when the room is not in Redis (lost: resync first).
+ */
+const SAY = `${PRELUDE}
+local meta, history = KEYS[1], KEYS[2]
+local frame, seqOffset, historySize, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local epoch = redis.call('HGET', meta, 'epoch')
+if not epoch then return -1 end
+local seq = redis.call('HINCRBY', meta, 'seq', 1)
+local numbered = string.sub(frame, 1, seqOffset) .. u64(seq) .. string.sub(frame, seqOffset + 9)
+if tonumber(historySize) > 0 then
+  redis.call('XADD', history, 'MAXLEN', historySize, string.format('%d-0', seq), 'f', numbered)
+end
+redis.call('PUBLISH', channel, envelope(1, seq, tonumber(epoch), '', numbered))
+return seq
+`;
+
+/**
+ * Removes a member (only from `requiredNode` unless it is '') and publishes
+ * member-left; an emptied room expires after the empty-room TTL.
+ * Returns 1 when the member was there and is gone, 0 otherwise (so two reapers publish once).
+ */
+const LEAVE = `${PRELUDE}
+local members, nicknames, meta, history = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local memberId, requiredNode, leftFrame, channel, emptyRoomTtlMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local value = redis.call('HGET', members, memberId)
+if not value then return 0 end
+local node, key = ownerOf(value)
+if requiredNode ~= '' and node ~= requiredNode then return 0 end
+redis.call('HDEL', members, memberId)
+if redis.call('HGET', nicknames, key) == memberId then redis.call('HDEL', nicknames, key) end
+local head = tonumber(redis.call('HGET', meta, 'seq') or '0')
+local epoch = tonumber(redis.call('HGET', meta, 'epoch') or '0')
+redis.call('PUBLISH', channel, envelope(2, head, epoch, '', leftFrame))
+if redis.call('HLEN', members) == 0 then
+  redis.call('PEXPIRE', meta, emptyRoomTtlMs)
+  redis.call('PEXPIRE', history, emptyRoomTtlMs)
+end
+return 1
+`;
+
+/**
+ * After (re)connecting: puts a node's members of one room back, and the room itself
+ * when Redis lost it (with the epoch and sequence the node knows, so numbering goes
+ * on where the node's clients are), then publishes the sync marker.
+ * ARGV from FIRST_MEMBER on: per local member, id, nickname key, nickname, MemberJoined frame.
+ * Returns {head, epoch, members (flat HGETALL), stale (ids of this node's entries that
+ * are not local members any more), refused (local ids whose nickname someone else took)}.
+ */
+const SYNC = `${PRELUDE}
+local meta, history, members, nicknames = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local allRooms, nodeRooms, lastEpoch = KEYS[5], KEYS[6], KEYS[7]
+local room, node, known, delivered = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local token, channel = ARGV[5], ARGV[6]
+local FIRST_MEMBER = 7
+local epoch = ensureRoom(meta, history, lastEpoch, known, delivered)
+if known > 0 and epoch ~= known and tonumber(redis.call('HGET', meta, 'seq')) < delivered then
+  -- Created again after Redis lost it, by a node that did not know it, before this node put
+  -- it back, and younger than what this node's clients have seen: their numbering goes on.
+  redis.call('HSET', meta, 'epoch', string.format('%d', known))
+  epoch = known
+end
+if epoch == known and tonumber(redis.call('HGET', meta, 'seq')) < delivered then
+  redis.call('HSET', meta, 'seq', string.format('%d', delivered))
+end
+redis.call('SADD', allRooms, room)
+redis.call('SADD', nodeRooms, room)
+local head = tonumber(redis.call('HGET', meta, 'seq'))
+local here = {}
+for i = FIRST_MEMBER, #ARGV, 4 do here[ARGV[i]] = true end
+local stale = {}
+local all = redis.call('HGETALL', members)
+for i = 1, #all, 2 do
+  local owner = ownerOf(all[i + 1])
+  if owner == node and not here[all[i]] then table.insert(stale, all[i]) end
+end
+local refused = {}
+for i = FIRST_MEMBER, #ARGV, 4 do
+  local id, key, nickname, joinedFrame = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  if redis.call('HEXISTS', members, id) == 0 then
+    local owner = redis.call('HGET', nicknames, key)
+    if owner and owner ~= id then
+      table.insert(refused, id)
+    else
+      redis.call('HSET', members, id, node .. '\\t' .. key .. '\\t' .. nickname)
+      redis.call('HSET', nicknames, key, id)
+      redis.call('PUBLISH', channel, envelope(2, head, epoch, '', joinedFrame))
+    end
+  end
+end
+redis.call('PUBLISH', channel, envelope(3, head, epoch, token, ''))
+return {head, epoch, redis.call('HGETALL', members), stale, refused}
+`;
+
+/**
+ * Publishes a private message to the channel of the node that holds the recipient.
+ * Returns 1 when published, 0 when the recipient is not in the room.
+ */
+const PRIVATE = `${PRELUDE}
+local members = KEYS[1]
+local recipient, nodeChannelPrefix, payload = ARGV[1], ARGV[2], ARGV[3]
+local value = redis.call('HGET', members, recipient)
+if not value then return 0 end
+redis.call('PUBLISH', nodeChannelPrefix .. ownerOf(value), payload)
+return 1
+`;
+
+/**
+ * Every room with its member count and head seq, as one flat array (name, members,
+ * seq, ...): one call instead of two per room. Rooms whose meta Redis expired leave
+ * the set. Room keys are built from the prefix and suffixes in format.ts.
+ */
+const ROOM_LIST = `
+local allRooms = KEYS[1]
+local roomPrefix, metaSuffix, membersSuffix = ARGV[1], ARGV[2], ARGV[3]
+local out = {}
+for _, name in ipairs(redis.call('SMEMBERS', allRooms)) do
+  local seq = redis.call('HGET', roomPrefix .. name .. metaSuffix, 'seq')
+  if seq then
+    out[#out + 1] = name
+    out[#out + 1] = redis.call('HLEN', roomPrefix .. name .. membersSuffix)
+    out[#out + 1] = seq
+  else
+    redis.call('SREM', allRooms, name)
+  end
+end
+return out
+`;
+
+/** A history stream entry as XRANGE returns it: [id "SEQ-0", ['f', frame]]. */
+export type HistoryEntry = [Buffer, Buffer[]];
+
+export type JoinReply =
+  | { readonly ok: false; readonly refused: 'NicknameTaken' | 'AlreadyJoined' }
+  | {
+      readonly ok: true;
+      /** The room's sequence number when the member was added. */
+      readonly head: number;
+      readonly epoch: number;
+      /** Every member, the joiner included (id -> nickname). */
+      readonly members: Map<string, string>;
+      /** After `since` when recovering, else the most recent ones, newest first. */
+      readonly entries: HistoryEntry[];
+      readonly recovering: boolean;
+    };
+
+export interface SyncReply {
+  readonly head: number;
+  readonly epoch: number;
+  readonly members: Map<string, string>;
+  /** This node's entries that are not local members any more. */
+  readonly stale: string[];
+  /** Local members whose nickname someone else took while Redis was away. */
+  readonly refused: string[];
+}
+
+/** A local member as the sync script puts it back. */
+export interface SyncMember {
+  readonly id: string;
+  readonly nicknameKey: string;
+  readonly nickname: string;
+  readonly memberJoined: Uint8Array;
+}
+
+const bytes = (frame: Uint8Array): Buffer => Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+
+/** The scripts of one node, on its command connection. */
+export class ClusterScripts {
+  constructor(
+    private readonly redis: Redis,
+    private readonly node: string,
+  ) {
+    redis.defineCommand('chatJoin', { numberOfKeys: 7, lua: JOIN });
+    redis.defineCommand('chatSay', { numberOfKeys: 2, lua: SAY });
+    redis.defineCommand('chatLeave', { numberOfKeys: 4, lua: LEAVE });
+    redis.defineCommand('chatSync', { numberOfKeys: 7, lua: SYNC });
+    redis.defineCommand('chatPrivate', { numberOfKeys: 1, lua: PRIVATE });
+    redis.defineCommand('chatRoomList', { numberOfKeys: 1, lua: ROOM_LIST });
+  }
+
+  async join(args: {
+    room: string;
+    member: MemberInfo;
+    nicknameKey: string;
+    memberJoined: Uint8Array;
+    token: string;
+    since: number | null;
+    sinceEpoch: number;
+    joinHistory: number;
+  }): Promise<JoinReply> {
+    const { room, member } = args;
+    const reply = (await this.redis.chatJoinBuffer(
+      ...this.roomKeys(room),
+      room,
+      member.id,
+      this.node,
+      args.nicknameKey,
+      member.name,
+      bytes(args.memberJoined),
+      args.token,
+      keys.roomChannel(room),
+      args.since ?? -1,
+      args.sinceEpoch,
+      args.joinHistory,
+    )) as [Buffer, ...unknown[]];
+    const status = reply[0].toString();
+    if (status !== 'ok') return { ok: false, refused: status === 'NicknameTaken' ? 'NicknameTaken' : 'AlreadyJoined' };
+    const [, head, epoch, members, entries, recovering] = reply as [Buffer, number, number, Buffer[], HistoryEntry[], number];
+    return { ok: true, head, epoch, members: memberMap(members), entries, recovering: recovering === 1 };
+  }
+
+  /** Queued on `pipeline` (a worker batch's messages go out together); `done` gets the seq, or -1 when the room is not in Redis. */
+  say(
+    pipeline: ChainableCommander,
+    args: { room: string; frame: Uint8Array; seqOffset: number; historySize: number },
+    done: (error: Error | null | undefined, seq?: number) => void,
+  ): void {
+    const { room } = args;
+    pipeline.chatSay(keys.meta(room), keys.history(room), bytes(args.frame), args.seqOffset, args.historySize, keys.roomChannel(room), done);
+  }
+
+  /** 1 when the member was there (on `requiredNode`, unless it is '') and is gone. */
+  leave(args: { room: string; memberId: string; requiredNode: string; memberLeft: Uint8Array; emptyRoomTtlMs: number }): Promise<number> {
+    const { room } = args;
+    return this.redis.chatLeave(
+      keys.members(room),
+      keys.nicknames(room),
+      keys.meta(room),
+      keys.history(room),
+      args.memberId,
+      args.requiredNode,
+      bytes(args.memberLeft),
+      keys.roomChannel(room),
+      args.emptyRoomTtlMs,
+    );
+  }
+
+  async sync(args: { room: string; epoch: number; delivered: number; token: string; members: readonly SyncMember[] }): Promise<SyncReply> {
+    const { room } = args;
+    const perMember: (string | Buffer)[] = [];
+    for (const m of args.members) perMember.push(m.id, m.nicknameKey, m.nickname, bytes(m.memberJoined));
+    const raw = await this.redis.chatSync(
+      ...this.roomKeys(room),
+      room,
+      this.node,
+      args.epoch,
+      args.delivered,
+      args.token,
+      keys.roomChannel(room),
+      ...perMember,
+    );
+    const [head, epoch, all, stale, refused] = raw as [number, number, string[], string[], string[]];
+    return { head, epoch, members: memberMap(all), stale, refused };
+  }
+
+  /** 1 when published to the node holding `recipient`, 0 when it is not in the room. */
+  sendPrivately(args: { room: string; recipient: string; frame: Uint8Array }): Promise<number> {
+    const id = Buffer.from(args.recipient);
+    const payload = Buffer.concat([Buffer.from([id.length]), id, args.frame]);
+    return this.redis.chatPrivate(keys.members(args.room), args.recipient, NODE_CHANNEL_PREFIX, payload);
+  }
+
+  /** Every room of the cluster (members, head seq), in Redis's order. */
+  async roomList(): Promise<RoomSummary[]> {
+    const flat = (await this.redis.chatRoomList(keys.rooms, ROOM_CHANNEL_PREFIX, META_SUFFIX, MEMBERS_SUFFIX)) as (string | number)[];
+    const list: RoomSummary[] = [];
+    for (let i = 0; i + 2 < flat.length; i += 3) list.push({ name: String(flat[i]), members: Number(flat[i + 1]), headSeq: Number(flat[i + 2]) });
+    return list;
+  }
+
+  /** The KEYS of JOIN and SYNC, in their order. */
+  private roomKeys(room: string): string[] {
+    return [keys.meta(room), keys.history(room), keys.members(room), keys.nicknames(room), keys.rooms, keys.nodeRooms(this.node), keys.lastEpoch];
+  }
+}
