@@ -11,8 +11,8 @@
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { parseArgs } from 'node:util';
-import { FuzzFailure, checkCase } from './fuzz/check.js';
-import { CASE_KINDS, FuzzGenerator, hex } from './fuzz/generator.js';
+import { FuzzFailure, checkCase } from '../test/helpers/fuzz/check.js';
+import { CASE_KINDS, FuzzGenerator, hex } from '../test/helpers/fuzz/generator.js';
 
 const DEFAULT_SEED = 0x5eed_c0de;
 const PROGRESS_EVERY = 100_000;

@@ -4,21 +4,21 @@
  * caller says "not available"), and the kernel's view of its TCP sockets.
  */
 import { readFileSync } from 'node:fs';
+import { parseSampleLine, type SeriesValues } from '../test/helpers/prometheus.js';
 
 /** Series name with its labels exactly as written (`chat_x{thread="main"}`) -> value. */
-export type MetricSamples = ReadonlyMap<string, number>;
+export type MetricSamples = SeriesValues;
 
-/** Parses the Prometheus text format (comments and blank lines skipped; timestamps ignored). */
+/**
+ * Reads the Prometheus text format leniently with the tests' parser (test/helpers/prometheus.ts):
+ * a line it does not read as a sample (comments, blank lines, anything malformed) is skipped, not
+ * an error, as is a NaN value; a series written twice keeps its last value.
+ */
 export function parsePrometheusText(text: string): MetricSamples {
   const samples = new Map<string, number>();
   for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    // The value follows the last space outside the label set; label values may hold spaces.
-    const labelsEnd = line.lastIndexOf('}');
-    const valueStart = line.indexOf(' ', labelsEnd < 0 ? 0 : labelsEnd);
-    if (valueStart < 0) continue;
-    const value = Number(line.slice(valueStart + 1).trim().split(' ')[0]);
-    if (!Number.isNaN(value)) samples.set(line.slice(0, valueStart), value);
+    const sample = parseSampleLine(line);
+    if (sample !== null && !Number.isNaN(sample.value)) samples.set(sample.series, sample.value);
   }
   return samples;
 }

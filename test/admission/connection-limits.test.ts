@@ -16,7 +16,7 @@ import {
   type ConnectionLimitSettings,
   type SharedCounts,
 } from '../../src/admission/connection-limits.js';
-import { mulberry32 } from '../../bench/fuzz/generator.js';
+import { mulberry32 } from '../helpers/random.js';
 
 /** The slot an address hashes to under this buffer's key (the module's documented scheme). */
 const slotOf = (shared: SharedCounts, address: string): number => createHmac('sha256', shared.key).update(address).digest().readUInt16LE(0);

@@ -1,7 +1,7 @@
 /** --allowed-origins parsing and the Origin check on WebSocket upgrades. */
 import { describe, expect, test } from 'vitest';
 import { originAllowed, parseOriginPolicy, type OriginPolicy } from '../../src/admission/origin.js';
-import { mulberry32 } from '../../bench/fuzz/generator.js';
+import { mulberry32 } from '../helpers/random.js';
 
 const listOf = (policy: OriginPolicy): string[] => {
   if (policy.kind !== 'list') throw new Error(`expected a list policy, got ${policy.kind}`);

@@ -2,7 +2,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { MAX_TOKEN_CHARS, TokenVerifier, type TokenCheck } from '../../src/admission/token.js';
-import { mulberry32 } from '../../bench/fuzz/generator.js';
+import { mulberry32 } from '../helpers/random.js';
 
 const SECRET = 'correct horse battery staple';
 const verifier = new TokenVerifier(SECRET);

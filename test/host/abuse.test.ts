@@ -9,7 +9,8 @@
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import WebSocket from 'ws';
-import { FuzzGenerator, Rng, streamSeed } from '../../bench/fuzz/generator.js';
+import { FuzzGenerator } from '../helpers/fuzz/generator.js';
+import { Rng, streamSeed } from '../helpers/random.js';
 import { CloseCode, type ClientRequest, type ErrorCodeName, type ServerEvent, encodeClientRequest } from '../../src/protocol/index.js';
 import { connectAcrossWorkers, type TestClient } from '../helpers/client.js';
 import { startHost, type Host } from '../helpers/host.js';

@@ -3,7 +3,7 @@ import { Agent, get } from 'node:http';
 import { expect, test } from 'vitest';
 import { connectAcrossWorkers, TestClient } from '../helpers/client.js';
 import { startHost } from '../helpers/host.js';
-import { parsePrometheusText } from '../../bench/host-metrics.js';
+import { parseSeriesValues } from '../helpers/prometheus.js';
 import { scrape } from '../helpers/metrics.js';
 
 test('/metrics counts the traffic of both workers, every name starts with chat_, and no client-chosen value appears', async () => {
@@ -23,7 +23,7 @@ test('/metrics counts the traffic of both workers, every name starts with chat_,
     const res = await fetch(`${host.http}/metrics`);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.text();
-    const metrics = parsePrometheusText(text);
+    const metrics = parseSeriesValues(text);
     expect(text).not.toContain(room);
     expect(text).not.toContain('secret-name');
     for (const name of metrics.keys()) expect(name).toMatch(/^chat_/);

@@ -3,37 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { addCounts, HostMetrics, type ScrapeInput } from '../../src/metrics/host-metrics.js';
 import { newHubCounts, newWorkerCounts, type HubCounts, type RefusalReason, type WorkerCounts, type WorkerSnapshot } from '../../src/metrics/counters.js';
 import { CloseCode, ErrorCode } from '../../src/protocol/index.js';
-
-interface Sample {
-  readonly name: string;
-  readonly labels: Record<string, string>;
-  readonly value: number;
-}
-
-/** Parses the sample lines of the text exposition format (comments and blank lines skipped). */
-function parseSamples(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match) throw new Error(`not a sample line: ${JSON.stringify(line)}`);
-    const labels: Record<string, string> = {};
-    if (match[2]) {
-      for (const [, key, value] of match[2].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[key!] = value!;
-    }
-    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
-  }
-  return samples;
-}
-
-/** The one sample of `name` whose labels are exactly `labels`; fails if absent or repeated. */
-function value(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number {
-  const found = samples.filter((s) => s.name === name && JSON.stringify(Object.entries(s.labels).sort()) === JSON.stringify(Object.entries(labels).sort()));
-  if (found.length !== 1) throw new Error(`expected one ${name}${JSON.stringify(labels)}, found ${found.length}`);
-  return found[0]!.value;
-}
-
-const series = (samples: readonly Sample[], name: string): Sample[] => samples.filter((s) => s.name === name);
+import { parseSamples, type Sample, sampleValue, samplesNamed } from '../helpers/prometheus.js';
 
 /** Worker counts with every plain number field set from `base` (distinct per field), plus the records. */
 function filledCounts(base: number): WorkerCounts {
@@ -248,95 +218,95 @@ describe('HostMetrics.render', () => {
 
   test('gauges: connections of the live workers (retired ones have none), workers, rooms', async () => {
     const samples = parseSamples(await new HostMetrics().render(scrapeInput()));
-    expect(value(samples, 'chat_connections')).toBe(3 + 4);
-    expect(value(samples, 'chat_workers')).toBe(2);
-    expect(value(samples, 'chat_rooms')).toBe(12);
+    expect(sampleValue(samples, 'chat_connections')).toBe(3 + 4);
+    expect(sampleValue(samples, 'chat_workers')).toBe(2);
+    expect(sampleValue(samples, 'chat_rooms')).toBe(12);
   });
 
   test('counters show the totals of retired plus live workers', async () => {
     const samples = parseSamples(await new HostMetrics().render(scrapeInput()));
-    expect(value(samples, 'chat_connections_opened_total')).toBe(1000 + 10 + 20);
-    expect(value(samples, 'chat_requests_total')).toBe(5000 + 100 + 200);
-    expect(value(samples, 'chat_deliveries_total')).toBe(9000 + 400 + 800);
-    expect(value(samples, 'chat_rate_limited_total')).toBe(7 + 2 + 3);
-    expect(value(samples, 'chat_backpressure_closes_total')).toBe(6 + 1 + 0);
-    expect(value(samples, 'chat_worker_restarts_total')).toBe(1);
+    expect(sampleValue(samples, 'chat_connections_opened_total')).toBe(1000 + 10 + 20);
+    expect(sampleValue(samples, 'chat_requests_total')).toBe(5000 + 100 + 200);
+    expect(sampleValue(samples, 'chat_deliveries_total')).toBe(9000 + 400 + 800);
+    expect(sampleValue(samples, 'chat_rate_limited_total')).toBe(7 + 2 + 3);
+    expect(sampleValue(samples, 'chat_backpressure_closes_total')).toBe(6 + 1 + 0);
+    expect(sampleValue(samples, 'chat_worker_restarts_total')).toBe(1);
   });
 
   test('refusals by reason: all four reasons, summed', async () => {
     const samples = parseSamples(await new HostMetrics().render(scrapeInput()));
-    expect(value(samples, 'chat_connections_refused_total', { reason: 'global-limit' })).toBe(1);
-    expect(value(samples, 'chat_connections_refused_total', { reason: 'per-ip-limit' })).toBe(3);
-    expect(value(samples, 'chat_connections_refused_total', { reason: 'origin' })).toBe(4);
-    expect(value(samples, 'chat_connections_refused_total', { reason: 'draining' })).toBe(9);
-    expect(series(samples, 'chat_connections_refused_total')).toHaveLength(4);
+    expect(sampleValue(samples, 'chat_connections_refused_total', { reason: 'global-limit' })).toBe(1);
+    expect(sampleValue(samples, 'chat_connections_refused_total', { reason: 'per-ip-limit' })).toBe(3);
+    expect(sampleValue(samples, 'chat_connections_refused_total', { reason: 'origin' })).toBe(4);
+    expect(sampleValue(samples, 'chat_connections_refused_total', { reason: 'draining' })).toBe(9);
+    expect(samplesNamed(samples, 'chat_connections_refused_total')).toHaveLength(4);
   });
 
   test('closes by close code, summed over retired and live workers', async () => {
     const samples = parseSamples(await new HostMetrics().render(scrapeInput()));
-    expect(value(samples, 'chat_closes_total', { code: '1008' })).toBe(1 + 2);
-    expect(value(samples, 'chat_closes_total', { code: '4001' })).toBe(6 + 1);
-    expect(value(samples, 'chat_closes_total', { code: '1012' })).toBe(11);
-    expect(series(samples, 'chat_closes_total')).toHaveLength(3);
+    expect(sampleValue(samples, 'chat_closes_total', { code: '1008' })).toBe(1 + 2);
+    expect(sampleValue(samples, 'chat_closes_total', { code: '4001' })).toBe(6 + 1);
+    expect(sampleValue(samples, 'chat_closes_total', { code: '1012' })).toBe(11);
+    expect(samplesNamed(samples, 'chat_closes_total')).toHaveLength(3);
   });
 
   test('hub counters come from the hub', async () => {
     const samples = parseSamples(await new HostMetrics().render(scrapeInput()));
-    expect(value(samples, 'chat_joins_total')).toBe(30);
-    expect(value(samples, 'chat_room_messages_total')).toBe(70);
-    expect(value(samples, 'chat_private_messages_total')).toBe(5);
-    expect(value(samples, 'chat_relay_batches_total', { direction: 'to_hub' })).toBe(45 + 500 + 30);
-    expect(value(samples, 'chat_relay_batches_total', { direction: 'to_workers' })).toBe(40 + 600 + 26);
+    expect(sampleValue(samples, 'chat_joins_total')).toBe(30);
+    expect(sampleValue(samples, 'chat_room_messages_total')).toBe(70);
+    expect(sampleValue(samples, 'chat_private_messages_total')).toBe(5);
+    expect(sampleValue(samples, 'chat_relay_batches_total', { direction: 'to_hub' })).toBe(45 + 500 + 30);
+    expect(sampleValue(samples, 'chat_relay_batches_total', { direction: 'to_workers' })).toBe(40 + 600 + 26);
   });
 
   test('errors_total merges worker (live and retired) and hub error codes', async () => {
     const samples = parseSamples(await new HostMetrics().render(scrapeInput()));
-    expect(value(samples, 'chat_errors_total', { code: 'RateLimited' })).toBe(5 + 1 + 100); // workers + hub
-    expect(value(samples, 'chat_errors_total', { code: 'InvalidText' })).toBe(1); // a worker only
-    expect(value(samples, 'chat_errors_total', { code: 'Internal' })).toBe(2); // retired only
-    expect(value(samples, 'chat_errors_total', { code: 'NicknameTaken' })).toBe(4); // the hub only
-    expect(series(samples, 'chat_errors_total')).toHaveLength(4);
+    expect(sampleValue(samples, 'chat_errors_total', { code: 'RateLimited' })).toBe(5 + 1 + 100); // workers + hub
+    expect(sampleValue(samples, 'chat_errors_total', { code: 'InvalidText' })).toBe(1); // a worker only
+    expect(sampleValue(samples, 'chat_errors_total', { code: 'Internal' })).toBe(2); // retired only
+    expect(sampleValue(samples, 'chat_errors_total', { code: 'NicknameTaken' })).toBe(4); // the hub only
+    expect(samplesNamed(samples, 'chat_errors_total')).toHaveLength(4);
   });
 
   test('relay queue depth: posted minus carried out per live worker, clamped at 0', async () => {
     const samples = parseSamples(await new HostMetrics().render(scrapeInput()));
     // to_hub: worker 0: 50 - 45 = 5; worker 2: 30 - 31 -> 0. to_workers: worker 0: 40 - 40 = 0; worker 2: 26 - 20 = 6.
-    expect(value(samples, 'chat_relay_queue_depth', { direction: 'to_hub' })).toBe(5);
-    expect(value(samples, 'chat_relay_queue_depth', { direction: 'to_workers' })).toBe(6);
+    expect(sampleValue(samples, 'chat_relay_queue_depth', { direction: 'to_hub' })).toBe(5);
+    expect(sampleValue(samples, 'chat_relay_queue_depth', { direction: 'to_workers' })).toBe(6);
   });
 
   test('relay queue depth is 0 with no workers', async () => {
     const input = { ...scrapeInput(), workers: new Map() };
     const samples = parseSamples(await new HostMetrics().render(input));
-    expect(value(samples, 'chat_relay_queue_depth', { direction: 'to_hub' })).toBe(0);
-    expect(value(samples, 'chat_relay_queue_depth', { direction: 'to_workers' })).toBe(0);
+    expect(sampleValue(samples, 'chat_relay_queue_depth', { direction: 'to_hub' })).toBe(0);
+    expect(sampleValue(samples, 'chat_relay_queue_depth', { direction: 'to_workers' })).toBe(0);
   });
 
   test('event-loop lag gauges are labelled thread="main" and "worker<slot>"', async () => {
     const samples = parseSamples(await new HostMetrics().render(scrapeInput()));
-    expect(value(samples, 'chat_event_loop_lag_p99_seconds', { thread: 'main' })).toBe(0.001);
-    expect(value(samples, 'chat_event_loop_lag_p99_seconds', { thread: 'worker0' })).toBe(0.002);
-    expect(value(samples, 'chat_event_loop_lag_p99_seconds', { thread: 'worker2' })).toBe(0.004);
-    expect(value(samples, 'chat_event_loop_lag_max_seconds', { thread: 'main' })).toBe(0.02);
-    expect(value(samples, 'chat_event_loop_lag_max_seconds', { thread: 'worker0' })).toBe(0.01);
-    expect(value(samples, 'chat_event_loop_lag_max_seconds', { thread: 'worker2' })).toBe(0.05);
-    expect(series(samples, 'chat_event_loop_lag_p99_seconds').map((s) => s.labels.thread).sort()).toEqual(['main', 'worker0', 'worker2']);
+    expect(sampleValue(samples, 'chat_event_loop_lag_p99_seconds', { thread: 'main' })).toBe(0.001);
+    expect(sampleValue(samples, 'chat_event_loop_lag_p99_seconds', { thread: 'worker0' })).toBe(0.002);
+    expect(sampleValue(samples, 'chat_event_loop_lag_p99_seconds', { thread: 'worker2' })).toBe(0.004);
+    expect(sampleValue(samples, 'chat_event_loop_lag_max_seconds', { thread: 'main' })).toBe(0.02);
+    expect(sampleValue(samples, 'chat_event_loop_lag_max_seconds', { thread: 'worker0' })).toBe(0.01);
+    expect(sampleValue(samples, 'chat_event_loop_lag_max_seconds', { thread: 'worker2' })).toBe(0.05);
+    expect(samplesNamed(samples, 'chat_event_loop_lag_p99_seconds').map((s) => s.labels.thread).sort()).toEqual(['main', 'worker0', 'worker2']);
   });
 
   test('a second render shows the new totals, not the sum of both scrapes', async () => {
     const metrics = new HostMetrics();
     await metrics.render(scrapeInput(1));
     const samples = parseSamples(await metrics.render(scrapeInput(3)));
-    expect(value(samples, 'chat_connections')).toBe(3 * 3 + 4 * 3);
-    expect(value(samples, 'chat_connections_opened_total')).toBe(1000 + 30 + 60);
-    expect(value(samples, 'chat_requests_total')).toBe(5000 + 300 + 600);
-    expect(value(samples, 'chat_connections_refused_total', { reason: 'per-ip-limit' })).toBe(9);
-    expect(value(samples, 'chat_errors_total', { code: 'RateLimited' })).toBe(15 + 3 + 100);
-    expect(value(samples, 'chat_closes_total', { code: '1008' })).toBe(9);
-    expect(value(samples, 'chat_joins_total')).toBe(90);
-    expect(value(samples, 'chat_relay_batches_total', { direction: 'to_hub' })).toBe(135 + 500 + 90);
-    expect(value(samples, 'chat_relay_queue_depth', { direction: 'to_hub' })).toBe(150 - 135);
-    expect(value(samples, 'chat_worker_restarts_total')).toBe(1);
+    expect(sampleValue(samples, 'chat_connections')).toBe(3 * 3 + 4 * 3);
+    expect(sampleValue(samples, 'chat_connections_opened_total')).toBe(1000 + 30 + 60);
+    expect(sampleValue(samples, 'chat_requests_total')).toBe(5000 + 300 + 600);
+    expect(sampleValue(samples, 'chat_connections_refused_total', { reason: 'per-ip-limit' })).toBe(9);
+    expect(sampleValue(samples, 'chat_errors_total', { code: 'RateLimited' })).toBe(15 + 3 + 100);
+    expect(sampleValue(samples, 'chat_closes_total', { code: '1008' })).toBe(9);
+    expect(sampleValue(samples, 'chat_joins_total')).toBe(90);
+    expect(sampleValue(samples, 'chat_relay_batches_total', { direction: 'to_hub' })).toBe(135 + 500 + 90);
+    expect(sampleValue(samples, 'chat_relay_queue_depth', { direction: 'to_hub' })).toBe(150 - 135);
+    expect(sampleValue(samples, 'chat_worker_restarts_total')).toBe(1);
   });
 
   test('rendering the same input twice gives the same values', async () => {
@@ -361,13 +331,13 @@ describe('HostMetrics.render', () => {
     };
     const samples = parseSamples(await metrics.render(after));
     for (const name of ['chat_connections_opened_total', 'chat_requests_total', 'chat_deliveries_total', 'chat_rate_limited_total']) {
-      expect(value(samples, name), name).toBe(value(beforeSamples, name));
+      expect(sampleValue(samples, name), name).toBe(sampleValue(beforeSamples, name));
     }
-    expect(value(samples, 'chat_errors_total', { code: 'RateLimited' })).toBe(value(beforeSamples, 'chat_errors_total', { code: 'RateLimited' }));
-    expect(value(samples, 'chat_connections')).toBe(3);
-    expect(value(samples, 'chat_workers')).toBe(1);
-    expect(value(samples, 'chat_worker_restarts_total')).toBe(2);
-    expect(series(samples, 'chat_event_loop_lag_p99_seconds').map((s) => s.labels.thread).sort()).toEqual(['main', 'worker0']);
+    expect(sampleValue(samples, 'chat_errors_total', { code: 'RateLimited' })).toBe(sampleValue(beforeSamples, 'chat_errors_total', { code: 'RateLimited' }));
+    expect(sampleValue(samples, 'chat_connections')).toBe(3);
+    expect(sampleValue(samples, 'chat_workers')).toBe(1);
+    expect(sampleValue(samples, 'chat_worker_restarts_total')).toBe(2);
+    expect(samplesNamed(samples, 'chat_event_loop_lag_p99_seconds').map((s) => s.labels.thread).sort()).toEqual(['main', 'worker0']);
   });
 
   test('two HostMetrics do not share a registry', async () => {
@@ -375,6 +345,6 @@ describe('HostMetrics.render', () => {
     const b = new HostMetrics();
     await a.render(scrapeInput(2));
     const samples = parseSamples(await b.render(scrapeInput(1)));
-    expect(value(samples, 'chat_requests_total')).toBe(5300);
+    expect(sampleValue(samples, 'chat_requests_total')).toBe(5300);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Mutation fuzzing of both decoders with the generator `npm run fuzz` uses
- * (bench/fuzz/generator.ts): for every input, each decoder returns a complete,
+ * (test/helpers/fuzz/generator.ts): for every input, each decoder returns a complete,
  * correctly typed value or throws a ProtocolError (closeCode 1007); a decoded value
  * survives encode -> decode unchanged; a valid frame decodes to what was encoded.
  *
@@ -9,7 +9,7 @@
  * `npm run fuzz -- --seed S --replay INDEX`.
  */
 import { afterAll, describe, expect, test } from 'vitest';
-import { type Verdict, checkCase } from '../../bench/fuzz/check.js';
+import { type Verdict, checkCase } from '../helpers/fuzz/check.js';
 import {
   CASE_KINDS,
   CLIENT_BODY_TYPES,
@@ -18,7 +18,7 @@ import {
   FuzzGenerator,
   SERVER_BODY_TYPES,
   hex,
-} from '../../bench/fuzz/generator.js';
+} from '../helpers/fuzz/generator.js';
 import { BASE_SEED } from './helpers.js';
 
 const GENERATED_CASES = 100_000;

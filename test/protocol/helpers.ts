@@ -28,9 +28,10 @@ export const BASE_SEED: number = (() => {
   return Number.isFinite(parsed) ? parsed >>> 0 : 0x5eed_c0de;
 })();
 
-/** The PRNG and the random values are the fuzz generator's (bench/fuzz/generator.ts), shared with `npm run fuzz`. */
-import { encodeServerEvent } from '../../bench/fuzz/generator.js';
-export { encodeServerEvent, mulberry32, randomClientRequest, randomServerEvent, Rng } from '../../bench/fuzz/generator.js';
+/** The PRNG (test/helpers/random.ts) and the random values are the fuzz generator's (test/helpers/fuzz/generator.ts), shared with `npm run fuzz`. */
+import { encodeServerEvent } from '../helpers/fuzz/generator.js';
+export { encodeServerEvent, randomClientRequest, randomServerEvent } from '../helpers/fuzz/generator.js';
+export { mulberry32, Rng } from '../helpers/random.js';
 
 /** Runs `body`; if it throws, rethrows with the seed (and optional context) in the message. */
 export function withSeed<T>(seed: number, context: string, body: () => T): T {

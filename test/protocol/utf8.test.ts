@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { mulberry32 } from '../../bench/fuzz/generator.js';
+import { mulberry32 } from '../helpers/random.js';
 import { decodeUtf8, encodeUtf8 } from '../../src/protocol/utf8.js';
 
 /** The seeded PRNG of every fuzzing test, so failures reproduce. */

@@ -13,7 +13,7 @@ import {
   type ServerEvent,
   decodeClientFrame,
   decodeServerFrame,
-} from '../../src/protocol/index.js';
+} from '../../../src/protocol/index.js';
 import { type Direction, type FuzzCase, MAX_U32, encodeValue, hex } from './generator.js';
 
 /** 'ok', or the ProtocolError code, for each decoder. */

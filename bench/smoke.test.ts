@@ -6,13 +6,14 @@
  */
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { chatAdapter } from '../../bench/adapters.js';
-import { Generator, type Scenario } from '../../bench/generator.js';
-import { lagByThread, metricValue, parsePrometheusText } from '../../bench/host-metrics.js';
-import { startWsPeer } from '../../bench/peers/ws.js';
-import { searchTarget } from '../../bench/search.js';
-import { procProbe, type RunningTarget, startTarget } from '../../bench/targets.js';
-import { type FrameSink, WsConn } from '../../bench/wsclient.js';
+import { chatAdapter } from './adapters.js';
+import { Generator, type Scenario } from './generator.js';
+import { lagByThread, metricValue, parsePrometheusText } from './host-metrics.js';
+import { startWsPeer } from './peers/ws.js';
+import { searchTarget } from './search.js';
+import { procProbe, type RunningTarget, startTarget } from './targets.js';
+import { type FrameSink, WsConn } from './wsclient.js';
+import { parseSeriesValues } from '../test/helpers/prometheus.js';
 
 function serverFrame(opcode: number, payload: Buffer): Buffer {
   const len = payload.length;
@@ -84,6 +85,21 @@ describe('host metrics reader', () => {
     expect(metricValue(samples, 'chat_closes_total')).toBe(5);
     expect(metricValue(samples, 'chat_deliveries_total')).toBeNull();
     expect(lagByThread(samples)).toEqual({ main: { p99Ms: 12.5, maxMs: 50 }, worker0: { p99Ms: 2, maxMs: 0 } });
+  });
+
+  it('keys series as test/helpers/prometheus.ts does, skipping the lines it rejects', () => {
+    const valid = [
+      '# TYPE chat_x gauge',
+      'chat_x{thread="main",note="a } b"} 1.5',
+      'chat_y 2',
+      'chat_z{} +Inf',
+      '',
+    ].join('\n');
+    expect(parsePrometheusText(valid)).toEqual(parseSeriesValues(valid));
+    expect([...parsePrometheusText(valid).keys()]).toEqual(['chat_x{thread="main",note="a } b"}', 'chat_y', 'chat_z{}']);
+    const malformed = `${valid}chat_bad{thread=main} 3\nchat_nan Nan\n`;
+    expect(() => parseSeriesValues(malformed)).toThrow(/line 5 is not a sample line/);
+    expect(parsePrometheusText(malformed)).toEqual(parseSeriesValues(valid));
   });
 });
 
