@@ -18,53 +18,58 @@ const COUNTERS = ['TcpOutSegs', 'IpExtInOctets', 'TcpExtTCPLossProbes', 'TcpExtT
 /** The machine's counters (nstat -a: absolute values, -z: zeros too). */
 function counters(): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const line of execFileSync('nstat', ['-az', ...COUNTERS], { encoding: 'utf8' }).split('\n').slice(1)) {
+  for (const line of execFileSync('nstat', ['-az', ...COUNTERS], { encoding: 'utf8' })
+    .split('\n')
+    .slice(1)) {
     const [name, value] = line.trim().split(/\s+/);
     if (name && value !== undefined) out[name] = Number(value);
   }
   return out;
 }
 
-runUntilDone(async () => {
-  const { values } = parseArgs({
-    options: {
-      scenario: { type: 'string', default: 'F2' },
-      target: { type: 'string', default: 'chat-host' },
-      workers: { type: 'string', default: '2' },
-      rate: { type: 'string', default: '100000' },
-      seconds: { type: 'string', default: '3' },
-    },
-  });
-  const scenario = SCENARIOS[values.scenario!];
-  if (!scenario) throw new Error(`unknown scenario ${values.scenario}`);
-  const spec = { name: values.target as TargetName, workers: Number(values.workers) };
-  const target = await startTarget(spec);
-  const generator = new Generator(adapterFor(spec.name), scenario, target.port);
-  try {
-    const joined = await generator.connectAll();
-    process.stdout.write(`${label(spec)}: ${joined.joined}/${joined.connections} joined in ${joined.joinMs} ms\n`);
-    const sendsPerSec = Number(values.rate) / scenario.roomSize;
-    // A first run warms both sides up; the second is the one reported.
-    await generator.run(sendsPerSec, { warmupMs: 500, windowMs: 2000, drainMs: 2000 }, target.probe);
-    const before = counters();
-    const r = await generator.run(sendsPerSec, { warmupMs: 500, windowMs: Number(values.seconds) * 1000, drainMs: 3000 }, target.probe);
-    const after = counters();
-    const perDelivery = Object.fromEntries(COUNTERS.map((c) => [c, Number((((after[c] ?? 0) - (before[c] ?? 0)) / Math.max(1, r.received)).toFixed(4))]));
-    process.stdout.write(
-      `${JSON.stringify({
-        target: label(spec),
-        deliveriesPerSec: r.deliveriesPerSec,
-        p50Ms: r.p50Ms,
-        p99Ms: r.p99Ms,
-        lost: r.lost,
-        serverCpuSecPerMillion: r.cpuSecPerMillion,
-        generatorCpuSecPerMillion: r.generatorCpuSecPerMillion,
-        pass: r.pass,
-        perDelivery,
-      })}\n`,
-    );
-  } finally {
-    generator.close();
-    await target.stop();
-  }
-}, (line) => process.stderr.write(`${line}\n`));
+runUntilDone(
+  async () => {
+    const { values } = parseArgs({
+      options: {
+        scenario: { type: 'string', default: 'F2' },
+        target: { type: 'string', default: 'chat-host' },
+        workers: { type: 'string', default: '2' },
+        rate: { type: 'string', default: '100000' },
+        seconds: { type: 'string', default: '3' },
+      },
+    });
+    const scenario = SCENARIOS[values.scenario!];
+    if (!scenario) throw new Error(`unknown scenario ${values.scenario}`);
+    const spec = { name: values.target as TargetName, workers: Number(values.workers) };
+    const target = await startTarget(spec);
+    const generator = new Generator(adapterFor(spec.name), scenario, target.port);
+    try {
+      const joined = await generator.connectAll();
+      process.stdout.write(`${label(spec)}: ${joined.joined}/${joined.connections} joined in ${joined.joinMs} ms\n`);
+      const sendsPerSec = Number(values.rate) / scenario.roomSize;
+      // A first run warms both sides up; the second is the one reported.
+      await generator.run(sendsPerSec, { warmupMs: 500, windowMs: 2000, drainMs: 2000 }, target.probe);
+      const before = counters();
+      const r = await generator.run(sendsPerSec, { warmupMs: 500, windowMs: Number(values.seconds) * 1000, drainMs: 3000 }, target.probe);
+      const after = counters();
+      const perDelivery = Object.fromEntries(COUNTERS.map((c) => [c, Number((((after[c] ?? 0) - (before[c] ?? 0)) / Math.max(1, r.received)).toFixed(4))]));
+      process.stdout.write(
+        `${JSON.stringify({
+          target: label(spec),
+          deliveriesPerSec: r.deliveriesPerSec,
+          p50Ms: r.p50Ms,
+          p99Ms: r.p99Ms,
+          lost: r.lost,
+          serverCpuSecPerMillion: r.cpuSecPerMillion,
+          generatorCpuSecPerMillion: r.generatorCpuSecPerMillion,
+          pass: r.pass,
+          perDelivery,
+        })}\n`,
+      );
+    } finally {
+      generator.close();
+      await target.stop();
+    }
+  },
+  (line) => process.stderr.write(`${line}\n`),
+);

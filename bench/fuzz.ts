@@ -47,7 +47,7 @@ function fuzz(job: Job): void {
   for (let index = 0; index < job.cases; index++) {
     Atomics.store(progress, 1, index);
     const fuzzCase = generator.case(index);
-    let verdict;
+    let verdict: ReturnType<typeof checkCase>;
     try {
       verdict = checkCase(fuzzCase);
     } catch (error) {
@@ -73,7 +73,7 @@ function parseInteger(text: string | undefined, fallback: number, flag: string):
 }
 
 function formatCodes(table: Record<string, number>): string {
-  const ok = table['ok'] ?? 0;
+  const ok = table.ok ?? 0;
   const errors = Object.entries(table)
     .filter(([code]) => code !== 'ok')
     .sort((a, b) => b[1] - a[1]);
@@ -147,7 +147,9 @@ async function main(): Promise<number> {
           break;
         case 'done': {
           const { tally } = message;
-          console.log(`done: ${cases} cases in ${seconds.toFixed(1)} s, ${Math.round(cases / seconds)} cases/s, seed ${seed}; every case decoded or gave a ProtocolError`);
+          console.log(
+            `done: ${cases} cases in ${seconds.toFixed(1)} s, ${Math.round(cases / seconds)} cases/s, seed ${seed}; every case decoded or gave a ProtocolError`,
+          );
           console.log(`  client decoder: ${formatCodes(tally.client)}`);
           console.log(`  server decoder: ${formatCodes(tally.server)}`);
           console.log(`  cases by kind: ${CASE_KINDS.map((k) => `${k} ${tally.kinds[k] ?? 0}`).join(', ')}`);

@@ -170,7 +170,10 @@ export class Generator implements FrameSink {
     } else if (kind === Kind.Error) {
       this.errorFrames++;
       conn.errors++;
-      this.firstError ??= `error frame: ${buf.toString('latin1', start, Math.min(end, start + 300)).replace(/[^\x20-\x7e]+/g, ' ').trim()}`;
+      this.firstError ??= `error frame: ${buf
+        .toString('latin1', start, Math.min(end, start + 300))
+        .replace(/[^\x20-\x7e]+/g, ' ')
+        .trim()}`;
       this.joinWaiters.get(conn)?.(new Error('error frame during join'));
     }
   }
@@ -380,7 +383,8 @@ export class Generator implements FrameSink {
       h.reset();
       lastSample = { t: now, received: this.received };
     };
-    let win: { sent: number; expected: number; received: number; cpu: ReturnType<typeof process.cpuUsage>; serverCpu: number; busy: number; t: number } | null = null;
+    let win: { sent: number; expected: number; received: number; cpu: ReturnType<typeof process.cpuUsage>; serverCpu: number; busy: number; t: number } | null =
+      null;
     let winEnd: { sent: number; expected: number; received: number; genCpu: number; serverCpu: number; busy: number; rss: number; t: number } | null = null;
     await new Promise<void>((resolve) => {
       const timer = setInterval(() => {

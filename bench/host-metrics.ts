@@ -56,7 +56,8 @@ export function lagByThread(samples: MetricSamples): Record<string, ThreadLag> {
   for (const [series, value] of samples) {
     const m = /^chat_event_loop_lag_(p99|max)_seconds\{.*thread="([^"]+)".*\}$/.exec(series);
     if (!m) continue;
-    const entry = (lag[m[2]!] ??= { p99Ms: 0, maxMs: 0 });
+    lag[m[2]!] ??= { p99Ms: 0, maxMs: 0 };
+    const entry = lag[m[2]!]!;
     if (m[1] === 'p99') entry.p99Ms = Number((value * 1000).toFixed(2));
     else entry.maxMs = Number((value * 1000).toFixed(2));
   }

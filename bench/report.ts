@@ -56,7 +56,9 @@ function fanoutSection(title: string, f: FanoutFile, chart: string | null): stri
   lines.push(`### ${title}`, '');
   lines.push(`${f.scenario.description}. Command: \`${f.command}\`; ${f.startedAt} to ${f.finishedAt}.`);
   lines.push(`Each run: ${f.timing.warmupMs} ms warm-up, ${f.timing.windowMs} ms measured, up to ${f.timing.drainMs} ms drain.`, '');
-  lines.push('| server | max deliveries/s | sends/s | repeats passed | p50 ms | p90 ms | p99 ms | p99.9 ms | server CPU s per 1M deliveries | server RSS MB | generator CPU (of one core) | generator CPU s per 1M | other processes\' CPU (max, of one core) | runs (restarts) |');
+  lines.push(
+    "| server | max deliveries/s | sends/s | repeats passed | p50 ms | p90 ms | p99 ms | p99.9 ms | server CPU s per 1M deliveries | server RSS MB | generator CPU (of one core) | generator CPU s per 1M | other processes' CPU (max, of one core) | runs (restarts) |",
+  );
   lines.push('| --- | ---: | ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of f.results) {
     if (r.error) {
@@ -86,7 +88,10 @@ function fanoutSection(title: string, f: FanoutFile, chart: string | null): stri
   }
   if (chart) lines.push('', `![deliveries/s against p99 latency, every ${f.scenario.name} run](${chart})`);
   lines.push('', '<details><summary>Every run</summary>', '');
-  lines.push('| server | phase | asked deliveries/s | got deliveries/s | ratio | lost | p50 ms | p99 ms | server CPU s/1M | generator CPU s | others\' CPU | pass |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  lines.push(
+    "| server | phase | asked deliveries/s | got deliveries/s | ratio | lost | p50 ms | p99 ms | server CPU s/1M | generator CPU s | others' CPU | pass |",
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  );
   for (const r of f.results) {
     for (const run of r.runs) {
       lines.push(
@@ -113,13 +118,25 @@ async function chart(dir: string, f: FanoutFile, file: string, log: (line: strin
 }
 
 /** F1 on a 2-node cluster against the single node (run.ts `--scenario CLUSTER`). */
-function clusterSection(f: { command: string; redis: string; startedAt: string; finishedAt: string; timing: Timing; results: { label: string; search: SearchResult; fixed: FixedRate }[] }): string {
+function clusterSection(f: {
+  command: string;
+  redis: string;
+  startedAt: string;
+  finishedAt: string;
+  timing: Timing;
+  results: { label: string; search: SearchResult; fixed: FixedRate }[];
+}): string {
   const lines = ['## F1 on a 2-node cluster (Redis)', ''];
   lines.push(`Command: \`${f.command}\`; ${f.startedAt} to ${f.finishedAt}. Redis: \`${f.redis}\` (Debian's redis-server 7.0), on the same 2 cores.`);
   lines.push('The cluster is 2 host processes of 1 worker each (the same 2 worker threads as the single node), every');
   lines.push("room's 100 members alternating between the nodes (senders too), so every message crosses Redis. Server CPU and");
-  lines.push(`RSS count both nodes and redis-server. Each run: ${f.timing.warmupMs} ms warm-up, ${f.timing.windowMs} ms measured, up to ${f.timing.drainMs} ms drain.`, '');
-  lines.push('| server | max deliveries/s | repeats passed | p50 ms | p99 ms | server CPU s per 1M | other processes\' CPU (max, of one core) | p50 ms at 100,000/s (3 runs) | p99 ms at 100,000/s | runs at 100,000/s passed |');
+  lines.push(
+    `RSS count both nodes and redis-server. Each run: ${f.timing.warmupMs} ms warm-up, ${f.timing.windowMs} ms measured, up to ${f.timing.drainMs} ms drain.`,
+    '',
+  );
+  lines.push(
+    "| server | max deliveries/s | repeats passed | p50 ms | p99 ms | server CPU s per 1M | other processes' CPU (max, of one core) | p50 ms at 100,000/s (3 runs) | p99 ms at 100,000/s | runs at 100,000/s passed |",
+  );
   lines.push('| --- | ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |');
   for (const r of f.results) {
     const s = r.search;
@@ -128,16 +145,28 @@ function clusterSection(f: { command: string; redis: string; startedAt: string; 
       `| ${r.label} | ${s.error ? `failed: ${s.error}` : fmt(s.maxDeliveriesPerSec)} | ${s.kneeRepeatsPassed} at ${fmt(s.kneeTargetDeliveriesPerSec)}/s | ${s.p50Ms.toFixed(1)} | ${s.p99Ms.toFixed(1)} | ${s.cpuSecPerMillion.toFixed(2)} | ${s.otherCpuPct}% | ${r.fixed.p50Ms.toFixed(2)} (${r.fixed.runs.map((x) => x.p50Ms.toFixed(2)).join(', ')}) | ${r.fixed.p99Ms.toFixed(2)} | ${passed}/${r.fixed.runs.length} |`,
     );
   }
-  lines.push('', 'Output, in short (every run is in `bench/results/cluster-F1.json`; the progress lines `run.ts` printed are in `bench/results/cluster-F1.log`):', '', '```');
+  lines.push(
+    '',
+    'Output, in short (every run is in `bench/results/cluster-F1.json`; the progress lines `run.ts` printed are in `bench/results/cluster-F1.log`):',
+    '',
+    '```',
+  );
   for (const r of f.results) {
     const s = r.search;
-    lines.push(`F1 ${r.label}: max ${fmt(s.maxDeliveriesPerSec)} deliveries/s (${s.kneeRepeatsPassed} repeats at ${fmt(s.kneeTargetDeliveriesPerSec)}/s), p50 ${s.p50Ms.toFixed(3)} p99 ${s.p99Ms.toFixed(3)} ms`);
-    lines.push(`CLUSTER ${r.label} at ${fmt(r.fixed.deliveriesPerSec)}/s: p50 ${r.fixed.p50Ms.toFixed(3)} p99 ${r.fixed.p99Ms.toFixed(3)} ms (${r.fixed.runs.map((x) => (x.pass ? 'pass' : 'fail')).join(' ')})`);
+    lines.push(
+      `F1 ${r.label}: max ${fmt(s.maxDeliveriesPerSec)} deliveries/s (${s.kneeRepeatsPassed} repeats at ${fmt(s.kneeTargetDeliveriesPerSec)}/s), p50 ${s.p50Ms.toFixed(3)} p99 ${s.p99Ms.toFixed(3)} ms`,
+    );
+    lines.push(
+      `CLUSTER ${r.label} at ${fmt(r.fixed.deliveriesPerSec)}/s: p50 ${r.fixed.p50Ms.toFixed(3)} p99 ${r.fixed.p99Ms.toFixed(3)} ms (${r.fixed.runs.map((x) => (x.pass ? 'pass' : 'fail')).join(' ')})`,
+    );
   }
   lines.push('```');
   const [single, two] = f.results;
   if (single && two) {
-    lines.push('', `Added by the Redis hop at 100,000 deliveries/s: p50 ${(two.fixed.p50Ms - single.fixed.p50Ms).toFixed(2)} ms (target: at most 2 ms). Cluster / single node max deliveries/s: ${ratio(two.search.maxDeliveriesPerSec, single.search.maxDeliveriesPerSec)}.`);
+    lines.push(
+      '',
+      `Added by the Redis hop at 100,000 deliveries/s: p50 ${(two.fixed.p50Ms - single.fixed.p50Ms).toFixed(2)} ms (target: at most 2 ms). Cluster / single node max deliveries/s: ${ratio(two.search.maxDeliveriesPerSec, single.search.maxDeliveriesPerSec)}.`,
+    );
   }
   lines.push('');
   return lines.join('\n');
@@ -149,7 +178,15 @@ export async function writeReport(dir: string, log: (line: string) => void): Pro
   out.push('Generated by `bench/run.ts` from the files in `bench/results/` (rebuilt on every run; a section');
   out.push('not re-run keeps its last numbers, with the date and command that produced them). Every number');
   out.push('below was measured by these scripts on the machine described here.', '');
-  out.push('```sh', 'npm run bench                               # everything (F1-F4 for host 1w/2w and the peers, HTTP)', 'npm run bench -- --quick --json             # F1 only: host (2 workers) + peers, short runs, JSON summary last', 'npm run bench -- --scenario F2,F4           # some scenarios (F1 F2 F3 F4 HTTP)', 'npm run bench -- --targets chat-host-2w,ws   # some targets (chat-host-2w chat-host-1w uws-bare ws socket.io)', '```', '');
+  out.push(
+    '```sh',
+    'npm run bench                               # everything (F1-F4 for host 1w/2w and the peers, HTTP)',
+    'npm run bench -- --quick --json             # F1 only: host (2 workers) + peers, short runs, JSON summary last',
+    'npm run bench -- --scenario F2,F4           # some scenarios (F1 F2 F3 F4 HTTP)',
+    'npm run bench -- --targets chat-host-2w,ws   # some targets (chat-host-2w chat-host-1w uws-bare ws socket.io)',
+    '```',
+    '',
+  );
   const files = ['quick-F1.json', 'F1.json', 'F2.json', 'F3.json'].map((n) => [n, read<FanoutFile>(dir, n)] as const);
   const anyMachine = files.find(([, f]) => f)?.[1]?.machine ?? machine();
   out.push('## Machine', '');
@@ -171,13 +208,16 @@ export async function writeReport(dir: string, log: (line: string) => void): Pro
   const fullF1 = files.find(([n]) => n === 'F1.json')?.[1];
   for (const [name, f] of files) {
     if (!f) continue;
-    const chartFile = name === 'F1.json' || (name === 'quick-F1.json' && !fullF1) ? await chart(dir, f, name === 'F1.json' ? 'fanout.png' : 'fanout-quick.png', log) : null;
+    const chartFile =
+      name === 'F1.json' || (name === 'quick-F1.json' && !fullF1) ? await chart(dir, f, name === 'F1.json' ? 'fanout.png' : 'fanout-quick.png', log) : null;
     out.push(fanoutSection(name.startsWith('quick') ? `${f.scenario.name} (quick)` : f.scenario.name, f, chartFile));
   }
   const f4 = read<{ scenario: { description: string }; command: string; startedAt: string; results: Array<Record<string, unknown>> }>(dir, 'F4.json');
   if (f4) {
     out.push('### F4: join storm and capacity', '', `${f4.scenario.description}. Command: \`${f4.command}\`; ${f4.startedAt}.`, '');
-    out.push('| server | joined | time until all joined | joins/s | RSS before MB | RSS after MB | KB per connection | then 100,000 deliveries/s for 2 s | first error |');
+    out.push(
+      '| server | joined | time until all joined | joins/s | RSS before MB | RSS after MB | KB per connection | then 100,000 deliveries/s for 2 s | first error |',
+    );
     out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
     for (const r of f4.results) {
       const c = r.check as { deliveriesPerSec: number; p99Ms: number; lost: number; pass: boolean } | null;
@@ -195,7 +235,10 @@ export async function writeReport(dir: string, log: (line: string) => void): Pro
   const http = read<{ settings: Array<Record<string, number>>; command: string; startedAt: string; measurements: HttpMeasurement[] }>(dir, 'http.json');
   if (http) {
     out.push('## HTTP (autocannon)', '');
-    out.push(`autocannon in the orchestrator process, on the same 2 cores as the server; 1 s warm-up, then 5 s per endpoint and setting. Command: \`${http.command}\`; ${http.startedAt}. \`/app.js\` is whatever bundle \`npm run build\` produced at the time.`, '');
+    out.push(
+      `autocannon in the orchestrator process, on the same 2 cores as the server; 1 s warm-up, then 5 s per endpoint and setting. Command: \`${http.command}\`; ${http.startedAt}. \`/app.js\` is whatever bundle \`npm run build\` produced at the time.`,
+      '',
+    );
     for (const setting of http.settings) {
       const workers = setting.workers ?? 1;
       const ms = http.measurements.filter((m) => m.pipelining === setting.pipelining && m.connections === setting.connections && (m.workers ?? 1) === workers);
@@ -216,7 +259,14 @@ export async function writeReport(dir: string, log: (line: string) => void): Pro
       out.push('');
     }
   }
-  const cluster = read<{ command: string; redis: string; startedAt: string; finishedAt: string; timing: Timing; results: { label: string; search: SearchResult; fixed: FixedRate }[] }>(dir, 'cluster-F1.json');
+  const cluster = read<{
+    command: string;
+    redis: string;
+    startedAt: string;
+    finishedAt: string;
+    timing: Timing;
+    results: { label: string; search: SearchResult; fixed: FixedRate }[];
+  }>(dir, 'cluster-F1.json');
   if (cluster) out.push(clusterSection(cluster));
   const missing = ['F1.json', 'F2.json', 'F3.json', 'F4.json', 'http.json'].filter((n) => !existsSync(join(dir, n)));
   if (missing.length) out.push('## Not run yet', '', `No results for: ${missing.join(', ')}.`, '');

@@ -39,7 +39,13 @@ function waitFor(match: (l: Line) => boolean, from: number): Promise<Line> {
   if (seen) return Promise.resolve(seen);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no such log line within 10 s')), 10_000);
-    waiters.push({ match, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+    waiters.push({
+      match,
+      resolve: (l) => {
+        clearTimeout(timer);
+        resolve(l);
+      },
+    });
   });
 }
 

@@ -106,7 +106,15 @@ async function fanout(id: string, args: Args, command: string): Promise<SearchRe
       log(`${id} ${label(spec)}: ${(error as Error).message}`);
     }
     // Saved after every target, so that an interrupted run keeps what it measured.
-    save(`${args.quick ? 'quick-' : ''}${id}.json`, { scenario, timing, command, startedAt, finishedAt: new Date().toISOString(), machine: machine(), results });
+    save(`${args.quick ? 'quick-' : ''}${id}.json`, {
+      scenario,
+      timing,
+      command,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      machine: machine(),
+      results,
+    });
   }
   return results;
 }
@@ -135,9 +143,20 @@ async function cluster(command: string): Promise<void> {
       quietWaitMs: 8_000,
     });
     const fixed = await fixedRate(spec, scenario, FIXED_DELIVERIES, 3);
-    log(`CLUSTER ${label(spec)} at ${FIXED_DELIVERIES}/s: p50 ${fixed.p50Ms} p99 ${fixed.p99Ms} ms (${fixed.runs.map((r) => (r.pass ? 'pass' : 'fail')).join(' ')})`);
+    log(
+      `CLUSTER ${label(spec)} at ${FIXED_DELIVERIES}/s: p50 ${fixed.p50Ms} p99 ${fixed.p99Ms} ms (${fixed.runs.map((r) => (r.pass ? 'pass' : 'fail')).join(' ')})`,
+    );
     results.push({ target, label: label(spec), search, fixed });
-    save('cluster-F1.json', { scenario, timing: QUICK_TIMING, command, redis: REDIS_COMMAND.map((arg) => (arg === '' ? '""' : arg)).join(' '), startedAt, finishedAt: new Date().toISOString(), machine: machine(), results });
+    save('cluster-F1.json', {
+      scenario,
+      timing: QUICK_TIMING,
+      command,
+      redis: REDIS_COMMAND.map((arg) => (arg === '' ? '""' : arg)).join(' '),
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      machine: machine(),
+      results,
+    });
   }
 }
 
@@ -209,7 +228,9 @@ async function joinStorm(args: Args, command: string): Promise<void> {
         check,
       };
       results.push(result);
-      log(`F4 ${result.label}: ${result.joined}/${result.connections} joined in ${result.joinMs} ms, ${result.kbPerConnection} KB/connection, check ${JSON.stringify(check)}`);
+      log(
+        `F4 ${result.label}: ${result.joined}/${result.connections} joined in ${result.joinMs} ms, ${result.kbPerConnection} KB/connection, check ${JSON.stringify(check)}`,
+      );
     } finally {
       gen.close();
       await running.stop();
@@ -264,7 +285,9 @@ async function http(command: string): Promise<void> {
         for (const path of ENDPOINTS) {
           const m = await measureHttp(server.name, running, path, options);
           measurements.push(m);
-          log(`HTTP ${server.name} ${path} pipelining ${options.pipelining} autocannon threads ${options.workers}: ${m.requestsPerSec} req/s p50 ${m.p50Ms} p99 ${m.p99Ms} ms non2xx ${m.non2xx} errors ${m.errors}; server CPU ${m.serverCpuPct}% (${m.serverCpuUsPerRequest} µs/request), autocannon CPU ${m.clientCpuPct}%`);
+          log(
+            `HTTP ${server.name} ${path} pipelining ${options.pipelining} autocannon threads ${options.workers}: ${m.requestsPerSec} req/s p50 ${m.p50Ms} p99 ${m.p99Ms} ms non2xx ${m.non2xx} errors ${m.errors}; server CPU ${m.serverCpuPct}% (${m.serverCpuUsPerRequest} µs/request), autocannon CPU ${m.clientCpuPct}%`,
+          );
         }
       }
     } finally {

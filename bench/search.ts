@@ -75,7 +75,9 @@ export async function searchTarget(spec: TargetSpec, scenario: Scenario, options
   let running = await start(spec);
   let gen = new Generator(adapterFor(spec.name), scenario, running.ports ?? running.port);
   const join = await gen.connectAll();
-  log(`${scenario.name} ${name}: ${join.joined}/${join.connections} joined in ${join.joinMs} ms, settled ${join.settleMs} ms later${join.firstError ? ` (${join.firstError})` : ''}`);
+  log(
+    `${scenario.name} ${name}: ${join.joined}/${join.connections} joined in ${join.joinMs} ms, settled ${join.settleMs} ms later${join.firstError ? ` (${join.firstError})` : ''}`,
+  );
 
   const base = {
     target: spec.name,
@@ -84,7 +86,21 @@ export async function searchTarget(spec: TargetSpec, scenario: Scenario, options
     scenario: scenario.name,
     join,
   };
-  const empty = { kneeTargetDeliveriesPerSec: 0, kneeRepeatsPassed: '0/0', maxDeliveriesPerSec: 0, sentPerSec: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, p999Ms: 0, cpuSecPerMillion: 0, rssMB: 0, generatorCpuSecPerMillion: 0, generatorCpuPct: 0, otherCpuPct: 0 };
+  const empty = {
+    kneeTargetDeliveriesPerSec: 0,
+    kneeRepeatsPassed: '0/0',
+    maxDeliveriesPerSec: 0,
+    sentPerSec: 0,
+    p50Ms: 0,
+    p90Ms: 0,
+    p99Ms: 0,
+    p999Ms: 0,
+    cpuSecPerMillion: 0,
+    rssMB: 0,
+    generatorCpuSecPerMillion: 0,
+    generatorCpuPct: 0,
+    otherCpuPct: 0,
+  };
   if (join.failed > 0) {
     gen.close();
     await running.stop();

@@ -64,7 +64,26 @@ export interface PhaseRecord {
   readonly phase: 'baseline' | 'stall';
   readonly repeat: number;
   readonly readers: number;
-  readonly run: Pick<RunResult, 'sentPerSec' | 'deliveriesPerSec' | 'deliveryRatio' | 'lost' | 'p50Ms' | 'p90Ms' | 'p99Ms' | 'p999Ms' | 'maxMs' | 'latencySamples' | 'serverCpuSec' | 'generatorCpuSec' | 'otherCpuPct' | 'closedConnections' | 'errorFrames' | 'pass' | 'failReasons'>;
+  readonly run: Pick<
+    RunResult,
+    | 'sentPerSec'
+    | 'deliveriesPerSec'
+    | 'deliveryRatio'
+    | 'lost'
+    | 'p50Ms'
+    | 'p90Ms'
+    | 'p99Ms'
+    | 'p999Ms'
+    | 'maxMs'
+    | 'latencySamples'
+    | 'serverCpuSec'
+    | 'generatorCpuSec'
+    | 'otherCpuPct'
+    | 'closedConnections'
+    | 'errorFrames'
+    | 'pass'
+    | 'failReasons'
+  >;
   readonly rssStartMB: number;
   readonly rssMaxMB: number;
   readonly rssEndMB: number;

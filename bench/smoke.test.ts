@@ -17,7 +17,12 @@ import { parseSeriesValues } from '../test/helpers/prometheus.js';
 
 function serverFrame(opcode: number, payload: Buffer): Buffer {
   const len = payload.length;
-  const head = len < 126 ? Buffer.of(0x80 | opcode, len) : len < 65536 ? Buffer.of(0x80 | opcode, 126, len >> 8, len & 255) : Buffer.concat([Buffer.of(0x80 | opcode, 127, 0, 0, 0, 0), Buffer.alloc(4)]);
+  const head =
+    len < 126
+      ? Buffer.of(0x80 | opcode, len)
+      : len < 65536
+        ? Buffer.of(0x80 | opcode, 126, len >> 8, len & 255)
+        : Buffer.concat([Buffer.of(0x80 | opcode, 127, 0, 0, 0, 0), Buffer.alloc(4)]);
   if (len >= 65536) head.writeUInt32BE(len, 6);
   return Buffer.concat([head, payload]);
 }
@@ -27,7 +32,7 @@ describe('WsConn frame parser', () => {
   const stream = Buffer.concat(payloads.map((p) => serverFrame(2, p)));
   const parse = (chunks: Buffer[]): Buffer[] => {
     const got: Buffer[] = [];
-    const sink: FrameSink = { onFrame: (_c, buf, s, e) => got.push(Buffer.from(buf.subarray(s, e))), onClose: () => {} };
+    const sink: FrameSink = { onFrame: (_c, buf, s, e) => got.push(Buffer.from(buf.subarray(s, e))), onClose: () => undefined };
     const conn = new WsConn(0, new net.Socket(), sink);
     for (const c of chunks) conn.onData(c);
     return got;
@@ -49,7 +54,7 @@ describe('WsConn frame parser', () => {
     const chunks: Buffer[] = [];
     for (let at = 0; at < stream.length; at += shared.length) chunks.push(stream.subarray(at, at + shared.length));
     const got: Buffer[] = [];
-    const sink: FrameSink = { onFrame: (_c, buf, s, e) => got.push(Buffer.from(buf.subarray(s, e))), onClose: () => {} };
+    const sink: FrameSink = { onFrame: (_c, buf, s, e) => got.push(Buffer.from(buf.subarray(s, e))), onClose: () => undefined };
     const conn = new WsConn(0, new net.Socket(), sink);
     for (const c of chunks) {
       shared.fill(0xee);
@@ -60,7 +65,7 @@ describe('WsConn frame parser', () => {
   });
 
   it('keeps the code and reason of a close frame', () => {
-    const sink: FrameSink = { onFrame: () => {}, onClose: () => {} };
+    const sink: FrameSink = { onFrame: () => undefined, onClose: () => undefined };
     const conn = new WsConn(0, new net.Socket(), sink);
     conn.onData(serverFrame(8, Buffer.concat([Buffer.of(4001 >> 8, 4001 & 255), Buffer.from('too slow: 2000000 bytes')])));
     expect(conn).toMatchObject({ closed: true, closeCode: 4001, closeReason: 'too slow: 2000000 bytes' });
@@ -88,13 +93,7 @@ describe('host metrics reader', () => {
   });
 
   it('keys series as test/helpers/prometheus.ts does, skipping the lines it rejects', () => {
-    const valid = [
-      '# TYPE chat_x gauge',
-      'chat_x{thread="main",note="a } b"} 1.5',
-      'chat_y 2',
-      'chat_z{} +Inf',
-      '',
-    ].join('\n');
+    const valid = ['# TYPE chat_x gauge', 'chat_x{thread="main",note="a } b"} 1.5', 'chat_y 2', 'chat_z{} +Inf', ''].join('\n');
     expect(parsePrometheusText(valid)).toEqual(parseSeriesValues(valid));
     expect([...parsePrometheusText(valid).keys()]).toEqual(['chat_x{thread="main",note="a } b"}', 'chat_y', 'chat_z{}']);
     const malformed = `${valid}chat_bad{thread=main} 3\nchat_nan Nan\n`;
@@ -179,7 +178,7 @@ describe('fan-out generator', () => {
           log: (line) => lines.push(line),
           // Other suites share the CPU under `npm test`: latency is not what this checks.
           p99LimitMs: 60_000,
-          start: async () => ({ port: peer.port, pid: process.pid, probe: procProbe(process.pid), stop: async () => {} }),
+          start: async () => ({ port: peer.port, pid: process.pid, probe: procProbe(process.pid), stop: async () => undefined }),
         },
       );
       expect(result.error, lines.join('\n')).toBeNull();

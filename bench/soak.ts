@@ -62,9 +62,16 @@ function halfMeasuredCapacity(): { rate: number; source: string } {
   for (const file of ['F1.json', 'quick-F1.json']) {
     const path = join(RESULTS, file);
     if (!existsSync(path)) continue;
-    const data = JSON.parse(readFileSync(path, 'utf8')) as { finishedAt: string; results: Array<{ target: string; workers: number | null; maxDeliveriesPerSec: number; error: string | null }> };
+    const data = JSON.parse(readFileSync(path, 'utf8')) as {
+      finishedAt: string;
+      results: Array<{ target: string; workers: number | null; maxDeliveriesPerSec: number; error: string | null }>;
+    };
     const host = data.results.find((r) => r.target === 'chat-host' && r.workers === 2 && r.error === null && r.maxDeliveriesPerSec > 0);
-    if (host) return { rate: Math.round(host.maxDeliveriesPerSec / 2), source: `half of chat-host (2w) F1 ${host.maxDeliveriesPerSec}/s in bench/results/${file} (${data.finishedAt})` };
+    if (host)
+      return {
+        rate: Math.round(host.maxDeliveriesPerSec / 2),
+        source: `half of chat-host (2w) F1 ${host.maxDeliveriesPerSec}/s in bench/results/${file} (${data.finishedAt})`,
+      };
   }
   throw new Error('no chat-host (2w) F1 result in bench/results/F1.json or quick-F1.json: run `npm run bench -- --quick` first, or pass --rate');
 }
@@ -128,7 +135,9 @@ async function main(): Promise<void> {
   const spec = { name: 'chat-host', workers: args.workers } as const;
   const startedAt = new Date().toISOString();
   const host = await startTarget(spec);
-  log(`soak: ${F1.description}; ${fmt(rate)} deliveries/s (${source}); ${args.minutes} min (${warmupMs / 1000} s warm-up); host pid ${host.pid} port ${host.port}: node ${commandFor(spec).join(' ')}`);
+  log(
+    `soak: ${F1.description}; ${fmt(rate)} deliveries/s (${source}); ${args.minutes} min (${warmupMs / 1000} s warm-up); host pid ${host.pid} port ${host.port}: node ${commandFor(spec).join(' ')}`,
+  );
   const gen = new Generator(chatAdapter, F1, host.port);
   // RSS from /proc/PID/stat (the same resident pages as VmRSS in /proc/PID/status), every second.
   const rssSeries: Array<[number, number]> = [];
@@ -174,7 +183,16 @@ async function main(): Promise<void> {
       pending.push(
         lagNow(host.port).then((lag) => {
           const { elapsedMs, ...interval } = s;
-          const row: Row = { elapsedS: Math.round((warmupMs + elapsedMs) / 1000), ...interval, rssMB: mb(rss), lag, generatorLagP99Ms, hostCpuPct, generatorCpuPct, otherCpuPct };
+          const row: Row = {
+            elapsedS: Math.round((warmupMs + elapsedMs) / 1000),
+            ...interval,
+            rssMB: mb(rss),
+            lag,
+            generatorLagP99Ms,
+            hostCpuPct,
+            generatorCpuPct,
+            otherCpuPct,
+          };
           rows.push(row);
           log(
             `+${String(row.elapsedS).padStart(5)} s  ${fmt(row.deliveriesPerSec)} deliveries/s  p50 ${row.p50Ms} p99 ${row.p99Ms} ms  outstanding ${fmt(row.outstanding)}  closed ${row.closedConnections}  ` +
@@ -183,7 +201,10 @@ async function main(): Promise<void> {
         }),
       );
     };
-    const result = await gen.run(rate / F1.roomSize, { warmupMs, windowMs: totalMs - warmupMs, drainMs: DRAIN_MS }, host.probe, undefined, { everyMs: args.everyMs, onSample });
+    const result = await gen.run(rate / F1.roomSize, { warmupMs, windowMs: totalMs - warmupMs, drainMs: DRAIN_MS }, host.probe, undefined, {
+      everyMs: args.everyMs,
+      onSample,
+    });
     clearTimeout(startTimer);
     await Promise.all(pending);
     const endRss = host.probe.rssBytes();
@@ -220,8 +241,8 @@ async function main(): Promise<void> {
       rssEndMB: mb(endRss),
       rssMaxMB: mb(Math.max(s0.rss, endRss, ...after.map(([, b]) => b))),
       rssDriftMB: driftMB,
-      rssDriftPctPerHour: hours > 0 ? Number(((driftMB / mb(s0.rss)) * 100 / hours).toFixed(1)) : 0,
-      rssSlopeMBPerHour: Number((slope(after.map(([t, b]) => [(t - s0.t) / 3_600_000, b / 2 ** 20] as const))).toFixed(1)),
+      rssDriftPctPerHour: hours > 0 ? Number((((driftMB / mb(s0.rss)) * 100) / hours).toFixed(1)) : 0,
+      rssSlopeMBPerHour: Number(slope(after.map(([t, b]) => [(t - s0.t) / 3_600_000, b / 2 ** 20] as const)).toFixed(1)),
       measuredHours: Number(hours.toFixed(3)),
       lag: Object.keys(lagDrift).length > 0 ? lagDrift : 'not available',
       serverCpuSecPerMillion: result.cpuSecPerMillion,
@@ -231,9 +252,13 @@ async function main(): Promise<void> {
     log(
       `summary: ${fmt(summary.deliveriesPerSec)} deliveries/s, p50 ${summary.p50Ms} p99 ${summary.p99Ms} p99.9 ${summary.p999Ms} max ${summary.maxMs} ms over the whole window; lost ${summary.lost}, closed ${summary.closedConnections}, error frames ${summary.errorFrames}${summary.firstError ? ` (${summary.firstError})` : ''}`,
     );
-    log(`summary: rss start ${summary.rssStartMB} MB, end ${summary.rssEndMB} MB, max ${summary.rssMaxMB} MB; drift ${summary.rssDriftMB} MB (${summary.rssDriftPctPerHour}%/hour over ${(hours * 60).toFixed(1)} min; least-squares slope ${summary.rssSlopeMBPerHour} MB/hour)`);
+    log(
+      `summary: rss start ${summary.rssStartMB} MB, end ${summary.rssEndMB} MB, max ${summary.rssMaxMB} MB; drift ${summary.rssDriftMB} MB (${summary.rssDriftPctPerHour}%/hour over ${(hours * 60).toFixed(1)} min; least-squares slope ${summary.rssSlopeMBPerHour} MB/hour)`,
+    );
     if (typeof summary.lag === 'string') log('summary: event-loop lag: not available (no /metrics)');
-    else for (const [thread, l] of Object.entries(summary.lag)) log(`summary: lag ${thread}: p99 ${l.startP99Ms} ms at start, ${l.endP99Ms} ms at end, highest p99 ${l.maxP99Ms} ms, highest max ${l.maxMs} ms`);
+    else
+      for (const [thread, l] of Object.entries(summary.lag))
+        log(`summary: lag ${thread}: p99 ${l.startP99Ms} ms at start, ${l.endP99Ms} ms at end, highest p99 ${l.maxP99Ms} ms, highest max ${l.maxMs} ms`);
     mkdirSync(RESULTS, { recursive: true });
     const command = `npm run soak -- ${process.argv.slice(2).join(' ')}`.trim();
     writeFileSync(

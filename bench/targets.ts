@@ -211,7 +211,11 @@ export const REDIS_COMMAND = ['redis-server', '--port', 'PORT', '--bind', '127.0
  */
 async function startCluster(spec: TargetSpec): Promise<RunningTarget> {
   const port = await findFreePort();
-  const redis = spawn(REDIS_COMMAND[0]!, REDIS_COMMAND.slice(1).map((a) => (a === 'PORT' ? String(port) : a)), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const redis = spawn(
+    REDIS_COMMAND[0]!,
+    REDIS_COMMAND.slice(1).map((a) => (a === 'PORT' ? String(port) : a)),
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   live.add(redis);
   redis.once('exit', () => live.delete(redis));
   await new Promise<void>((resolve, reject) => {
@@ -222,9 +226,7 @@ async function startCluster(spec: TargetSpec): Promise<RunningTarget> {
     });
     redis.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out.slice(0, 2000)}`)));
   });
-  const nodes = await Promise.all(
-    Array.from({ length: spec.nodes ?? 2 }, () => startProcess([...commandFor(spec), '--redis', `redis://127.0.0.1:${port}`])),
-  );
+  const nodes = await Promise.all(Array.from({ length: spec.nodes ?? 2 }, () => startProcess([...commandFor(spec), '--redis', `redis://127.0.0.1:${port}`])));
   const probes = [...nodes.map((n) => n.probe), procProbe(redis.pid!)];
   return {
     port: nodes[0]!.port,
@@ -244,4 +246,3 @@ async function startCluster(spec: TargetSpec): Promise<RunningTarget> {
     },
   };
 }
-

@@ -127,7 +127,11 @@ export class WsConn {
   /** Set by destroy(): the close that follows is ours, not the server's. */
   private deliberate = false;
 
-  constructor(index: number, socket: net.Socket, private readonly sink: FrameSink) {
+  constructor(
+    index: number,
+    socket: net.Socket,
+    private readonly sink: FrameSink,
+  ) {
     this.index = index;
     this.socket = socket;
   }
@@ -148,7 +152,9 @@ export class WsConn {
       conn.room = options.room ?? '';
       conn.probe = options.probe ?? false;
       const key = randomBytes(16).toString('base64');
-      const expected = createHash('sha1').update(key + GUID).digest('base64');
+      const expected = createHash('sha1')
+        .update(key + GUID)
+        .digest('base64');
       let head: Buffer = Buffer.alloc(0);
       const timer = setTimeout(() => fail(new Error('handshake timeout')), options.timeoutMs ?? 15_000);
       const fail = (error: Error): void => {

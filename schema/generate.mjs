@@ -39,8 +39,12 @@ try {
   for (const file of listFiles(out)) writeFileSync(file, fixImports(readFileSync(file, 'utf8')));
 
   if (check) {
-    const fresh = listFiles(out).map((f) => relative(out, f)).sort();
-    const committed = listFiles(target).map((f) => relative(target, f)).sort();
+    const fresh = listFiles(out)
+      .map((f) => relative(out, f))
+      .sort();
+    const committed = listFiles(target)
+      .map((f) => relative(target, f))
+      .sort();
     const stale = fresh.filter((f) => !committed.includes(f) || readFileSync(join(out, f), 'utf8') !== readFileSync(join(target, f), 'utf8'));
     const extra = committed.filter((f) => !fresh.includes(f));
     if (stale.length || extra.length) {

@@ -69,6 +69,7 @@ interface Option {
 
 const defaultPublicDir = resolve(fileURLToPath(new URL('../public', import.meta.url)));
 
+// biome-ignore format: a table, one option per line
 export const OPTIONS: readonly Option[] = [
   { key: 'host', flag: 'host', env: 'CHAT_HOST', kind: 'string', help: 'address to listen on', default: () => '0.0.0.0' },
   { key: 'port', flag: 'port', env: 'CHAT_PORT', kind: 'integer', help: 'port to listen on (0: any free port)', default: () => 8080, min: 0, max: 65535 },
@@ -104,7 +105,9 @@ export function helpText(): string {
   for (const o of OPTIONS) {
     const value = o.kind === 'boolean' ? '' : o.kind === 'integer' ? ' N' : ' VALUE';
     const def =
-      o.key === 'workers' ? 'number of CPUs' : o.key === 'maxConnections'
+      o.key === 'workers'
+        ? 'number of CPUs'
+        : o.key === 'maxConnections'
           ? `open-file limit less a margin: ${String(o.default())}`
           : o.allowEmpty || o.key === 'redisUrl'
             ? 'none'
@@ -170,7 +173,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     throw new ConfigError('invalid --token-secret: use at least 32 characters (HS256 needs a 256-bit key)');
   }
   if ((result.certFile === '') !== (result.keyFile === '')) throw new ConfigError('--cert and --key go together: give both or neither');
-  for (const [flag, file] of [['--cert', result.certFile], ['--key', result.keyFile]] as const) {
+  for (const [flag, file] of [
+    ['--cert', result.certFile],
+    ['--key', result.keyFile],
+  ] as const) {
     if (file !== '' && !existsSync(file)) throw new ConfigError(`invalid ${flag}: no such file "${file}"`);
   }
   const tls = (file: string): string => (file === '' ? '' : resolve(file));

@@ -3,7 +3,7 @@
  * start the worker pool, and shut it down cleanly on SIGINT/SIGTERM.
  */
 import { randomBytes } from 'node:crypto';
-import { ConfigError, helpText, loadConfig } from './config.js';
+import { type Config, ConfigError, helpText, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { MainEnd } from './relay/main-end.js';
 import { InProcessSequencer } from './sequencer/in-process.js';
@@ -17,7 +17,7 @@ function stop(message: string): never {
   process.exit(2);
 }
 
-let config;
+let config: Config | null;
 try {
   config = loadConfig(process.argv.slice(2), process.env);
 } catch (error) {

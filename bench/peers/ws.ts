@@ -20,7 +20,10 @@ export function startWsPeer(port: number): Promise<{ port: number; close(): Prom
       } else if (data[0] === JOIN) {
         const room = data.toString('utf8', 1);
         let members = rooms.get(room);
-        if (!members) rooms.set(room, (members = new Set()));
+        if (!members) {
+          members = new Set();
+          rooms.set(room, members);
+        }
         members.add(ws);
         mine.add(room);
         ws.send(Buffer.concat([Buffer.of(JOINED), data.subarray(1)]), { binary: true });

@@ -38,7 +38,7 @@ export class TokenVerifier {
     if (parts.length !== 3) return refuse('the token is not a JWT (header.payload.signature)');
     const [header64, payload64, signature64] = parts as [string, string, string];
     const header = parseJson(header64);
-    if (!header || header.alg !== 'HS256') return refuse('the token is not signed with HS256');
+    if (header?.alg !== 'HS256') return refuse('the token is not signed with HS256');
     const expected = createHmac('sha256', this.key).update(`${header64}.${payload64}`).digest();
     const given = Buffer.from(signature64, 'base64url');
     // Buffer's base64url decoding skips stray characters: only the canonical spelling of a signature counts.

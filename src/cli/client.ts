@@ -18,13 +18,15 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-let args;
-try {
-  args = parseArgs({ options: { url: { type: 'string' }, room: { type: 'string' }, name: { type: 'string' }, token: { type: 'string' } }, strict: true }).values;
-} catch (error) {
-  fail((error as Error).message);
+function parseOptions() {
+  const options = { url: { type: 'string' }, room: { type: 'string' }, name: { type: 'string' }, token: { type: 'string' } } as const;
+  try {
+    return parseArgs({ options, strict: true }).values;
+  } catch (error) {
+    fail((error as Error).message);
+  }
 }
-const { url, room, name, token } = args;
+const { url, room, name, token } = parseOptions();
 if (!url || !room || !name) fail('--url, --room and --name are required');
 
 const print = (value: unknown): void => {

@@ -147,7 +147,20 @@ export const SERVER_FRAME: TableSpec = {
 };
 /** Every table spec, by generated class name, for the schema consistency test. */
 export const TABLE_SPECS: readonly TableSpec[] = [
-  MEMBER, JOIN, LEAVE, SAY, CLIENT_FRAME, WELCOME, MESSAGE, JOINED, MEMBER_JOINED, MEMBER_LEFT, LEFT, SENT, ERROR_REPLY, SERVER_FRAME,
+  MEMBER,
+  JOIN,
+  LEAVE,
+  SAY,
+  CLIENT_FRAME,
+  WELCOME,
+  MESSAGE,
+  JOINED,
+  MEMBER_JOINED,
+  MEMBER_LEFT,
+  LEFT,
+  SENT,
+  ERROR_REPLY,
+  SERVER_FRAME,
 ];
 
 // ------------------------------------------------------------------ decoding
@@ -419,11 +432,7 @@ export function encodeSent(requestId: number, room: string, seq: number): Uint8A
 export function encodeError(requestId: number, code: ErrorCodeName, message: string, room: string | null, temporary = false): Uint8Array {
   const messageOffset = writeString(message);
   const roomOffset = room === null ? 0 : writeString(room);
-  return serverFrame(
-    requestId,
-    ServerBody.ErrorReply,
-    ErrorReply.createErrorReply(builder, ErrorCode[code], messageOffset, roomOffset, temporary),
-  );
+  return serverFrame(requestId, ServerBody.ErrorReply, ErrorReply.createErrorReply(builder, ErrorCode[code], messageOffset, roomOffset, temporary));
 }
 
 /** Any non-zero seq makes FlatBuffers write the field (a 0 would be left out as the default). */

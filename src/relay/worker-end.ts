@@ -5,18 +5,7 @@
  */
 import type { WorkerCounts } from '../metrics/counters.js';
 import type { QueryKind } from '../sequencer/sequencer.js';
-import {
-  BatchWriter,
-  dispatchHubBatch,
-  type HubEvents,
-  type RelayBatch,
-  writeClose,
-  writeJoin,
-  writeLeave,
-  writeOpen,
-  writeQuery,
-  writeSay,
-} from './batch.js';
+import { BatchWriter, dispatchHubBatch, type HubEvents, type RelayBatch, writeClose, writeJoin, writeLeave, writeOpen, writeQuery, writeSay } from './batch.js';
 import {
   BrokerUnavailable,
   type Broker,

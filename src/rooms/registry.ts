@@ -45,7 +45,10 @@ export class RoomRegistry {
 
   noteJoined(connectionId: string, room: string): void {
     let set = this.roomsByConnection.get(connectionId);
-    if (!set) this.roomsByConnection.set(connectionId, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.roomsByConnection.set(connectionId, set);
+    }
     set.add(room);
   }
 

@@ -39,6 +39,7 @@ export function nicknameKey(name: string): string {
 }
 
 // Tabs and newlines are text; other control characters are not.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: this pattern exists to find control characters
 const TEXT_FORBIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
 /** Accepts message text; CRLF and lone CR become LF (a bare CR could overwrite a line in a terminal). */

@@ -7,26 +7,11 @@
  * Everything it receives was decoded and checked by a worker; it still checks what
  * only it can know (membership, nickname clashes, recipients).
  */
-import {
-  encodeJoined,
-  encodeMemberJoined,
-  encodeMemberLeft,
-  encodeMessage,
-  encodeSent,
-  type ErrorCodeName,
-} from '../protocol/index.js';
+import { encodeJoined, encodeMemberJoined, encodeMemberLeft, encodeMessage, encodeSent, type ErrorCodeName } from '../protocol/index.js';
 import { RoomRegistry, type RoomSettings } from '../rooms/registry.js';
 import type { Room } from '../rooms/room.js';
 import { byMembersThenName, errorFrame, publicMember, recentEntry } from './room-views.js';
-import {
-  newSequencerCounts,
-  type JoinRequest,
-  type RoomDetail,
-  type RoomSummary,
-  type SayRequest,
-  type Sequencer,
-  type SequencerOutput,
-} from './sequencer.js';
+import { newSequencerCounts, type JoinRequest, type RoomDetail, type RoomSummary, type SayRequest, type Sequencer, type SequencerOutput } from './sequencer.js';
 
 export interface SequencerSettings extends RoomSettings {
   /** How many recent messages a Joined frame carries when nothing is recovered. */
@@ -110,8 +95,7 @@ export class InProcessSequencer implements Sequencer {
     const { requestId, room: roomName, text, to } = request;
     const room = this.registry.get(roomName);
     const sender = room?.member(connection);
-    const fail = (code: ErrorCodeName, message: string): void =>
-      out.send(connection, errorFrame(this.counts, requestId, code, message, roomName));
+    const fail = (code: ErrorCodeName, message: string): void => out.send(connection, errorFrame(this.counts, requestId, code, message, roomName));
     if (!room || !sender) return fail('NotJoined', 'join the room before talking in it');
 
     if (to !== null) {
@@ -131,8 +115,9 @@ export class InProcessSequencer implements Sequencer {
     if (requestId !== 0) out.send(connection, encodeSent(requestId, roomName, message.seq));
   }
 
-  /** Nothing to gather: every answer is already on its way. */
-  endOfBatch(): void {}
+  endOfBatch(): void {
+    // Nothing gathered: every answer is already on its way.
+  }
 
   rooms(): RoomSummary[] {
     return [...this.registry.all()].map(summary).sort(byMembersThenName);

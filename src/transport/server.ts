@@ -13,14 +13,7 @@ import type { Config } from '../config.js';
 import { etagMatches, StaticFiles } from '../http/static-files.js';
 import type { Logger } from '../log.js';
 import type { RefusalReason, WorkerCounts } from '../metrics/counters.js';
-import {
-  CloseCode,
-  closeReason,
-  decodeClientFrame,
-  encodeWelcome,
-  PROTOCOL_VERSION,
-  ProtocolError,
-} from '../protocol/index.js';
+import { type ClientRequest, CloseCode, closeReason, decodeClientFrame, encodeWelcome, PROTOCOL_VERSION, ProtocolError } from '../protocol/index.js';
 import { checkRoomName } from '../rooms/rules.js';
 import { handleRequest, newConnectionState, replyError, type ConnectionLimits, type ConnectionState } from './connection.js';
 import type { UWS } from './uws.js';
@@ -279,7 +272,7 @@ export class ChatServer implements BrokerHandler {
     if (message.byteLength > this.options.config.maxFrameBytes) {
       return this.end(ws, CloseCode.MessageTooBig, `frame of ${message.byteLength} bytes is over the ${this.options.config.maxFrameBytes}-byte limit`);
     }
-    let request;
+    let request: ClientRequest;
     try {
       // The ArrayBuffer is only valid during this call: decode synchronously.
       request = decodeClientFrame(new Uint8Array(message));
@@ -294,7 +287,11 @@ export class ChatServer implements BrokerHandler {
     if (decision !== 'allow') {
       counts.rateLimited++;
       if (decision === 'close') {
-        return this.end(ws, CloseCode.PolicyViolation, `over the rate limit of ${this.rateLimit.perSecond} requests/s for ${this.options.config.rateAbuseSeconds} s`);
+        return this.end(
+          ws,
+          CloseCode.PolicyViolation,
+          `over the rate limit of ${this.rateLimit.perSecond} requests/s for ${this.options.config.rateAbuseSeconds} s`,
+        );
       }
       const text = `too many requests: at most ${this.rateLimit.perSecond} per second (bursts of ${this.rateLimit.burst}); this one was not carried out`;
       return replyError(ws, this.limits, request, 'RateLimited', text, request.room.length > 0 ? request.room : null, true);

@@ -537,4 +537,3 @@ export class App {
     renderRoomList(this.el.roomList, this.roomList, new Set(this.rooms.keys()));
   }
 }
-

@@ -29,7 +29,13 @@ export function messageNode(m: ChatMessage, room: RoomState): HTMLElement {
   return h(
     'div',
     { class: classes, 'data-seq': m.seq || null },
-    h('div', { class: 'meta' }, h('span', { class: 'who' }, mine ? `${m.sender.name} (you)` : m.sender.name), label, h('time', { datetime: when.toISOString(), title: fullFormat.format(when) }, timeFormat.format(when))),
+    h(
+      'div',
+      { class: 'meta' },
+      h('span', { class: 'who' }, mine ? `${m.sender.name} (you)` : m.sender.name),
+      label,
+      h('time', { datetime: when.toISOString(), title: fullFormat.format(when) }, timeFormat.format(when)),
+    ),
     messageText(m.text),
   );
 }
@@ -57,7 +63,11 @@ export function renderMembers(list: HTMLElement, room: RoomState | null): void {
         {},
         m.id === room.you.id
           ? h('span', { class: 'member me' }, `${m.name} (you)`)
-          : h('button', { type: 'button', class: 'member', 'data-id': m.id, 'aria-pressed': room.to === m.id ? 'true' : 'false', title: `Write privately to ${m.name}` }, m.name),
+          : h(
+              'button',
+              { type: 'button', class: 'member', 'data-id': m.id, 'aria-pressed': room.to === m.id ? 'true' : 'false', title: `Write privately to ${m.name}` },
+              m.name,
+            ),
       ),
     ),
   );

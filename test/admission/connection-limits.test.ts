@@ -109,7 +109,7 @@ describe('ConnectionLimits: per-address limit', () => {
     expect(w0.admit(other).ok).toBe(true);
   });
 
-  test('admit gives back the address\'s slot, the same on every worker', () => {
+  test("admit gives back the address's slot, the same on every worker", () => {
     const { shared, w0, w1 } = twoWorkers({ maxConnections: 100, maxConnectionsPerIp: 100 });
     for (const ip of ['203.0.113.7', '2001:db8::1', '::ffff:127.0.0.1', '']) {
       expect(admitted(w0, ip)).toBe(slotOf(shared, ip));
@@ -117,7 +117,7 @@ describe('ConnectionLimits: per-address limit', () => {
     }
   });
 
-  test('release frees the address\'s count (released on the worker that admitted it)', () => {
+  test("release frees the address's count (released on the worker that admitted it)", () => {
     const { shared, w0, w1 } = twoWorkers({ maxConnections: 100, maxConnectionsPerIp: 2 });
     const [ip] = distinctAddresses(shared, 1) as [string];
     const s0 = admitted(w0, ip);
@@ -150,11 +150,18 @@ describe('ConnectionLimits: per-address limit', () => {
 
   test('different addresses do not share a limit (1000 random addresses, 1 each)', () => {
     const shared = createSharedCounts(2);
-    const limits = [new ConnectionLimits(shared, 0, { maxConnections: 1_000_000, maxConnectionsPerIp: 1 }), new ConnectionLimits(shared, 1, { maxConnections: 1_000_000, maxConnectionsPerIp: 1 })];
+    const limits = [
+      new ConnectionLimits(shared, 0, { maxConnections: 1_000_000, maxConnectionsPerIp: 1 }),
+      new ConnectionLimits(shared, 1, { maxConnections: 1_000_000, maxConnectionsPerIp: 1 }),
+    ];
     const random = prng(0xadd7);
     const addresses = new Set<string>();
     while (addresses.size < 1000) {
-      addresses.add(random() < 0.5 ? `${[0, 0, 0, 0].map(() => Math.floor(random() * 256)).join('.')}` : `2001:db8::${Math.floor(random() * 0x10000).toString(16)}:${Math.floor(random() * 0x10000).toString(16)}`);
+      addresses.add(
+        random() < 0.5
+          ? `${[0, 0, 0, 0].map(() => Math.floor(random() * 256)).join('.')}`
+          : `2001:db8::${Math.floor(random() * 0x10000).toString(16)}:${Math.floor(random() * 0x10000).toString(16)}`,
+      );
     }
     let ok = 0;
     let i = 0;
@@ -167,7 +174,7 @@ describe('ConnectionLimits: per-address limit', () => {
     expect(ok).toBeGreaterThanOrEqual(970);
   });
 
-  test('the slot depends on the per-process key (nobody can aim at another address\'s slot)', () => {
+  test("the slot depends on the per-process key (nobody can aim at another address's slot)", () => {
     const addresses = Array.from({ length: 50 }, (_, i) => `198.51.100.${i}`);
     const a = createSharedCounts(1);
     const b = createSharedCounts(1);
@@ -179,7 +186,7 @@ describe('ConnectionLimits: per-address limit', () => {
 });
 
 describe('clearWorkerCounts', () => {
-  test('forgets the connections of a dead worker without touching the other\'s', () => {
+  test("forgets the connections of a dead worker without touching the other's", () => {
     const { shared, w0, w1 } = twoWorkers({ maxConnections: 5, maxConnectionsPerIp: 3 });
     const [ip, other] = distinctAddresses(shared, 2) as [string, string];
     admitted(w0, ip);
@@ -196,7 +203,7 @@ describe('clearWorkerCounts', () => {
     expect(w0.admit(ip)).toEqual({ ok: false, limit: 'global' });
   });
 
-  test('worker 1\'s per-address counts survive clearing worker 0', () => {
+  test("worker 1's per-address counts survive clearing worker 0", () => {
     const { shared, w0, w1 } = twoWorkers({ maxConnections: 100, maxConnectionsPerIp: 2 });
     const [ip] = distinctAddresses(shared, 1) as [string];
     admitted(w1, ip);
@@ -207,7 +214,7 @@ describe('clearWorkerCounts', () => {
     expect(w0.admit(ip).ok).toBe(true);
   });
 
-  test('clears the whole slice of the slot, including the last worker\'s last address slot', () => {
+  test("clears the whole slice of the slot, including the last worker's last address slot", () => {
     const shared = createSharedCounts(3);
     const view = new Int32Array(shared.buffer);
     view.fill(7);
@@ -225,7 +232,7 @@ describe('ConnectionLimits with a real worker thread', () => {
   const dist = fileURLToPath(new URL('../../dist/admission/connection-limits.js', import.meta.url));
 
   // The thread runs the built module (Node 20 cannot load .ts in a worker); `npm test` builds first.
-  test('a thread\'s connections count here, and are forgotten once its slot is cleared', async () => {
+  test("a thread's connections count here, and are forgotten once its slot is cleared", async () => {
     expect(existsSync(dist), `${dist} is missing: run npm run build`).toBe(true);
     const shared = createSharedCounts(2);
     const settings = { maxConnections: 100, maxConnectionsPerIp: 5 };

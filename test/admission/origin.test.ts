@@ -140,7 +140,7 @@ describe('originAllowed', () => {
     expect(originAllowed(list, 'https://sub.chat.example.com', 'api.example.com')).toBe(false);
   });
 
-  test('a list also allows the host\'s own origin', () => {
+  test("a list also allows the host's own origin", () => {
     expect(originAllowed(list, 'https://api.example.com', 'api.example.com')).toBe(true);
   });
 

@@ -3,8 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { RateLimiter, type RateDecision, type RateLimitSettings } from '../../src/admission/rate-limit.js';
 
 /** Takes `count` requests at the same instant and returns the decisions. */
-const takeMany = (limiter: RateLimiter, now: number, count: number): RateDecision[] =>
-  Array.from({ length: count }, () => limiter.take(now));
+const takeMany = (limiter: RateLimiter, now: number, count: number): RateDecision[] => Array.from({ length: count }, () => limiter.take(now));
 
 /**
  * Sends one request every `intervalMs` from `start` (exclusive of `end`) and returns

@@ -212,21 +212,12 @@ describe('TokenVerifier: name and rooms claims', () => {
     expect(check({ name: 'ann', rooms: [] })).toEqual({ ok: true, grant: { name: 'ann', rooms: [] } });
   });
 
-  test.each([
-    [undefined],
-    [null],
-    ['lobby'],
-    ['**'],
-    [''],
-    [42],
-    [{ lobby: true }],
-    [[1]],
-    [['a', null]],
-    [['a', ['b']]],
-    [['*', 5]],
-  ])('rooms %j is refused', (rooms) => {
-    refusedWith(check({ name: 'ann', rooms }), /"rooms" claim is neither "\*" nor a list of room names/);
-  });
+  test.each([[undefined], [null], ['lobby'], ['**'], [''], [42], [{ lobby: true }], [[1]], [['a', null]], [['a', ['b']]], [['*', 5]]])(
+    'rooms %j is refused',
+    (rooms) => {
+      refusedWith(check({ name: 'ann', rooms }), /"rooms" claim is neither "\*" nor a list of room names/);
+    },
+  );
 });
 
 describe('TokenVerifier.allows', () => {
@@ -391,9 +382,12 @@ describe('TokenVerifier: malformed input never throws', () => {
       for (let e = 0; e < edits; e++) {
         const at = Math.floor(random() * (token.length + 1));
         const op = Math.floor(random() * 4);
-        if (op === 0) token = token.slice(0, at) + char() + token.slice(at + 1); // replace
-        else if (op === 1) token = token.slice(0, at) + token.slice(at + 1); // delete
-        else if (op === 2) token = token.slice(0, at) + char() + token.slice(at); // insert
+        if (op === 0)
+          token = token.slice(0, at) + char() + token.slice(at + 1); // replace
+        else if (op === 1)
+          token = token.slice(0, at) + token.slice(at + 1); // delete
+        else if (op === 2)
+          token = token.slice(0, at) + char() + token.slice(at); // insert
         else token = token.slice(0, at); // truncate
       }
       let check: TokenCheck | undefined;

@@ -131,7 +131,13 @@ describe('history', () => {
 describe('errors', () => {
   test('are printed as JSON with their code, and the client still exits 0 at the end of stdin', async () => {
     const room = 'cli-errors';
-    const { exit, lines, stderr } = await Terminal.run(host.ws, room, 'err', ['/join bad!', '/leave never-joined', '/to nobody hi', '/join cli-errors', 'still fine']);
+    const { exit, lines, stderr } = await Terminal.run(host.ws, room, 'err', [
+      '/join bad!',
+      '/leave never-joined',
+      '/to nobody hi',
+      '/join cli-errors',
+      'still fine',
+    ]);
     expect(exit.code).toBe(0);
     expect(stderr).toBe('');
     // Errors found by the worker come at once, those found by the hub later: compare by request.

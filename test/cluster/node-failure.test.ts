@@ -95,13 +95,16 @@ test('a node started later sees the room as it is', async () => {
   const bob = await connect(second);
   const joined = await bob.join('late', 'bob');
   expect(joined.headSeq).toBe(3);
-  expect([...joined.members].sort((a, b) => a.name.localeCompare(b.name))).toEqual([{ id: ann.id, name: 'ann' }, { id: bob.id, name: 'bob' }]);
+  expect([...joined.members].sort((a, b) => a.name.localeCompare(b.name))).toEqual([
+    { id: ann.id, name: 'ann' },
+    { id: bob.id, name: 'bob' },
+  ]);
   expect(joined.history.map((m) => m.text)).toEqual(['m1', 'm2', 'm3']);
   expect((await bob.say('late', 'hi')).seq).toBe(4);
   expect((await ann.next('message', (m) => m.text === 'hi')).seq).toBe(4);
 });
 
-test("a crashed worker of a node: its members leave on the other node at once; they come back there", async () => {
+test('a crashed worker of a node: its members leave on the other node at once; they come back there', async () => {
   const [first, second] = (await cluster(2, ['--fault-injection'])) as [Host, Host];
   const onFirst = (await connectAcrossWorkers(first.ws, 2)).flat();
   clients.push(...onFirst);

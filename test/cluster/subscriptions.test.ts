@@ -62,9 +62,7 @@ test('a node subscribes with its first member of a room and unsubscribes with it
 
   // Never a pattern subscription; what is left is each node's own channel for private messages.
   expect(await admin.pubsub('NUMPAT')).toBe(0);
-  expect(((await admin.pubsub('CHANNELS')) as string[]).sort()).toEqual(
-    [...new Set([n0a, n1b].map((c) => `chat:node:${c.id.split('.')[0]}`))].sort(),
-  );
+  expect(((await admin.pubsub('CHANNELS')) as string[]).sort()).toEqual([...new Set([n0a, n1b].map((c) => `chat:node:${c.id.split('.')[0]}`))].sort());
 });
 
 test('connection ids are unique across nodes', async () => {

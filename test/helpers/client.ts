@@ -1,13 +1,6 @@
 /** A protocol client for tests: the shared codec over the `ws` package. */
 import WebSocket from 'ws';
-import {
-  decodeServerFrame,
-  encodeClientRequest,
-  type ChatMessage,
-  type ClientRequest,
-  type ServerEvent,
-  type WelcomeInfo,
-} from '../../src/protocol/index.js';
+import { decodeServerFrame, encodeClientRequest, type ChatMessage, type ClientRequest, type ServerEvent, type WelcomeInfo } from '../../src/protocol/index.js';
 
 type Event = ServerEvent;
 export type Joined = Extract<Event, { type: 'joined' }>;

@@ -29,7 +29,10 @@ export class SharedHost {
   private readonly clients: TestClient[] = [];
   private turn = 0;
 
-  constructor(args: string[], readonly topology: Topology = TOPOLOGIES[0]!) {
+  constructor(
+    args: string[],
+    readonly topology: Topology = TOPOLOGIES[0]!,
+  ) {
     beforeAll(async () => {
       if (topology.nodes === 1) {
         this.started = [await startHost(args)];

@@ -385,7 +385,10 @@ test('50 good clients chat undisturbed while 50 abusers send garbage', { timeout
   const expected = new Map<string, Sent[]>();
   for (const [room, list] of sent) {
     const ordered = [...list].sort((x, y) => x.seq - y.seq);
-    expect(ordered.map((m) => m.seq), room).toEqual(ordered.map((_, k) => k + 1));
+    expect(
+      ordered.map((m) => m.seq),
+      room,
+    ).toEqual(ordered.map((_, k) => k + 1));
     expected.set(room, ordered);
   }
 

@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import { encodeClientRequest, type ClientRequest, type ErrorCodeName } from '../../src/protocol/index.js';
-import { TestClient } from '../helpers/client.js';
+import type { TestClient } from '../helpers/client.js';
 import { SharedHost, TOPOLOGIES } from '../helpers/shared-host.js';
 
 describe.each(TOPOLOGIES)('$name', (topology) => {
@@ -115,7 +115,8 @@ describe.each(TOPOLOGIES)('$name', (topology) => {
     test('nicknames that break the rules', async () => {
       const c = await connect();
       const bad = ['', '   ', 'x'.repeat(33), 'tab\there', 'nul\u0000', 'bell\u0007', 'line\u2028sep'];
-      for (const [i, nickname] of bad.entries()) await errorCase(c, { type: 'join', requestId: 200 + i, room: 'names', nickname, since: null }, 'InvalidNickname');
+      for (const [i, nickname] of bad.entries())
+        await errorCase(c, { type: 'join', requestId: 200 + i, room: 'names', nickname, since: null }, 'InvalidNickname');
       // 32 characters, even when each is an astral-plane emoji (two UTF-16 units).
       expect((await c.join('names', '😀'.repeat(32))).you.name).toBe('😀'.repeat(32));
     });

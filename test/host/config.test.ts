@@ -4,7 +4,6 @@ import { describe, expect, test, type ExpectStatic } from 'vitest';
 import { OPTIONS } from '../../src/config.js';
 import { runHost, startHost, waitForJson } from '../helpers/host.js';
 
-
 // The hosts inherit this process's environment: only the variables a test sets may apply.
 for (const o of OPTIONS) {
   if (process.env[o.env] !== undefined) throw new Error(`unset ${o.env} before running these tests`);

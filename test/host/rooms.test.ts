@@ -7,7 +7,6 @@ import type { TestClient } from '../helpers/client.js';
 import { waitForJson } from '../helpers/host.js';
 import { SharedHost, TOPOLOGIES } from '../helpers/shared-host.js';
 
-
 describe.each(TOPOLOGIES)('$name', (topology) => {
   const shared = new SharedHost(['--workers', '2', '--history', '10', '--join-history', '4'], topology);
   const connect = (): Promise<TestClient> => shared.connect();
@@ -22,7 +21,12 @@ describe.each(TOPOLOGIES)('$name', (topology) => {
       expect(annJoined.you).toEqual({ id: ann.id, name: 'ann' });
 
       const bobJoined = await bob.join('presence', 'bob');
-      expect(bobJoined.members).toEqual(expect.arrayContaining([{ id: ann.id, name: 'ann' }, { id: bob.id, name: 'bob' }]));
+      expect(bobJoined.members).toEqual(
+        expect.arrayContaining([
+          { id: ann.id, name: 'ann' },
+          { id: bob.id, name: 'bob' },
+        ]),
+      );
       expect(bobJoined.members).toHaveLength(2);
       expect((await ann.next('memberJoined')).member).toEqual({ id: bob.id, name: 'bob' });
 

@@ -89,14 +89,28 @@ describe('HostMetrics.render', () => {
   /** Two live workers (slots 0 and 2: slots need not be dense), one retired incarnation, and the hub. */
   function scrapeInput(scale = 1): ScrapeInput {
     const w0 = newWorkerCounts();
-    Object.assign(w0, { connections: 3 * scale, connectionsOpened: 10 * scale, requests: 100 * scale, deliveries: 400 * scale, rateLimited: 2 * scale, backpressureCloses: 1 * scale });
+    Object.assign(w0, {
+      connections: 3 * scale,
+      connectionsOpened: 10 * scale,
+      requests: 100 * scale,
+      deliveries: 400 * scale,
+      rateLimited: 2 * scale,
+      backpressureCloses: 1 * scale,
+    });
     Object.assign(w0, { relayBatchesSent: 50 * scale, relayBatchesReceived: 40 * scale });
     w0.refused = { 'global-limit': 1 * scale, 'per-ip-limit': 2 * scale, origin: 0, draining: 0 };
     w0.errors = { RateLimited: 5 * scale, InvalidText: 1 * scale };
     w0.closes = { [CloseCode.PolicyViolation]: 1 * scale, [CloseCode.TooSlow]: 1 * scale };
 
     const w2 = newWorkerCounts();
-    Object.assign(w2, { connections: 4 * scale, connectionsOpened: 20 * scale, requests: 200 * scale, deliveries: 800 * scale, rateLimited: 3 * scale, backpressureCloses: 0 });
+    Object.assign(w2, {
+      connections: 4 * scale,
+      connectionsOpened: 20 * scale,
+      requests: 200 * scale,
+      deliveries: 800 * scale,
+      rateLimited: 3 * scale,
+      backpressureCloses: 0,
+    });
     Object.assign(w2, { relayBatchesSent: 30 * scale, relayBatchesReceived: 20 * scale });
     w2.refused = { 'global-limit': 0, 'per-ip-limit': 1 * scale, origin: 4 * scale, draining: 0 };
     w2.errors = { RateLimited: 1 * scale };
@@ -290,7 +304,11 @@ describe('HostMetrics.render', () => {
     expect(sampleValue(samples, 'chat_event_loop_lag_max_seconds', { thread: 'main' })).toBe(0.02);
     expect(sampleValue(samples, 'chat_event_loop_lag_max_seconds', { thread: 'worker0' })).toBe(0.01);
     expect(sampleValue(samples, 'chat_event_loop_lag_max_seconds', { thread: 'worker2' })).toBe(0.05);
-    expect(samplesNamed(samples, 'chat_event_loop_lag_p99_seconds').map((s) => s.labels.thread).sort()).toEqual(['main', 'worker0', 'worker2']);
+    expect(
+      samplesNamed(samples, 'chat_event_loop_lag_p99_seconds')
+        .map((s) => s.labels.thread)
+        .sort(),
+    ).toEqual(['main', 'worker0', 'worker2']);
   });
 
   test('a second render shows the new totals, not the sum of both scrapes', async () => {
@@ -337,7 +355,11 @@ describe('HostMetrics.render', () => {
     expect(sampleValue(samples, 'chat_connections')).toBe(3);
     expect(sampleValue(samples, 'chat_workers')).toBe(1);
     expect(sampleValue(samples, 'chat_worker_restarts_total')).toBe(2);
-    expect(samplesNamed(samples, 'chat_event_loop_lag_p99_seconds').map((s) => s.labels.thread).sort()).toEqual(['main', 'worker0']);
+    expect(
+      samplesNamed(samples, 'chat_event_loop_lag_p99_seconds')
+        .map((s) => s.labels.thread)
+        .sort(),
+    ).toEqual(['main', 'worker0']);
   });
 
   test('two HostMetrics do not share a registry', async () => {

@@ -86,8 +86,20 @@ describe('server frames round trip', () => {
   });
 
   test('every error code round trips, with and without room, temporary true and false', () => {
-    const codes = ['Unknown', 'InvalidRoomName', 'InvalidNickname', 'NicknameTaken', 'AlreadyJoined', 'TooManyRooms', 'NotJoined',
-      'InvalidText', 'RecipientNotFound', 'RateLimited', 'Unavailable', 'Internal'] as const;
+    const codes = [
+      'Unknown',
+      'InvalidRoomName',
+      'InvalidNickname',
+      'NicknameTaken',
+      'AlreadyJoined',
+      'TooManyRooms',
+      'NotJoined',
+      'InvalidText',
+      'RecipientNotFound',
+      'RateLimited',
+      'Unavailable',
+      'Internal',
+    ] as const;
     for (const code of codes) {
       for (const room of [null, '', 'lobby']) {
         for (const temporary of [true, false]) {

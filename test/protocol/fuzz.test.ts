@@ -10,15 +10,7 @@
  */
 import { afterAll, describe, expect, test } from 'vitest';
 import { type Verdict, checkCase } from '../helpers/fuzz/check.js';
-import {
-  CASE_KINDS,
-  CLIENT_BODY_TYPES,
-  type CaseKind,
-  type FuzzCase,
-  FuzzGenerator,
-  SERVER_BODY_TYPES,
-  hex,
-} from '../helpers/fuzz/generator.js';
+import { CASE_KINDS, CLIENT_BODY_TYPES, type CaseKind, type FuzzCase, FuzzGenerator, SERVER_BODY_TYPES, hex } from '../helpers/fuzz/generator.js';
 import { BASE_SEED } from './helpers.js';
 
 const GENERATED_CASES = 100_000;
@@ -42,7 +34,7 @@ function checkExtra(kind: CaseKind, bytes: Uint8Array, description: string): Ver
 
 // PROTOCOL_FUZZ_STATS=1 prints how the cases were decided (to see that mutations reach deep).
 afterAll(() => {
-  if (!process.env['PROTOCOL_FUZZ_STATS']) return;
+  if (!process.env.PROTOCOL_FUZZ_STATS) return;
   for (const [kind, tally] of byKind) console.log(kind, Object.fromEntries(tally));
   console.log(`total ${executed} cases (seed ${BASE_SEED})`);
 });

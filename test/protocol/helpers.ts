@@ -23,7 +23,7 @@ export { ProtocolError };
 
 /** The base seed; override with PROTOCOL_TEST_SEED=<integer> to explore other inputs. */
 export const BASE_SEED: number = (() => {
-  const fromEnv = process.env['PROTOCOL_TEST_SEED'];
+  const fromEnv = process.env.PROTOCOL_TEST_SEED;
   const parsed = fromEnv === undefined ? Number.NaN : Number.parseInt(fromEnv, 10);
   return Number.isFinite(parsed) ? parsed >>> 0 : 0x5eed_c0de;
 })();
@@ -341,7 +341,7 @@ const list =
   (inner: Checker): Checker =>
   (v, p) => {
     if (!Array.isArray(v)) fail(p, 'expected an array', v);
-    v.forEach((item, i) => inner(item, `${p}[${i}]`));
+    for (const [i, item] of v.entries()) inner(item, `${p}[${i}]`);
   };
 const oneOf =
   (names: readonly string[]): Checker =>

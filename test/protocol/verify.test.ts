@@ -187,7 +187,8 @@ const STRING_FIELDS: readonly StringField[] = [
   field('say.text', 'client', (m) => encodeClientRequest({ type: 'say', requestId: 1, room: 'r', text: m, to: 'x' })),
   field('say.to', 'client', (m) => encodeClientRequest({ type: 'say', requestId: 1, room: 'r', text: 't', to: m })),
   field('welcome.connectionId', 'server', (m) =>
-    encodeServerEvent({ type: 'welcome', connectionId: m, protocolVersion: 1, maxFrameBytes: 2, maxRooms: 3, maxTextChars: 4, idleTimeoutSeconds: 5 })),
+    encodeServerEvent({ type: 'welcome', connectionId: m, protocolVersion: 1, maxFrameBytes: 2, maxRooms: 3, maxTextChars: 4, idleTimeoutSeconds: 5 }),
+  ),
   field('joined.room', 'server', (m) => joined({ room: m })),
   field('joined.you.id', 'server', (m) => joined({ you: { id: m, name: 'y' } })),
   field('joined.members[1].name', 'server', (m) => joined({ members: [someone, { id: 'i2', name: m }] })),
@@ -490,12 +491,12 @@ function signedFieldOffsetFrame(): Uint8Array {
   const b = new Uint8Array(LEAVE + TABLE_SIZE + 8); // 65,584 bytes
   writeU32(b, 0, 16); // root: ClientFrame at 16
   // ClientFrame vtable at 4: 10 bytes, table 12 bytes, request_id absent, body_type at +4, body at +8.
-  [10, 12, 0, 4, 8].forEach((v, i) => writeU16(b, 4 + 2 * i, v));
+  for (const [i, v] of [10, 12, 0, 4, 8].entries()) writeU16(b, 4 + 2 * i, v);
   writeI32(b, 16, 16 - 4);
   b[20] = ClientBody.Leave;
   writeU32(b, 24, LEAVE - 24);
   // Leave vtable at 28: 6 bytes, table 0xfffc bytes, room at +0xfff8.
-  [6, TABLE_SIZE, FIELD_OFFSET].forEach((v, i) => writeU16(b, 28 + 2 * i, v));
+  for (const [i, v] of [6, TABLE_SIZE, FIELD_OFFSET].entries()) writeU16(b, 28 + 2 * i, v);
   writeI32(b, LEAVE, LEAVE - 28);
   // What the verifier checks: room -> the empty string at the end of the frame.
   writeU32(b, LEAVE + FIELD_OFFSET, 4);
@@ -510,12 +511,12 @@ function signedFieldOffsetFrame(): Uint8Array {
 function signedVtableSizeFrame(): Uint8Array {
   const b = new Uint8Array(32_800);
   writeU32(b, 0, 16); // root: ClientFrame at 16
-  [10, 12, 0, 4, 8].forEach((v, i) => writeU16(b, 4 + 2 * i, v));
+  for (const [i, v] of [10, 12, 0, 4, 8].entries()) writeU16(b, 4 + 2 * i, v);
   writeI32(b, 16, 16 - 4);
   b[20] = ClientBody.Leave;
   writeU32(b, 24, 44 - 24); // body: Leave at 44
   // Leave vtable at 28: size 0x8000 (negative to the runtime: "no fields"), table 8 bytes, room at +4.
-  [0x8000, 8, 4].forEach((v, i) => writeU16(b, 28 + 2 * i, v));
+  for (const [i, v] of [0x8000, 8, 4].entries()) writeU16(b, 28 + 2 * i, v);
   writeI32(b, 44, 44 - 28);
   writeU32(b, 48, 52 - 48); // room -> "lobby" at 52
   writeU32(b, 52, 5);
@@ -599,7 +600,11 @@ function utf8ish(rng: Rng): Uint8Array {
   for (let i = 0; i < n; i++) {
     switch (rng.int(5)) {
       case 0: // a valid code point
-        out.push(...new TextEncoder().encode(String.fromCodePoint(rng.pick([rng.int(0x80), rng.int(0x800), rng.int(0xd800), 0xe000 + rng.int(0x2000), 0x10000 + rng.int(0x100000)]))));
+        out.push(
+          ...new TextEncoder().encode(
+            String.fromCodePoint(rng.pick([rng.int(0x80), rng.int(0x800), rng.int(0xd800), 0xe000 + rng.int(0x2000), 0x10000 + rng.int(0x100000)])),
+          ),
+        );
         break;
       case 1: // a lead byte with random continuation bytes
         out.push(rng.range(0xc0, 0xff), ...Array.from({ length: rng.int(4) }, () => rng.range(0x80, 0xbf)));
@@ -650,9 +655,7 @@ describe('isValidUtf8', () => {
       const bytes = utf8ish(rng);
       const start = rng.int(bytes.length + 1);
       const end = rng.range(start, bytes.length);
-      withSeed(seed, `case ${i} (${hex(bytes)} [${start}, ${end}))`, () =>
-        expect(isValidUtf8(bytes, start, end)).toBe(utf8Valid(bytes.subarray(start, end))),
-      );
+      withSeed(seed, `case ${i} (${hex(bytes)} [${start}, ${end}))`, () => expect(isValidUtf8(bytes, start, end)).toBe(utf8Valid(bytes.subarray(start, end))));
     }
     // A sequence cut by `end` is invalid even though the following bytes would complete it.
     const euro = fromHex('e2 82 ac');

@@ -101,7 +101,15 @@ describe('BatchWriter', () => {
     expect(batch.buffer!.byteLength).toBe(6);
     const refs: [unknown, unknown][] = [];
     for (let i = 0; i < batch.ops.length; i += 4) refs.push([batch.ops[i + 2], batch.ops[i + 3]]);
-    expect(refs).toEqual([[0, 4], [0, 4], [0, 4], [0, 4], [0, 4], [4, 2], [0, 4]]);
+    expect(refs).toEqual([
+      [0, 4],
+      [0, 4],
+      [0, 4],
+      [0, 4],
+      [0, 4],
+      [4, 2],
+      [0, 4],
+    ]);
     expect(slice(batch.buffer, 0, 4)).toEqual([7, 7, 7, 7]);
     expect(slice(batch.buffer, 4, 2)).toEqual([1, 1]);
   });

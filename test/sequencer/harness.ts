@@ -34,7 +34,14 @@ export type Out =
   | { readonly op: 'publish'; readonly room: string; readonly frame: Uint8Array; readonly event: ServerEvent }
   | { readonly op: 'send'; readonly conn: string; readonly frame: Uint8Array; readonly event: ServerEvent }
   | { readonly op: 'joined'; readonly conn: string; readonly attempt: number; readonly room: string; readonly frame: Uint8Array; readonly event: ServerEvent }
-  | { readonly op: 'joinFailed'; readonly conn: string; readonly attempt: number; readonly room: string; readonly frame: Uint8Array; readonly event: ServerEvent }
+  | {
+      readonly op: 'joinFailed';
+      readonly conn: string;
+      readonly attempt: number;
+      readonly room: string;
+      readonly frame: Uint8Array;
+      readonly event: ServerEvent;
+    }
   | { readonly op: 'query'; readonly queryId: number; readonly result: unknown }
   | { readonly op: 'queryUnavailable'; readonly queryId: number; readonly message: string }
   | { readonly op: 'directory'; readonly directory: Directory };
@@ -57,8 +64,7 @@ export function decodeBatch(batch: RelayBatch): Out[] {
     onPublish: (room, frame) => out.push({ op: 'publish', room, frame: checked(frame), event: decodeServerFrame(frame) }),
     onSend: (conn, frame) => out.push({ op: 'send', conn, frame: checked(frame), event: decodeServerFrame(frame) }),
     onJoined: (conn, attempt, room, frame) => out.push({ op: 'joined', conn, attempt, room, frame: checked(frame), event: decodeServerFrame(frame) }),
-    onJoinFailed: (conn, attempt, room, frame) =>
-      out.push({ op: 'joinFailed', conn, attempt, room, frame: checked(frame), event: decodeServerFrame(frame) }),
+    onJoinFailed: (conn, attempt, room, frame) => out.push({ op: 'joinFailed', conn, attempt, room, frame: checked(frame), event: decodeServerFrame(frame) }),
     onDirectory: (directory) => out.push({ op: 'directory', directory }),
     onQueryResult: (queryId, result) => out.push({ op: 'query', queryId, result }),
     onQueryUnavailable: (queryId, message) => out.push({ op: 'queryUnavailable', queryId, message }),
@@ -158,14 +164,22 @@ export class RelayHarness {
   }
 
   open(worker: number, ...conns: string[]): void {
-    this.batch(worker, (w) => conns.forEach((c) => writeOpen(w, c)));
+    this.batch(worker, (w) => {
+      for (const c of conns) writeOpen(w, c);
+    });
   }
 
   close(worker: number, conn: string): void {
     this.batch(worker, (w) => writeClose(w, conn));
   }
 
-  join(worker: number, conn: string, room: string, nickname: string, opts: { attempt?: number; requestId?: number; since?: number; epoch?: number } = {}): void {
+  join(
+    worker: number,
+    conn: string,
+    room: string,
+    nickname: string,
+    opts: { attempt?: number; requestId?: number; since?: number; epoch?: number } = {},
+  ): void {
     const request = { requestId: opts.requestId ?? 100, room, nickname, since: opts.since ?? null, epoch: opts.epoch ?? 0 };
     this.batch(worker, (w) => writeJoin(w, conn, opts.attempt ?? 1, request));
   }

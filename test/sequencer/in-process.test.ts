@@ -171,7 +171,12 @@ describe('join', () => {
     h.join(0, 'c1', 'a', 'ann');
     h.join(0, 'c2', 'b', 'ann');
     await flush();
-    expect(h.take(0).filter((o) => o.op === 'joined').map((o) => o.op === 'joined' && o.conn)).toEqual(['c1', 'c2']);
+    expect(
+      h
+        .take(0)
+        .filter((o) => o.op === 'joined')
+        .map((o) => o.op === 'joined' && o.conn),
+    ).toEqual(['c1', 'c2']);
   });
 
   test('a second join of the same room by the same connection is AlreadyJoined', async () => {
@@ -222,7 +227,7 @@ describe('room messages', () => {
       { op: 'send', conn: 'c1', event: { type: 'sent', requestId: 21, room: 'lobby', seq: 1 } },
     ]);
     expect(summarize(w1)).toEqual([{ op: 'publish', room: 'lobby', event: message }]);
-    expect([...w1[0]!.op === 'publish' ? w1[0]!.frame : []]).toEqual([...(w0[0]!.op === 'publish' ? w0[0]!.frame : [])]);
+    expect([...(w1[0]!.op === 'publish' ? w1[0]!.frame : [])]).toEqual([...(w0[0]!.op === 'publish' ? w0[0]!.frame : [])]);
   });
 
   test('sequence numbers are gap-free across senders on different workers', async () => {
@@ -421,7 +426,11 @@ describe('leaving', () => {
     await flush();
     const w0 = h.take(0);
     expect(w0.every((o) => o.op === 'publish' && o.room === 'a')).toBe(true);
-    expect(ofType(w0, 'memberLeft').map((e) => e.member.id).sort()).toEqual(['c1', 'c2']);
+    expect(
+      ofType(w0, 'memberLeft')
+        .map((e) => e.member.id)
+        .sort(),
+    ).toEqual(['c1', 'c2']);
     expect(summarize(h.take(2))).toEqual([{ op: 'publish', room: 'b', event: { type: 'memberLeft', room: 'b', member: { id: 'c2', name: 'bob' } } }]);
     expect(h.take(1)).toEqual([]); // the stopped worker gets nothing more
 

@@ -53,8 +53,7 @@ beforeEach(() => {
 });
 
 const handle = (request: ClientRequest): void => handleRequest(state, rec.socket, request, rec.broker, LIMITS);
-const join = (room: string, nickname = 'ann', requestId = 1, since: number | null = null): void =>
-  handle({ type: 'join', requestId, room, nickname, since });
+const join = (room: string, nickname = 'ann', requestId = 1, since: number | null = null): void => handle({ type: 'join', requestId, room, nickname, since });
 const leave = (room: string, requestId = 2): void => handle({ type: 'leave', requestId, room });
 const say = (room: string, text: string, requestId = 3, to: string | null = null): void => handle({ type: 'say', requestId, room, text, to });
 
@@ -94,15 +93,12 @@ describe('local refusals send exactly one Error with the request id and call not
     expect(state.attempts).toBe(0);
   });
 
-  test.each([[''], ['   '], ['n'.repeat(33)], ['an\u0000n'], ['bell\u0007'], ['line\u2028sep'], ['nel\u0085']])(
-    'InvalidNickname for %j',
-    (nickname) => {
-      join('lobby', nickname, 21);
-      expectRefused(21, 'InvalidNickname', 'lobby');
-      expect(state.rooms.has('lobby')).toBe(false);
-      expect(state.attempts).toBe(0);
-    },
-  );
+  test.each([[''], ['   '], ['n'.repeat(33)], ['an\u0000n'], ['bell\u0007'], ['line\u2028sep'], ['nel\u0085']])('InvalidNickname for %j', (nickname) => {
+    join('lobby', nickname, 21);
+    expectRefused(21, 'InvalidNickname', 'lobby');
+    expect(state.rooms.has('lobby')).toBe(false);
+    expect(state.attempts).toBe(0);
+  });
 
   test('AlreadyJoined while the join is still pending', () => {
     join('lobby', 'ann', 1);
@@ -142,7 +138,9 @@ describe('local refusals send exactly one Error with the request id and call not
     leave('b');
     rec.reset();
     join('d', 'ann', 42);
-    expect(rec.brokerCalls()).toEqual([{ on: 'broker', call: 'join', args: ['conn-1', 4, { requestId: 42, room: 'd', nickname: 'ann', since: null, epoch: 0 }] }]);
+    expect(rec.brokerCalls()).toEqual([
+      { on: 'broker', call: 'join', args: ['conn-1', 4, { requestId: 42, room: 'd', nickname: 'ann', since: null, epoch: 0 }] },
+    ]);
   });
 
   test('NotJoined for say in a room the connection is not in', () => {

@@ -32,7 +32,9 @@ function startHost() {
 async function person(url) {
   const socket = new WebSocket(url);
   const events = [];
-  let wake = () => {};
+  let wake = () => {
+    // nobody is waiting yet
+  };
   socket.on('message', (data) => {
     events.push(decodeServerFrame(new Uint8Array(data)));
     wake();

@@ -38,15 +38,22 @@ describe('linkify', () => {
 
   it('keeps all the text, in order', () => {
     const text = 'a http://x.example b https://y.example/c, c';
-    expect(linkify(text).map((s) => s.text).join('')).toBe(text);
+    expect(
+      linkify(text)
+        .map((s) => s.text)
+        .join(''),
+    ).toBe(text);
   });
 });
 
 describe('applyRejoin', () => {
   it('appends exactly the recovered messages', () => {
     const room = new RoomState('r', 'ann', joined({ history: [msg(1), msg(2)], headSeq: 2 }));
-    [msg(1), msg(2)].forEach((m) => room.accept(m));
-    const r = applyRejoin(room, joined({ you: { id: '2.1', name: 'ann' }, members: [{ id: '2.1', name: 'ann' }, bob], history: [msg(3), msg(4)], headSeq: 4, recovered: true }));
+    for (const m of [msg(1), msg(2)]) room.accept(m);
+    const r = applyRejoin(
+      room,
+      joined({ you: { id: '2.1', name: 'ann' }, members: [{ id: '2.1', name: 'ann' }, bob], history: [msg(3), msg(4)], headSeq: 4, recovered: true }),
+    );
     expect(r.missed.map((m) => m.seq)).toEqual([3, 4]);
     expect(r.gap).toBe(false);
     expect(room.lastSeq).toBe(4);

@@ -71,7 +71,6 @@ export interface Envelope {
   readonly frame: Uint8Array;
 }
 
-
 /** An envelope from a room channel, or null when it is not one (never throws). */
 export function parseEnvelope(message: Buffer): Envelope | null {
   if (message.length < ENVELOPE_HEADER_BYTES) return null;

@@ -19,7 +19,16 @@
  */
 import { Redis, type ChainableCommander } from 'ioredis';
 import type { Logger } from 'pino';
-import { encodeJoined, encodeMemberJoined, encodeMemberLeft, encodeMessage, encodeMessageTemplate, encodeSent, type ErrorCodeName, type MemberInfo } from '../../protocol/index.js';
+import {
+  encodeJoined,
+  encodeMemberJoined,
+  encodeMemberLeft,
+  encodeMessage,
+  encodeMessageTemplate,
+  encodeSent,
+  type ErrorCodeName,
+  type MemberInfo,
+} from '../../protocol/index.js';
 import { RoomRegistry } from '../../rooms/registry.js';
 import { Room } from '../../rooms/room.js';
 import { nicknameKey } from '../../rooms/rules.js';
@@ -445,10 +454,14 @@ export class RedisSequencer implements Sequencer {
     // A sync of this room in flight will not see its marker now: it fails, and the resync runs again without the room.
     room.stream.abortMarkers();
     if (room.subscription && this.subscriber.status === 'ready') {
-      this.subscriber.unsubscribe(room.channel).catch((error: unknown) => this.log.warn({ room: room.name, err: (error as Error).message }, 'unsubscribe failed'));
+      this.subscriber
+        .unsubscribe(room.channel)
+        .catch((error: unknown) => this.log.warn({ room: room.name, err: (error as Error).message }, 'unsubscribe failed'));
     }
     if (this.available) {
-      this.commands.srem(keys.nodeRooms(this.settings.nodeId), room.name).catch((error: unknown) => this.log.debug({ err: (error as Error).message }, 'srem failed'));
+      this.commands
+        .srem(keys.nodeRooms(this.settings.nodeId), room.name)
+        .catch((error: unknown) => this.log.debug({ err: (error as Error).message }, 'srem failed'));
     }
   }
 

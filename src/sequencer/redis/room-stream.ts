@@ -15,7 +15,7 @@
  * it is tested with scripted envelopes.
  */
 import type { Logger } from 'pino';
-import { decodeServerFrame, encodeMemberJoined, encodeMemberLeft, ProtocolError } from '../../protocol/index.js';
+import { decodeServerFrame, encodeMemberJoined, encodeMemberLeft, ProtocolError, type ServerEvent } from '../../protocol/index.js';
 import { EnvelopeKind, type Envelope } from './format.js';
 
 export interface RoomStreamIo {
@@ -156,7 +156,7 @@ export class RoomStream {
 
   /** A member-joined or member-left frame: kept in the view, handed to the workers. */
   private applyMemberFrame(frame: Uint8Array): void {
-    let event;
+    let event: ServerEvent;
     try {
       event = decodeServerFrame(frame);
     } catch (error) {
@@ -185,29 +185,32 @@ export class RoomStream {
     const from = this.delivered! + 1;
     this.fetchingGap = true;
     this.queue.unshift(then);
-    this.io.fetchRange(from, to).then(
-      (entries) => {
-        for (const [seq, frame] of entries) {
-          if (seq <= this.delivered! || seq > to) continue;
-          if (seq !== this.delivered! + 1) this.log.warn({ room: this.room, from: this.delivered! + 1, to: seq - 1 }, 'messages gone from history before this node got them');
-          this.delivered = seq;
-          this.io.deliver(frame);
-        }
-        if (this.delivered! < to) this.log.warn({ room: this.room, from: this.delivered! + 1, to }, 'messages gone from history before this node got them');
-        else this.log.info({ room: this.room, from, to }, 'gap filled from history');
-        this.delivered = Math.max(this.delivered!, to);
-        this.fetchingGap = false;
-        this.drain();
-      },
-      (error: unknown) => {
-        // Redis went away: the sync when it is back repairs the room. Joins and syncs
-        // waiting in the queue for their markers fail now rather than never.
-        this.log.warn({ room: this.room, err: (error as Error).message }, 'gap fetch failed');
-        this.queue.length = 0;
-        this.fetchingGap = false;
-        this.abortMarkers();
-      },
-    )
+    this.io
+      .fetchRange(from, to)
+      .then(
+        (entries) => {
+          for (const [seq, frame] of entries) {
+            if (seq <= this.delivered! || seq > to) continue;
+            if (seq !== this.delivered! + 1)
+              this.log.warn({ room: this.room, from: this.delivered! + 1, to: seq - 1 }, 'messages gone from history before this node got them');
+            this.delivered = seq;
+            this.io.deliver(frame);
+          }
+          if (this.delivered! < to) this.log.warn({ room: this.room, from: this.delivered! + 1, to }, 'messages gone from history before this node got them');
+          else this.log.info({ room: this.room, from, to }, 'gap filled from history');
+          this.delivered = Math.max(this.delivered!, to);
+          this.fetchingGap = false;
+          this.drain();
+        },
+        (error: unknown) => {
+          // Redis went away: the sync when it is back repairs the room. Joins and syncs
+          // waiting in the queue for their markers fail now rather than never.
+          this.log.warn({ room: this.room, err: (error as Error).message }, 'gap fetch failed');
+          this.queue.length = 0;
+          this.fetchingGap = false;
+          this.abortMarkers();
+        },
+      )
       // A bug in what the history reply set off must not take the node down: say so loudly, go on.
       .catch((error: unknown) => this.log.error({ room: this.room, err: error }, 'room stream failed on a history reply; carrying on'));
   }

@@ -208,14 +208,20 @@ const chat: ChatMessage = { room: 'lobby', seq: 41, sender: alice, to: null, tex
 const EDGE_CLIENT: readonly [string, ClientRequest][] = [
   ['join since null', { type: 'join', requestId: 1, room: 'lobby', nickname: 'alice', since: null }],
   ['join since 0', { type: 'join', requestId: 0, room: '', nickname: '', since: 0 }],
-  ['join epoch token', { type: 'join', requestId: MAX_U32, room: 'r', nickname: 'n', since: Number.MAX_SAFE_INTEGER, epoch: Number.MAX_SAFE_INTEGER, token: 't.o.k' }],
+  [
+    'join epoch token',
+    { type: 'join', requestId: MAX_U32, room: 'r', nickname: 'n', since: Number.MAX_SAFE_INTEGER, epoch: Number.MAX_SAFE_INTEGER, token: 't.o.k' },
+  ],
   ['leave', { type: 'leave', requestId: 4, room: 'lobby' }],
   ['say to room', { type: 'say', requestId: 5, room: 'lobby', text: 'hi all', to: null }],
   ['say private', { type: 'say', requestId: 2 ** 31, room: 'lobby', text: '你好 👋🏽 e\u0301', to: '' }],
 ];
 const EDGE_SERVER: readonly [string, ServerEvent][] = [
   ['welcome', { type: 'welcome', connectionId: '1.a', protocolVersion: 1, maxFrameBytes: 16384, maxRooms: 16, maxTextChars: 2000, idleTimeoutSeconds: 120 }],
-  ['welcome maxed', { type: 'welcome', connectionId: '', protocolVersion: 0xffff, maxFrameBytes: MAX_U32, maxRooms: 0xffff, maxTextChars: 0xffff, idleTimeoutSeconds: 0xffff }],
+  [
+    'welcome maxed',
+    { type: 'welcome', connectionId: '', protocolVersion: 0xffff, maxFrameBytes: MAX_U32, maxRooms: 0xffff, maxTextChars: 0xffff, idleTimeoutSeconds: 0xffff },
+  ],
   [
     'joined full',
     {
@@ -326,19 +332,7 @@ export function layoutOf(bytes: Uint8Array, root: TableSpec): Layout {
 
 // ------------------------------------------------------------------ mutations
 
-export const CASE_KINDS = [
-  'random',
-  'valid',
-  'truncate',
-  'bitflip',
-  'boundary',
-  'splice',
-  'hugeLength',
-  'union',
-  'vtable',
-  'unaligned',
-  'stacked',
-] as const;
+export const CASE_KINDS = ['random', 'valid', 'truncate', 'bitflip', 'boundary', 'splice', 'hugeLength', 'union', 'vtable', 'unaligned', 'stacked'] as const;
 export type CaseKind = (typeof CASE_KINDS)[number];
 
 /** Relative frequency of each kind in the mixed stream. */
@@ -379,14 +373,7 @@ const MUTATIONS: Record<Exclude<CaseKind, 'random' | 'valid' | 'stacked'>, Mutat
   truncate(rng, bytes) {
     const n = bytes.length;
     // Length classes: tiny (under the 8-byte minimum), aligned, unaligned, one short of whole.
-    const cut = rng.pick([
-      () => rng.int(8),
-      () => 4 * rng.int(n >> 2),
-      () => rng.int(n),
-      () => n - 1,
-      () => n - 4,
-      () => n - rng.range(1, 16),
-    ])();
+    const cut = rng.pick([() => rng.int(8), () => 4 * rng.int(n >> 2), () => rng.int(n), () => n - 1, () => n - 4, () => n - rng.range(1, 16)])();
     const length = Math.max(0, Math.min(n, cut));
     return { bytes: bytes.slice(0, length), what: `cut to ${length} of ${n} bytes` };
   },

@@ -20,7 +20,14 @@ function envelope(kind: number, head: number, epoch: number, token: string, fram
   return Buffer.concat([header, Buffer.from(token, 'latin1'), frame]);
 }
 
-const message = (seq: number): ChatMessage => ({ room: 'r', seq, sender: { id: 'n.1.1', name: 'ann' }, to: null, text: `m${seq}`, timestampMs: 1_700_000_000_000 });
+const message = (seq: number): ChatMessage => ({
+  room: 'r',
+  seq,
+  sender: { id: 'n.1.1', name: 'ann' },
+  to: null,
+  text: `m${seq}`,
+  timestampMs: 1_700_000_000_000,
+});
 const entry = (seq: number): [Buffer, Buffer[]] => [Buffer.from(`${seq}-0`), [Buffer.from('f'), Buffer.from(encodeMessage(message(seq)))]];
 
 describe('envelopes', () => {

@@ -102,7 +102,13 @@ describe('join', () => {
     expect(reply.recovering).toBe(false);
     const [only] = await published(1);
     expect(only!.channel).toBe(keys.roomChannel('lobby'));
-    expect(envelopeOf(only!.message)).toMatchObject({ kind: EnvelopeKind.Member, head: 0, epoch: reply.epoch, token: 'n1:a', event: { type: 'memberJoined', member: ann } });
+    expect(envelopeOf(only!.message)).toMatchObject({
+      kind: EnvelopeKind.Member,
+      head: 0,
+      epoch: reply.epoch,
+      token: 'n1:a',
+      event: { type: 'memberJoined', member: ann },
+    });
     expect(await redis.hget(keys.members('lobby'), ann.id)).toBe(`n1\t${nicknameKey('Ann')}\tAnn`);
     expect(await redis.sismember(keys.rooms, 'lobby')).toBe(1);
     expect(await redis.sismember(keys.nodeRooms('n1'), 'lobby')).toBe(1);
