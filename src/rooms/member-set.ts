@@ -1,0 +1,148 @@
+/**
+ * A room's members in two orders: by id, and by case-folded nickname for paging
+ * (MemberPage, the first page in Joined, prefix search). A page's cursor
+ * (`nextAfter`) is the sort key of its last member, opaque to clients. Adding or removing a member
+ * costs O(log N) plus a splice within one block of at most 2 * BLOCK entries, never
+ * work proportional to the room's size; a page costs O(log N + page size).
+ */
+import type { MemberInfo } from '../protocol/index.js';
+import { nicknameKey } from './rules.js';
+
+/** Entries per block before it splits in two (a sorted list of blocks: a flat B-tree). */
+const BLOCK = 128;
+
+interface Entry<T> {
+  readonly key: string;
+  readonly member: T;
+}
+
+export interface MemberPageSlice<T> {
+  readonly members: T[];
+  /** The key to page on from; '' when no more members match. */
+  readonly nextAfter: string;
+}
+
+export class MemberSet<T extends MemberInfo = MemberInfo> {
+  private readonly byId = new Map<string, T>();
+  private readonly idsByKey = new Map<string, string>();
+  /** Sorted by key; every block non-empty. */
+  private blocks: Entry<T>[][] = [];
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  get(id: string): T | undefined {
+    return this.byId.get(id);
+  }
+
+  has(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  /** Whether someone has this nickname, ignoring case. */
+  hasNickname(name: string): boolean {
+    return this.idsByKey.has(nicknameKey(name));
+  }
+
+  values(): IterableIterator<T> {
+    return this.byId.values();
+  }
+
+  /** Adds a member, or replaces the one with the same id; the caller keeps nicknames unique. */
+  add(member: T): void {
+    this.remove(member.id);
+    this.byId.set(member.id, member);
+    this.idsByKey.set(nicknameKey(member.name), member.id);
+    const key = sortKey(member);
+    const entry = { key, member };
+    if (this.blocks.length === 0) {
+      this.blocks.push([entry]);
+      return;
+    }
+    const b = this.blockFor(key);
+    const block = this.blocks[b]!;
+    block.splice(lowerBound(block, key), 0, entry);
+    if (block.length > 2 * BLOCK) this.blocks.splice(b + 1, 0, block.splice(BLOCK));
+  }
+
+  remove(id: string): T | undefined {
+    const member = this.byId.get(id);
+    if (!member) return undefined;
+    this.byId.delete(id);
+    const nameKey = nicknameKey(member.name);
+    if (this.idsByKey.get(nameKey) === id) this.idsByKey.delete(nameKey);
+    const key = sortKey(member);
+    const b = this.blockFor(key);
+    const block = this.blocks[b]!;
+    const i = lowerBound(block, key);
+    if (block[i]?.key === key) block.splice(i, 1);
+    if (block.length === 0) this.blocks.splice(b, 1);
+    return member;
+  }
+
+  /**
+   * Members whose key comes after `after` and starts with the case-folded `prefix`,
+   * in key order, at most `limit`.
+   */
+  page(after: string, prefix: string, limit: number): MemberPageSlice<T> {
+    const start = nicknameKey(prefix);
+    const members: T[] = [];
+    // Begin at the first key > after, or at the first key >= the prefix, whichever is later.
+    const fromAfter = after >= start;
+    let b = this.blockFor(fromAfter ? after : start);
+    let i = b < this.blocks.length ? upperOrLowerBound(this.blocks[b]!, fromAfter ? after : start, fromAfter) : 0;
+    let lastKey = '';
+    for (; b < this.blocks.length; b++, i = 0) {
+      const block = this.blocks[b]!;
+      for (; i < block.length; i++) {
+        const entry = block[i]!;
+        if (!entry.key.startsWith(start)) return { members, nextAfter: '' };
+        if (members.length === limit) return { members, nextAfter: lastKey };
+        members.push(entry.member);
+        lastKey = entry.key;
+      }
+    }
+    return { members, nextAfter: '' };
+  }
+
+  /** The first block whose last key is >= key (the last block when none is). */
+  private blockFor(key: string): number {
+    let lo = 0;
+    let hi = this.blocks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const block = this.blocks[mid]!;
+      if (block[block.length - 1]!.key < key) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+/**
+ * The order of pages: the case-folded nickname, then the id, so that keys are
+ * unique even while a repair briefly holds two members of one nickname. A NUL
+ * sorts before every character a nickname may have.
+ */
+function sortKey(member: MemberInfo): string {
+  return `${nicknameKey(member.name)}\u0000${member.id}`;
+}
+
+/** The first index whose key is >= key. */
+function lowerBound<T>(block: readonly Entry<T>[], key: string): number {
+  return upperOrLowerBound(block, key, false);
+}
+
+/** The first index whose key is > key (`strict`) or >= key. */
+function upperOrLowerBound<T>(block: readonly Entry<T>[], key: string, strict: boolean): number {
+  let lo = 0;
+  let hi = block.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const k = block[mid]!.key;
+    if (k < key || (strict && k === key)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
