@@ -4,7 +4,7 @@
  * looking at a few bytes (never a full decode: that is the generator's hot path).
  * Every say text carries the send time (see stamp.ts) verbatim in the frame.
  */
-import { encodeClientRequest } from '../src/protocol/index.js';
+import { encodeClientRequest, PROTOCOL_VERSION } from '../src/protocol/index.js';
 import { joinFrame, JOINED, SAY, sayFrame } from './peers/bare-protocol.js';
 import { OP_BINARY, OP_TEXT, type WsConn } from './wsclient.js';
 
@@ -34,6 +34,8 @@ export interface Adapter {
 
 // ---------------------------------------------------------------- chat host (FlatBuffers)
 
+// ServerBody union types. Everything else (Presence: one frame per room per host tick
+// since protocol 2, MemberPage, Left, Sent) is Kind.Other: never counted as a delivery.
 const BODY_WELCOME = 1;
 const BODY_JOINED = 2;
 const BODY_MESSAGE = 5;
@@ -75,7 +77,14 @@ export const chatAdapter: Adapter = {
   },
   advance(conn) {
     if (conn.step === 1) {
-      const join = { type: 'join', requestId: conn.index + 1, room: conn.room, nickname: `u${conn.index}`, since: null } as const;
+      const join = {
+        type: 'join',
+        requestId: conn.index + 1,
+        room: conn.room,
+        nickname: `u${conn.index}`,
+        since: null,
+        protocolVersion: PROTOCOL_VERSION,
+      } as const;
       conn.send(OP_BINARY, encodeClientRequest(join));
     }
     return conn.step === 2;

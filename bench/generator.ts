@@ -41,7 +41,7 @@ export interface JoinResult {
   readonly joined: number;
   readonly failed: number;
   readonly joinMs: number;
-  /** After the last join: how long until frames stopped arriving (a join storm's presence events draining). */
+  /** After the last join: how long until frames stopped arriving (a join storm's presence frames draining). */
   readonly settleMs: number;
   readonly firstError: string | null;
 }
@@ -237,10 +237,14 @@ export class Generator implements FrameSink {
 
   /**
    * Waits until no frame has arrived for `quietMs`, at most `maxMs`. A member's join
-   * completes with its own snapshot, while the presence events it caused (one per
-   * other member: 12.5 million for 5,000 joins into one room) may still be queued on
-   * their way to the others; measuring before they drain would charge the join storm
-   * to the first run. Servers without presence settle at once.
+   * completes with its own snapshot, while the presence it caused may still be on its
+   * way to the others; measuring before it drains would charge the join storm to the
+   * first run. Since protocol 2 the chat host batches presence: one Presence frame per
+   * room per 100 ms tick to every member (not one MemberJoined per join per member:
+   * 12.5 million frames for 5,000 joins into one room under protocol 1), so the storm
+   * costs members x ticks frames and stops at most a tick after the last join, well
+   * inside `quietMs`. Presence frames are Kind.Other: they count here, never as
+   * deliveries. Servers without presence settle at once.
    */
   private async settle(quietMs = 500, maxMs = 60_000): Promise<number> {
     const t0 = performance.now();

@@ -18,6 +18,8 @@ export interface Config {
   readonly workers: number;
   readonly historySize: number;
   readonly joinHistory: number;
+  /** Rooms with more members than this get presence counts only, no names. */
+  readonly presenceEventsMaxMembers: number;
   readonly emptyRoomTtlSeconds: number;
   readonly idleTimeoutSeconds: number;
   readonly maxRooms: number;
@@ -76,6 +78,7 @@ export const OPTIONS: readonly Option[] = [
   { key: 'workers', flag: 'workers', env: 'CHAT_WORKERS', kind: 'integer', help: 'worker threads, each with its own uWS app on the port', default: () => availableParallelism(), min: 1, max: 256 },
   { key: 'historySize', flag: 'history', env: 'CHAT_HISTORY', kind: 'integer', help: 'room messages kept in memory per room', default: () => 100, min: 0, max: 100_000 },
   { key: 'joinHistory', flag: 'join-history', env: 'CHAT_JOIN_HISTORY', kind: 'integer', help: 'recent messages sent with a join', default: () => 50, min: 0, max: 100_000 },
+  { key: 'presenceEventsMaxMembers', flag: 'presence-events-max-members', env: 'CHAT_PRESENCE_EVENTS_MAX_MEMBERS', kind: 'integer', help: 'rooms with more members get presence counts only (who joined and left: ask for member pages)', default: () => 1000, min: 0, max: 1_000_000 },
   { key: 'emptyRoomTtlSeconds', flag: 'empty-room-ttl', env: 'CHAT_EMPTY_ROOM_TTL', kind: 'integer', help: 'seconds an empty room keeps its history', default: () => 600, min: 0, max: 30 * 86_400 },
   { key: 'idleTimeoutSeconds', flag: 'idle-timeout', env: 'CHAT_IDLE_TIMEOUT', kind: 'integer', help: 'seconds of silence before a connection is closed (pings are automatic)', default: () => 120, min: 8, max: 960 },
   { key: 'maxRooms', flag: 'max-rooms', env: 'CHAT_MAX_ROOMS', kind: 'integer', help: 'rooms one connection may be in', default: () => 16, min: 1, max: 1000 },

@@ -42,7 +42,12 @@ try {
 
 // Unique per process: connection ids start with it, so they are unique across a cluster's nodes.
 const nodeId = randomBytes(4).toString('hex');
-const roomSettings = { historyCapacity: config.historySize, joinHistory: config.joinHistory, emptyRoomTtlMs: config.emptyRoomTtlSeconds * 1000 };
+const roomSettings = {
+  historyCapacity: config.historySize,
+  joinHistory: config.joinHistory,
+  emptyRoomTtlMs: config.emptyRoomTtlSeconds * 1000,
+  presenceEventsMaxMembers: config.presenceEventsMaxMembers,
+};
 const sequencer: Sequencer =
   config.redisUrl === ''
     ? new InProcessSequencer(roomSettings)

@@ -1,15 +1,17 @@
 /**
  * Terminal client: joins a room and prints every event it receives as one JSON
  * object per line; stdin lines are said to the room (`/to ID text` privately,
- * `/join ROOM`, `/leave ROOM`). Exits 0 once stdin has ended and every request
- * it sent has been answered (a room message by its own echo).
+ * `/join ROOM`, `/leave ROOM`, `/members [PREFIX]` for the first page of the room's
+ * members whose names start with PREFIX, `/more` for the next page). Exits 0 once
+ * stdin has ended and every request it sent has been answered (a room message by
+ * its own echo).
  *
  *   npm run client -- --url ws://127.0.0.1:8080 --room lobby --name ann
  */
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { decodeServerFrame, encodeClientRequest, ProtocolError, type ClientRequest, type ServerEvent } from '../protocol/index.js';
+import { type ClientRequest, decodeServerFrame, encodeClientRequest, PROTOCOL_VERSION, ProtocolError, type ServerEvent } from '../protocol/index.js';
 
 const usage = 'usage: npm run client -- --url ws://HOST:PORT --room ROOM --name NAME [--token JWT]';
 
@@ -37,16 +39,18 @@ const socket = new WebSocket(url);
 socket.binaryType = 'nodebuffer';
 let nextRequestId = 1;
 /** Requests not yet answered, by id. */
-const pending = new Map<number, ClientRequest['type']>();
+const pending = new Map<number, ClientRequest>();
 /** Room messages this client sent whose echo has not arrived yet ("room#seq"). */
 const awaitingEcho = new Set<string>();
 const echoed = new Set<string>();
 let stdinEnded = false;
 let welcomed = false;
 const queued: string[] = [];
+/** Where `/more` goes on from: the last member page's prefix and cursor ('' after the last page). */
+let paging = { prefix: '', after: '' };
 
 function send(request: ClientRequest): void {
-  pending.set(request.requestId, request.type);
+  pending.set(request.requestId, request);
   socket.send(encodeClientRequest(request));
 }
 
@@ -60,10 +64,15 @@ function handleLine(line: string): void {
   // The whole rest of the line is the room, so that a bad name gets the host's error, not a broadcast.
   const join = /^\/join\s+(.+?)\s*$/.exec(line);
   const leave = /^\/leave\s+(.+?)\s*$/.exec(line);
+  const members = /^\/members(?:\s+(\S+))?\s*$/.exec(line);
   if (to) send({ type: 'say', requestId, room: room!, text: to[2]!, to: to[1]! });
-  else if (join) send({ type: 'join', requestId, room: join[1]!, nickname: name!, since: null, token });
+  else if (join) send({ type: 'join', requestId, room: join[1]!, nickname: name!, since: null, token, protocolVersion: PROTOCOL_VERSION });
   else if (leave) send({ type: 'leave', requestId, room: leave[1]! });
-  else if (line.trim().length > 0) send({ type: 'say', requestId, room: room!, text: line, to: null });
+  else if (members) send({ type: 'members', requestId, room: room!, after: '', prefix: members[1] ?? '', limit: 0 });
+  else if (line.trim() === '/more') {
+    if (paging.after === '') print({ type: 'info', message: 'no more members: /members [PREFIX] starts again' });
+    else send({ type: 'members', requestId, room: room!, after: paging.after, prefix: paging.prefix, limit: 0 });
+  } else if (line.trim().length > 0) send({ type: 'say', requestId, room: room!, text: line, to: null });
 }
 
 function handleEvent(event: ServerEvent): void {
@@ -71,7 +80,7 @@ function handleEvent(event: ServerEvent): void {
   switch (event.type) {
     case 'welcome':
       welcomed = true;
-      send({ type: 'join', requestId: nextRequestId++, room: room!, nickname: name!, since: null, token });
+      send({ type: 'join', requestId: nextRequestId++, room: room!, nickname: name!, since: null, token, protocolVersion: PROTOCOL_VERSION });
       for (const line of queued.splice(0)) handleLine(line);
       break;
     case 'message': {
@@ -84,6 +93,12 @@ function handleEvent(event: ServerEvent): void {
       const key = `${event.room}#${event.seq}`;
       // The echo and the reply travel separately; either may come first.
       if (event.seq > 0 && !echoed.delete(key)) awaitingEcho.add(key);
+      break;
+    }
+    case 'memberPage': {
+      const request = pending.get(event.requestId);
+      pending.delete(event.requestId);
+      if (request?.type === 'members') paging = { prefix: request.prefix, after: event.nextAfter };
       break;
     }
     case 'joined':

@@ -18,7 +18,10 @@ import { Left } from './generated/chat/wire/left.js';
 import { Member } from './generated/chat/wire/member.js';
 import { MemberJoined } from './generated/chat/wire/member-joined.js';
 import { MemberLeft } from './generated/chat/wire/member-left.js';
+import { MemberPage } from './generated/chat/wire/member-page.js';
+import { Members } from './generated/chat/wire/members.js';
 import { Message } from './generated/chat/wire/message.js';
+import { Presence } from './generated/chat/wire/presence.js';
 import { Say } from './generated/chat/wire/say.js';
 import { SeqPosition } from './generated/chat/wire/seq-position.js';
 import { Sent } from './generated/chat/wire/sent.js';
@@ -51,9 +54,22 @@ export type ClientRequest =
       readonly epoch?: number;
       /** A signed token for hosts that require one; present after decoding only when not empty. */
       readonly token?: string;
+      /** The protocol version the client speaks; 1 when the frame does not say (clients before protocol 2). */
+      readonly protocolVersion: number;
     }
   | { readonly type: 'leave'; readonly requestId: number; readonly room: string }
-  | { readonly type: 'say'; readonly requestId: number; readonly room: string; readonly text: string; readonly to: string | null };
+  | { readonly type: 'say'; readonly requestId: number; readonly room: string; readonly text: string; readonly to: string | null }
+  | {
+      readonly type: 'members';
+      readonly requestId: number;
+      readonly room: string;
+      /** The previous page's nextAfter; '' from the start. */
+      readonly after: string;
+      /** Case-insensitive nickname prefix; '' for every member. */
+      readonly prefix: string;
+      /** 0: the host's page size. */
+      readonly limit: number;
+    };
 
 export interface ChatMessage {
   readonly room: string;
@@ -84,6 +100,26 @@ export interface JoinedInfo {
   readonly recovered: boolean;
   /** This incarnation of the room (see SeqPosition in schema/chat.fbs). */
   readonly epoch: number;
+  /** How many members the room has; `members` is the first page of them. */
+  readonly memberCount: number;
+  /** '' when `members` is the whole list; else send it as Members.after for the next page. */
+  readonly nextAfter: string;
+}
+
+export interface MemberPageInfo {
+  readonly room: string;
+  readonly members: readonly MemberInfo[];
+  /** '' when no more members follow; else send it as Members.after. */
+  readonly nextAfter: string;
+  readonly memberCount: number;
+}
+
+export interface PresenceInfo {
+  readonly room: string;
+  /** Apply `left` first, then `joined`; both empty in a room over the host's presence-events limit. */
+  readonly joined: readonly MemberInfo[];
+  readonly left: readonly MemberInfo[];
+  readonly memberCount: number;
 }
 
 export type ServerEvent =
@@ -94,6 +130,8 @@ export type ServerEvent =
   | ({ readonly type: 'message' } & ChatMessage)
   | { readonly type: 'left'; readonly requestId: number; readonly room: string }
   | { readonly type: 'sent'; readonly requestId: number; readonly room: string; readonly seq: number }
+  | ({ readonly type: 'memberPage'; readonly requestId: number } & MemberPageInfo)
+  | ({ readonly type: 'presence' } & PresenceInfo)
   | {
       readonly type: 'error';
       readonly requestId: number;
@@ -113,25 +151,29 @@ const u64 = { kind: 'scalar', size: 8 } as const;
 const str = { kind: 'string' } as const;
 const MEMBER: TableSpec = { name: 'Member', fields: [str, str] };
 const member = { kind: 'table', table: () => MEMBER } as const;
-const JOIN: TableSpec = { name: 'Join', fields: [str, str, { kind: 'struct', size: 16, align: 8 }, str] };
+const members = { kind: 'tables', table: () => MEMBER } as const;
+const JOIN: TableSpec = { name: 'Join', fields: [str, str, { kind: 'struct', size: 16, align: 8 }, str, u16] };
 const LEAVE: TableSpec = { name: 'Leave', fields: [str] };
 const SAY: TableSpec = { name: 'Say', fields: [str, str, str] };
+const MEMBERS: TableSpec = { name: 'Members', fields: [str, str, str, u16] };
 const WELCOME: TableSpec = { name: 'Welcome', fields: [str, u16, u32, u16, u16, u16] };
 const MESSAGE: TableSpec = { name: 'Message', fields: [str, u64, member, member, str, u64] };
 const JOINED: TableSpec = {
   name: 'Joined',
-  fields: [str, member, { kind: 'tables', table: () => MEMBER }, { kind: 'tables', table: () => MESSAGE }, u64, u8, u64],
+  fields: [str, member, members, { kind: 'tables', table: () => MESSAGE }, u64, u8, u64, u32, str],
 };
 const MEMBER_JOINED: TableSpec = { name: 'MemberJoined', fields: [str, member] };
 const MEMBER_LEFT: TableSpec = { name: 'MemberLeft', fields: [str, member] };
 const LEFT: TableSpec = { name: 'Left', fields: [str] };
 const SENT: TableSpec = { name: 'Sent', fields: [str, u64] };
 const ERROR_REPLY: TableSpec = { name: 'ErrorReply', fields: [u16, str, str, u8] };
+const MEMBER_PAGE: TableSpec = { name: 'MemberPage', fields: [str, members, str, u32] };
+const PRESENCE: TableSpec = { name: 'Presence', fields: [str, members, members, u32] };
 
 /** Union members in the order of their type numbers (1, 2, ...), as in schema/chat.fbs. */
 export const CLIENT_FRAME: TableSpec = {
   name: 'ClientFrame',
-  fields: [u32, { kind: 'unionType', required: true, members: [() => JOIN, () => LEAVE, () => SAY] }, { kind: 'unionValue' }],
+  fields: [u32, { kind: 'unionType', required: true, members: [() => JOIN, () => LEAVE, () => SAY, () => MEMBERS] }, { kind: 'unionValue' }],
 };
 export const SERVER_FRAME: TableSpec = {
   name: 'ServerFrame',
@@ -140,7 +182,18 @@ export const SERVER_FRAME: TableSpec = {
     {
       kind: 'unionType',
       required: true,
-      members: [() => WELCOME, () => JOINED, () => MEMBER_JOINED, () => MEMBER_LEFT, () => MESSAGE, () => LEFT, () => SENT, () => ERROR_REPLY],
+      members: [
+        () => WELCOME,
+        () => JOINED,
+        () => MEMBER_JOINED,
+        () => MEMBER_LEFT,
+        () => MESSAGE,
+        () => LEFT,
+        () => SENT,
+        () => ERROR_REPLY,
+        () => MEMBER_PAGE,
+        () => PRESENCE,
+      ],
     },
     { kind: 'unionValue' },
   ],
@@ -151,6 +204,7 @@ export const TABLE_SPECS: readonly TableSpec[] = [
   JOIN,
   LEAVE,
   SAY,
+  MEMBERS,
   CLIENT_FRAME,
   WELCOME,
   MESSAGE,
@@ -160,6 +214,8 @@ export const TABLE_SPECS: readonly TableSpec[] = [
   LEFT,
   SENT,
   ERROR_REPLY,
+  MEMBER_PAGE,
+  PRESENCE,
   SERVER_FRAME,
 ];
 
@@ -202,6 +258,7 @@ export function decodeClientFrame(bytes: Uint8Array): ClientRequest {
         since: since === null ? null : toNumber(since.seq()),
         ...(epoch !== 0 ? { epoch } : {}),
         ...tokenField(optionalText(join.token(BYTES))),
+        protocolVersion: join.protocolVersion() || 1,
       };
     }
     case ClientBody.Leave: {
@@ -212,6 +269,10 @@ export function decodeClientFrame(bytes: Uint8Array): ClientRequest {
       const say = frame.body(new Say()) as Say;
       return { type: 'say', requestId, room: text(say.room(BYTES)), text: text(say.text(BYTES)), to: optionalText(say.to(BYTES)) };
     }
+    case ClientBody.Members: {
+      const m = frame.body(new Members()) as Members;
+      return { type: 'members', requestId, room: text(m.room(BYTES)), after: text(m.after(BYTES)), prefix: text(m.prefix(BYTES)), limit: m.limit() };
+    }
     default:
       throw new ProtocolError('UNKNOWN_BODY', `unknown client body type ${frame.bodyType()}`);
   }
@@ -219,6 +280,13 @@ export function decodeClientFrame(bytes: Uint8Array): ClientRequest {
 
 function readMember(m: Member | null): MemberInfo {
   return m === null ? { id: '', name: '' } : { id: text(m.id(BYTES)), name: text(m.name(BYTES)) };
+}
+
+/** A vector of members through its accessor pair (the generated classes name them per field). */
+function readMembers(length: number, at: (i: number) => Member | null): MemberInfo[] {
+  const out: MemberInfo[] = [];
+  for (let i = 0; i < length; i++) out.push(readMember(at(i)));
+  return out;
 }
 
 function readMessage(m: Message): ChatMessage {
@@ -253,8 +321,7 @@ export function decodeServerFrame(bytes: Uint8Array): ServerEvent {
     }
     case ServerBody.Joined: {
       const j = frame.body(new Joined()) as Joined;
-      const members: MemberInfo[] = [];
-      for (let i = 0; i < j.membersLength(); i++) members.push(readMember(j.members(i)));
+      const members = readMembers(j.membersLength(), (i) => j.members(i));
       const history: ChatMessage[] = [];
       for (let i = 0; i < j.historyLength(); i++) history.push(readMessage(j.history(i) as Message));
       return {
@@ -267,6 +334,8 @@ export function decodeServerFrame(bytes: Uint8Array): ServerEvent {
         headSeq: toNumber(j.headSeq()),
         recovered: j.recovered(),
         epoch: toNumber(j.epoch()),
+        memberCount: j.memberCount(),
+        nextAfter: text(j.nextAfter(BYTES)),
       };
     }
     case ServerBody.MemberJoined: {
@@ -295,6 +364,27 @@ export function decodeServerFrame(bytes: Uint8Array): ServerEvent {
         message: text(e.message(BYTES)),
         room: optionalText(e.room(BYTES)),
         temporary: e.temporary(),
+      };
+    }
+    case ServerBody.MemberPage: {
+      const p = frame.body(new MemberPage()) as MemberPage;
+      return {
+        type: 'memberPage',
+        requestId,
+        room: text(p.room(BYTES)),
+        members: readMembers(p.membersLength(), (i) => p.members(i)),
+        nextAfter: text(p.nextAfter(BYTES)),
+        memberCount: p.memberCount(),
+      };
+    }
+    case ServerBody.Presence: {
+      const p = frame.body(new Presence()) as Presence;
+      return {
+        type: 'presence',
+        room: text(p.room(BYTES)),
+        joined: readMembers(p.joinedLength(), (i) => p.joined(i)),
+        left: readMembers(p.leftLength(), (i) => p.left(i)),
+        memberCount: p.memberCount(),
       };
     }
     default:
@@ -358,6 +448,7 @@ export function encodeClientRequest(request: ClientRequest): Uint8Array {
         Join.addSince(builder, SeqPosition.createSeqPosition(builder, BigInt(request.since), BigInt(request.epoch ?? 0)));
       }
       if (token) Join.addToken(builder, token);
+      Join.addProtocolVersion(builder, request.protocolVersion);
       return clientFrame(request.requestId, ClientBody.Join, Join.endJoin(builder));
     }
     case 'leave':
@@ -367,6 +458,12 @@ export function encodeClientRequest(request: ClientRequest): Uint8Array {
       const body = writeString(request.text);
       const to = request.to === null ? 0 : writeString(request.to);
       return clientFrame(request.requestId, ClientBody.Say, Say.createSay(builder, room, body, to));
+    }
+    case 'members': {
+      const room = writeString(request.room);
+      const after = writeString(request.after);
+      const prefix = writeString(request.prefix);
+      return clientFrame(request.requestId, ClientBody.Members, Members.createMembers(builder, room, after, prefix, request.limit));
     }
   }
 }
@@ -388,6 +485,7 @@ export function encodeJoined(requestId: number, j: JoinedInfo): Uint8Array {
   const you = writeMember(j.you);
   const members = Joined.createMembersVector(builder, j.members.map(writeMember));
   const history = Joined.createHistoryVector(builder, j.history.map(writeMessage));
+  const nextAfter = writeString(j.nextAfter);
   Joined.startJoined(builder);
   Joined.addRoom(builder, room);
   Joined.addYou(builder, you);
@@ -396,7 +494,23 @@ export function encodeJoined(requestId: number, j: JoinedInfo): Uint8Array {
   Joined.addHeadSeq(builder, BigInt(j.headSeq));
   Joined.addRecovered(builder, j.recovered);
   Joined.addEpoch(builder, BigInt(j.epoch));
+  Joined.addMemberCount(builder, j.memberCount);
+  Joined.addNextAfter(builder, nextAfter);
   return serverFrame(requestId, ServerBody.Joined, Joined.endJoined(builder));
+}
+
+export function encodeMemberPage(requestId: number, p: MemberPageInfo): Uint8Array {
+  const room = writeString(p.room);
+  const members = MemberPage.createMembersVector(builder, p.members.map(writeMember));
+  const nextAfter = writeString(p.nextAfter);
+  return serverFrame(requestId, ServerBody.MemberPage, MemberPage.createMemberPage(builder, room, members, nextAfter, p.memberCount));
+}
+
+export function encodePresence(p: PresenceInfo): Uint8Array {
+  const room = writeString(p.room);
+  const joined = Presence.createJoinedVector(builder, p.joined.map(writeMember));
+  const left = Presence.createLeftVector(builder, p.left.map(writeMember));
+  return serverFrame(0, ServerBody.Presence, Presence.createPresence(builder, room, joined, left, p.memberCount));
 }
 
 export function encodeMemberJoined(room: string, m: MemberInfo): Uint8Array {

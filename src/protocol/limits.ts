@@ -1,5 +1,5 @@
 /** Bumped when a schema change is not backward compatible. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Largest frame the host accepts by default (uWS maxPayloadLength). */
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024;
@@ -12,3 +12,6 @@ export const MAX_TEXT_CHARS = 2000;
 /** Decoder limits: far above what valid traffic needs, low enough to bound work on hostile input. */
 export const MAX_VECTOR_LENGTH = 100_000;
 export const MAX_TABLE_DEPTH = 8;
+
+/** The most members one MemberPage (and the first page in Joined) carries. */
+export const MEMBER_PAGE_SIZE = 100;

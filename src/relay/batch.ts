@@ -8,7 +8,7 @@
  * Each op is a write function and a case of its dispatch function, side by side:
  * adding a field means changing that pair, and the handler interface it calls.
  */
-import type { Directory, JoinRequest, QueryKind, SayRequest } from '../sequencer/sequencer.js';
+import type { Directory, JoinRequest, MembersRequest, QueryKind, SayRequest } from '../sequencer/sequencer.js';
 import type { BrokerHandler } from './broker.js';
 
 /** Worker to main thread. */
@@ -19,6 +19,7 @@ export const enum WorkerOp {
   Leave = 4,
   Say = 5,
   Query = 6,
+  Members = 7,
 }
 
 /** Main thread to worker. */
@@ -98,6 +99,7 @@ export interface WorkerRequests {
   join(connection: string, attempt: number, request: JoinRequest): void;
   leave(connection: string, room: string): void;
   say(connection: string, request: SayRequest): void;
+  members(connection: string, request: MembersRequest): void;
   query(worker: number, queryId: number, kind: QueryKind, argument: string): void;
 }
 
@@ -121,6 +123,10 @@ export function writeLeave(w: BatchWriter, connection: string, room: string): vo
 /** `to` null (the room) travels as ''. */
 export function writeSay(w: BatchWriter, connection: string, request: SayRequest): void {
   w.push(WorkerOp.Say, connection, request.requestId, request.room, request.text, request.to ?? '');
+}
+
+export function writeMembers(w: BatchWriter, connection: string, request: MembersRequest): void {
+  w.push(WorkerOp.Members, connection, request.requestId, request.room, request.after, request.prefix, request.limit);
 }
 
 export function writeQuery(w: BatchWriter, queryId: number, kind: QueryKind, argument: string): void {
@@ -164,6 +170,16 @@ export function dispatchWorkerBatch(from: number, batch: RelayBatch, to: WorkerR
         const text = ops[i++] as string;
         const recipient = ops[i++] as string;
         to.say(connection, { requestId, room, text, to: recipient === '' ? null : recipient });
+        break;
+      }
+      case WorkerOp.Members: {
+        const connection = ops[i++] as string;
+        const requestId = ops[i++] as number;
+        const room = ops[i++] as string;
+        const after = ops[i++] as string;
+        const prefix = ops[i++] as string;
+        const limit = ops[i++] as number;
+        to.members(connection, { requestId, room, after, prefix, limit });
         break;
       }
       case WorkerOp.Query:

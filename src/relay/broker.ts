@@ -7,9 +7,9 @@
  *
  * Requests are fire-and-forget and carried out in the order they were made.
  */
-import type { ClusterStats, Directory, JoinRequest, RoomDetail, RoomSummary, SayRequest } from '../sequencer/sequencer.js';
+import type { ClusterStats, Directory, JoinRequest, MembersRequest, RoomDetail, RoomSummary, SayRequest } from '../sequencer/sequencer.js';
 
-export type { ClusterStats, Directory, JoinRequest, RoomDetail, RoomSummary, SayRequest } from '../sequencer/sequencer.js';
+export type { ClusterStats, Directory, JoinRequest, MembersRequest, RoomDetail, RoomSummary, SayRequest } from '../sequencer/sequencer.js';
 
 /** A query the broker cannot answer now (a cluster node that cannot reach Redis); retrying later may work. */
 export class BrokerUnavailable extends Error {
@@ -37,6 +37,8 @@ export interface Broker {
   /** Leaves a room; the transport has already unsubscribed and replied. */
   leave(connectionId: string, room: string): void;
   say(connectionId: string, request: SayRequest): void;
+  /** A page of a room's members for the connection (MemberPage or NotJoined). */
+  members(connectionId: string, request: MembersRequest): void;
   rooms(): Promise<RoomSummary[]>;
   room(name: string): Promise<RoomDetail | null>;
   stats(): Promise<ClusterStats>;

@@ -13,6 +13,7 @@ import {
   type ClusterStats,
   type Directory,
   type JoinRequest,
+  type MembersRequest,
   type QueryKind,
   type SayRequest,
   type Sequencer,
@@ -155,6 +156,10 @@ export class MainEnd implements WorkerRequests, SequencerOutput {
 
   say(connection: string, request: SayRequest): void {
     this.sequencer.say(connection, request);
+  }
+
+  members(connection: string, request: MembersRequest): void {
+    this.sequencer.members(connection, request);
   }
 
   query(worker: number, queryId: number, kind: QueryKind, argument: string): void {

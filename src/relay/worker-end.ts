@@ -5,7 +5,19 @@
  */
 import type { WorkerCounts } from '../metrics/counters.js';
 import type { QueryKind } from '../sequencer/sequencer.js';
-import { BatchWriter, dispatchHubBatch, type HubEvents, type RelayBatch, writeClose, writeJoin, writeLeave, writeOpen, writeQuery, writeSay } from './batch.js';
+import {
+  BatchWriter,
+  dispatchHubBatch,
+  type HubEvents,
+  type RelayBatch,
+  writeClose,
+  writeJoin,
+  writeLeave,
+  writeMembers,
+  writeOpen,
+  writeQuery,
+  writeSay,
+} from './batch.js';
 import {
   BrokerUnavailable,
   type Broker,
@@ -13,6 +25,7 @@ import {
   type ClusterStats,
   type Directory,
   type JoinRequest,
+  type MembersRequest,
   type RoomDetail,
   type RoomSummary,
   type SayRequest,
@@ -66,6 +79,11 @@ export class WorkerEnd implements Broker, HubEvents {
 
   say(connectionId: string, request: SayRequest): void {
     writeSay(this.out, connectionId, request);
+    this.scheduleFlush();
+  }
+
+  members(connectionId: string, request: MembersRequest): void {
+    writeMembers(this.out, connectionId, request);
     this.scheduleFlush();
   }
 

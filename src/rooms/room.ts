@@ -3,7 +3,7 @@
  * recent history. Plain data; no I/O.
  */
 import type { ChatMessage, MemberInfo } from '../protocol/index.js';
-import { nicknameKey } from './rules.js';
+import { type MemberPageSlice, MemberSet } from './member-set.js';
 
 export interface Member extends MemberInfo {
   /** Index of the worker thread holding the member's socket. */
@@ -20,8 +20,7 @@ export class Room {
   readonly name: string;
   /** This incarnation of the room: a room created again numbers its messages from 1 under a new epoch. */
   readonly epoch: number;
-  private readonly members = new Map<string, Member>();
-  private readonly memberIdsByKey = new Map<string, string>();
+  private readonly members = new MemberSet<Member>();
   /** Members per worker, so that traffic goes only to workers with members. */
   private readonly membersPerWorker = new Map<number, number>();
   /** Ring buffer of the last `capacity` room messages, oldest at `start`. */
@@ -55,8 +54,13 @@ export class Room {
     return [...this.members.values()];
   }
 
+  /** Members in case-folded nickname order: after the cursor `after`, starting with `prefix`, at most `limit`. */
+  page(after: string, prefix: string, limit: number): MemberPageSlice<Member> {
+    return this.members.page(after, prefix, limit);
+  }
+
   hasNickname(name: string): boolean {
-    return this.memberIdsByKey.has(nicknameKey(name));
+    return this.members.hasNickname(name);
   }
 
   /** Workers holding at least one member, in ascending order. */
@@ -65,17 +69,14 @@ export class Room {
   }
 
   add(member: Member): void {
-    this.members.set(member.id, member);
-    this.memberIdsByKey.set(nicknameKey(member.name), member.id);
+    this.members.add(member);
     this.membersPerWorker.set(member.worker, (this.membersPerWorker.get(member.worker) ?? 0) + 1);
     this.emptySince = null;
   }
 
   remove(id: string, now: number): Member | undefined {
-    const member = this.members.get(id);
+    const member = this.members.remove(id);
     if (!member) return undefined;
-    this.members.delete(id);
-    this.memberIdsByKey.delete(nicknameKey(member.name));
     const left = (this.membersPerWorker.get(member.worker) ?? 1) - 1;
     if (left > 0) this.membersPerWorker.set(member.worker, left);
     else this.membersPerWorker.delete(member.worker);

@@ -7,20 +7,35 @@
  * Everything it receives was decoded and checked by a worker; it still checks what
  * only it can know (membership, nickname clashes, recipients).
  */
-import { encodeJoined, encodeMemberJoined, encodeMemberLeft, encodeMessage, encodeSent, type ErrorCodeName } from '../protocol/index.js';
+import { encodeJoined, encodeMemberPage, encodeMessage, encodeSent, type ErrorCodeName, MEMBER_PAGE_SIZE } from '../protocol/index.js';
 import { RoomRegistry, type RoomSettings } from '../rooms/registry.js';
 import type { Room } from '../rooms/room.js';
-import { byMembersThenName, errorFrame, publicMember, recentEntry } from './room-views.js';
-import { newSequencerCounts, type JoinRequest, type RoomDetail, type RoomSummary, type SayRequest, type Sequencer, type SequencerOutput } from './sequencer.js';
+import { PRESENCE_TICK_MS, PresenceTicker } from './presence-ticker.js';
+import { byMembersThenName, errorFrame, pageLimit, publicMember, recentEntry } from './room-views.js';
+import {
+  newSequencerCounts,
+  type JoinRequest,
+  type MembersRequest,
+  type RoomDetail,
+  type RoomSummary,
+  type SayRequest,
+  type Sequencer,
+  type SequencerOutput,
+} from './sequencer.js';
 
 export interface SequencerSettings extends RoomSettings {
   /** How many recent messages a Joined frame carries when nothing is recovered. */
   readonly joinHistory: number;
+  /** Rooms with more members than this get presence counts only (--presence-events-max-members). */
+  readonly presenceEventsMaxMembers: number;
+  /** How long presence changes gather before they go out (PRESENCE_TICK_MS unless a test says otherwise). */
+  readonly presenceTickMs?: number;
 }
 
 export class InProcessSequencer implements Sequencer {
   readonly counts = newSequencerCounts();
   private readonly registry: RoomRegistry;
+  private readonly presence: PresenceTicker;
   private out: SequencerOutput | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
 
@@ -29,6 +44,13 @@ export class InProcessSequencer implements Sequencer {
     private readonly now: () => number = Date.now,
   ) {
     this.registry = new RoomRegistry(settings);
+    this.presence = new PresenceTicker(
+      { eventsMaxMembers: settings.presenceEventsMaxMembers, tickMs: settings.presenceTickMs ?? PRESENCE_TICK_MS },
+      (name, frame) => {
+        const room = this.registry.get(name);
+        if (room) this.publish(room, frame);
+      },
+    );
   }
 
   start(output: SequencerOutput): Promise<void> {
@@ -42,7 +64,13 @@ export class InProcessSequencer implements Sequencer {
 
   stop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.presence.stop();
     return Promise.resolve();
+  }
+
+  /** Sends the presence changes gathered so far now instead of at the tick's end (for tests). */
+  flushPresence(): void {
+    this.presence.flush();
   }
 
   join(connection: string, attempt: number, request: JoinRequest): void {
@@ -61,18 +89,20 @@ export class InProcessSequencer implements Sequencer {
     room.add(member);
     this.counts.joins++;
     this.registry.noteJoined(connection, roomName);
-    // Others first (the joiner is not subscribed yet, so it does not get its own event),
-    // then the joiner's snapshot: both travel the same ordered channel.
-    this.publish(room, encodeMemberJoined(roomName, you));
+    // The others hear of it at the tick's end; the joiner gets the first page of members now.
+    this.presence.joined(roomName, you, room.size);
     const history = room.historyFor(request.since, this.settings.joinHistory, request.epoch);
+    const page = room.page('', '', MEMBER_PAGE_SIZE);
     const frame = encodeJoined(requestId, {
       room: roomName,
       you,
-      members: room.memberList().map(publicMember),
+      members: page.members.map(publicMember),
       history: history.messages,
       headSeq: room.headSeq,
       recovered: history.recovered,
       epoch: room.epoch,
+      memberCount: room.size,
+      nextAfter: page.nextAfter,
     });
     out.joined(connection, attempt, roomName, frame);
   }
@@ -82,7 +112,7 @@ export class InProcessSequencer implements Sequencer {
     const member = room?.remove(connection, this.now());
     if (!room || !member) return;
     this.registry.noteLeft(connection, roomName);
-    this.publish(room, encodeMemberLeft(roomName, publicMember(member)));
+    this.presence.left(roomName, publicMember(member), room.size);
   }
 
   close(connection: string): void {
@@ -113,6 +143,20 @@ export class InProcessSequencer implements Sequencer {
     this.counts.roomMessages++;
     this.publish(room, encodeMessage(message));
     if (requestId !== 0) out.send(connection, encodeSent(requestId, roomName, message.seq));
+  }
+
+  members(connection: string, request: MembersRequest): void {
+    const out = this.output;
+    if (out.workerOf(connection) === undefined) return;
+    const room = this.registry.get(request.room);
+    if (!room?.member(connection)) {
+      return out.send(connection, errorFrame(this.counts, request.requestId, 'NotJoined', 'join the room to see who is in it', request.room));
+    }
+    const page = room.page(request.after, request.prefix, pageLimit(request.limit));
+    out.send(
+      connection,
+      encodeMemberPage(request.requestId, { room: room.name, members: page.members.map(publicMember), nextAfter: page.nextAfter, memberCount: room.size }),
+    );
   }
 
   endOfBatch(): void {

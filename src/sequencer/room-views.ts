@@ -3,7 +3,7 @@
  * shapes from the in-process rooms and from what the cluster keeps in Redis.
  */
 import { countError } from '../metrics/counters.js';
-import { encodeError, type ChatMessage, type ErrorCodeName, type MemberInfo } from '../protocol/index.js';
+import { encodeError, MEMBER_PAGE_SIZE, type ChatMessage, type ErrorCodeName, type MemberInfo } from '../protocol/index.js';
 import type { RoomDetail, RoomSummary, SequencerCounts } from './sequencer.js';
 
 /** A member as clients see it (a local member also carries the worker that holds it). */
@@ -19,6 +19,11 @@ export function byMembersThenName(a: RoomSummary, b: RoomSummary): number {
 /** A history message as the room API shows it. */
 export function recentEntry(m: ChatMessage): RoomDetail['recent'][number] {
   return { seq: m.seq, sender: m.sender, text: m.text, timestampMs: m.timestampMs };
+}
+
+/** A requested page size, within 1..MEMBER_PAGE_SIZE (0: the page size). */
+export function pageLimit(limit: number): number {
+  return limit <= 0 || limit > MEMBER_PAGE_SIZE ? MEMBER_PAGE_SIZE : limit;
 }
 
 /** An ErrorReply frame, counted for /metrics by its code. */

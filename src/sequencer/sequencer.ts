@@ -19,7 +19,11 @@
  * - `send(connection, frame)` is for one connection only: a reply, an error, or a
  *   private message. Private messages are live only, never history.
  * - `close(connection)` (the socket closed, or its worker stopped) takes the
- *   connection out of every room, with member-left frames to the others.
+ *   connection out of every room.
+ * - Presence: the joins and leaves of each room go to its members coalesced, one
+ *   Presence frame per room per tick (presence-ticker.ts); a joiner gets the first
+ *   page of members in Joined and asks for more with Members. No work per join is
+ *   proportional to the room's size.
  */
 import type { HubCounts } from '../metrics/counters.js';
 import type { MemberInfo } from '../protocol/index.js';
@@ -40,6 +44,18 @@ export interface SayRequest {
   readonly text: string;
   /** A member id for a private message, or null for the room. */
   readonly to: string | null;
+}
+
+/** A page of a room's members (see Members in schema/chat.fbs). */
+export interface MembersRequest {
+  readonly requestId: number;
+  readonly room: string;
+  /** The previous page's nextAfter; '' from the start. */
+  readonly after: string;
+  /** Case-insensitive nickname prefix; '' for every member. */
+  readonly prefix: string;
+  /** At most this many; 0 or more than MEMBER_PAGE_SIZE: MEMBER_PAGE_SIZE. */
+  readonly limit: number;
 }
 
 export type QueryKind = 'rooms' | 'room' | 'stats';
@@ -112,6 +128,8 @@ export interface Sequencer {
   /** The worker has already unsubscribed the connection and replied Left. */
   leave(connection: string, room: string): void;
   say(connection: string, request: SayRequest): void;
+  /** Answers with a MemberPage (or NotJoined) to the connection. */
+  members(connection: string, request: MembersRequest): void;
   /** The connection is gone: it leaves every room it is in (joins in flight are undone). */
   close(connection: string): void;
   /** One worker batch has been carried out: send on what was gathered from it (the Redis sequencer's pipeline). */

@@ -7,7 +7,7 @@ import type { RateLimiter } from '../admission/rate-limit.js';
 import type { TokenVerifier } from '../admission/token.js';
 import type { Broker } from '../relay/broker.js';
 import { countError } from '../metrics/counters.js';
-import { encodeError, encodeLeft, type ClientRequest, type ErrorCodeName } from '../protocol/index.js';
+import { type ClientRequest, type ErrorCodeName, encodeError, encodeLeft, MAX_NICKNAME_CHARS, PROTOCOL_VERSION } from '../protocol/index.js';
 import { checkNickname, checkRoomName, checkText } from '../rooms/rules.js';
 
 /** The part of a uWS WebSocket this module uses (a uWS WebSocket is one as it is). */
@@ -65,6 +65,10 @@ export function handleRequest(state: ConnectionState, socket: Socket, request: C
 
   switch (request.type) {
     case 'join': {
+      if (request.protocolVersion !== PROTOCOL_VERSION) {
+        const message = `this host speaks protocol ${PROTOCOL_VERSION} and this client ${request.protocolVersion}: reload the page or update the client`;
+        return fail('UnsupportedVersion', message, name);
+      }
       const nickname = checkNickname(request.nickname);
       if (!nickname.ok) return fail(nickname.code, nickname.message, name);
       if (state.rooms.has(name)) return fail('AlreadyJoined', 'you are already in this room', name);
@@ -98,6 +102,12 @@ export function handleRequest(state: ConnectionState, socket: Socket, request: C
       if (!text.ok) return fail(text.code, text.message, name);
       if (request.to !== null && request.to.length === 0) return fail('RecipientNotFound', 'no such member in this room', name);
       broker.say(state.id, { requestId: request.requestId, room: name, text: text.value, to: request.to });
+      return;
+    }
+    case 'members': {
+      if (!state.rooms.has(name)) return fail('NotJoined', 'join the room to see who is in it', name);
+      if ([...request.prefix].length > MAX_NICKNAME_CHARS) return fail('InvalidNickname', `a name prefix is at most ${MAX_NICKNAME_CHARS} characters`, name);
+      broker.members(state.id, { requestId: request.requestId, room: name, after: request.after, prefix: request.prefix, limit: request.limit });
       return;
     }
   }

@@ -1,24 +1,40 @@
 /**
  * The controller: turns host events into room state and DOM updates, and form input into requests.
  */
-import { MAX_TEXT_CHARS, ROOM_NAME_PATTERN, type ErrorCodeName, type JoinedInfo, type ServerEvent } from '../protocol/index.js';
+import {
+  MAX_TEXT_CHARS,
+  MEMBER_PAGE_SIZE,
+  PROTOCOL_VERSION,
+  ROOM_NAME_PATTERN,
+  type ErrorCodeName,
+  type JoinedInfo,
+  type MemberInfo,
+  type MemberPageInfo,
+  type PresenceInfo,
+  type ServerEvent,
+} from '../protocol/index.js';
 import { Connection, describeClose, type ConnectionState } from './connection.js';
 import { byId, h } from './dom.js';
 import { plainError } from './errors.js';
 import { EmojiPicker } from './picker.js';
+import { RecipientPicker } from './recipient.js';
 import { applyRejoin, RoomState } from './rooms.js';
-import { gapNode, messageNode, noticeNode, renderMembers, renderRecipients, renderRoomList, renderTabs, type RoomSummary } from './view.js';
+import { gapNode, messageNode, noticeNode, people, renderMembers, renderRoomList, renderTabs, type RoomSummary } from './view.js';
 
 const NICKNAME_KEY = 'chat.nickname';
 const ROOM_LIST_EVERY_MS = 5000;
 /** Conversation nodes kept per room; older ones are dropped from the page. */
 const MAX_LOG_NODES = 1000;
 const REJOIN_RETRIES = 5;
+/** Load the next page of members when the list is scrolled this close to its end (px). */
+const MORE_MEMBERS_MARGIN = 200;
 
 type Pending =
   | { readonly kind: 'join'; readonly room: string; readonly nickname: string; readonly rejoin: boolean }
   | { readonly kind: 'say'; readonly room: string; readonly text: string }
-  | { readonly kind: 'leave'; readonly room: string };
+  | { readonly kind: 'leave'; readonly room: string }
+  /** A member page: the next one ('more'), the first again ('refresh'), or a "To" search. */
+  | { readonly kind: 'members'; readonly room: string; readonly purpose: 'more' | 'refresh' | 'search'; readonly prefix: string };
 
 function storedNickname(): string {
   try {
@@ -48,7 +64,12 @@ export class App {
   private roomList: RoomSummary[] = [];
   private countdown: ReturnType<typeof setInterval> | null = null;
   private listTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The member list's nodes by id, for the room on screen. */
+  private readonly memberNodes = new Map<string, HTMLLIElement>();
+  /** Focus the first member of the next page when it arrives (it was asked for with the keyboard). */
+  private focusNewMembers = false;
   private readonly conn: Connection;
+  private readonly picker: RecipientPicker;
 
   private readonly el = {
     conn: byId('conn'),
@@ -65,11 +86,16 @@ export class App {
     empty: byId('empty'),
     jump: byId<HTMLButtonElement>('jump'),
     composer: byId<HTMLFormElement>('composer'),
-    to: byId<HTMLSelectElement>('to'),
+    to: byId<HTMLInputElement>('to'),
+    toEveryone: byId<HTMLButtonElement>('to-everyone'),
     message: byId<HTMLTextAreaElement>('message'),
     sayError: byId('say-error'),
     members: byId('members'),
+    memberScroll: byId('member-scroll'),
     memberCount: byId('member-count'),
+    moreMembers: byId<HTMLButtonElement>('members-more'),
+    refreshMembers: byId<HTMLButtonElement>('members-refresh'),
+    membersNote: byId('members-note'),
     chatTitle: byId('chat-title'),
   };
 
@@ -83,6 +109,25 @@ export class App {
       onEvent: (e) => this.onEvent(e),
       onState: (s) => this.showConnection(s),
       onLost: (code) => this.onLost(code),
+    });
+    this.picker = new RecipientPicker(this.el.to, byId('to-popup'), byId('to-list'), byId('to-status'), {
+      local: (prefix) => {
+        const room = this.currentRoom();
+        if (room === null) return { members: [], all: true };
+        const list = room.members;
+        const found = list.search(prefix, MEMBER_PAGE_SIZE + 1).filter((m) => !room.myIds.has(m.id));
+        // With no prefix the loaded list's start is the host's first page: nothing to ask.
+        const all = prefix === '' || (list.complete && !list.stale && found.length <= MEMBER_PAGE_SIZE);
+        return { members: found.slice(0, MEMBER_PAGE_SIZE), all };
+      },
+      ask: (prefix) => {
+        const room = this.currentRoom();
+        return room !== null && this.requestMembers(room, 'search', '', prefix) !== null;
+      },
+      choose: (member, focus) => {
+        this.setRecipient(member);
+        if (focus) this.el.message.focus();
+      },
     });
   }
 
@@ -104,14 +149,28 @@ export class App {
       }
     });
     el.message.addEventListener('input', () => this.autosize());
-    el.to.addEventListener('change', () => this.setRecipient(el.to.value || null));
+    el.toEveryone.addEventListener('click', () => {
+      this.setRecipient(null);
+      el.message.focus();
+    });
     el.members.addEventListener('click', (e) => {
       const button = (e.target as Element).closest<HTMLButtonElement>('button[data-id]');
-      if (button === null) return;
-      const id = button.dataset.id ?? null;
       const room = this.currentRoom();
-      this.setRecipient(room !== null && room.to === id ? null : id);
+      if (button === null || room === null) return;
+      const member = room.members.get(button.dataset.id ?? '') ?? null;
+      this.setRecipient(member === null || room.to?.id === member.id ? null : member);
       el.message.focus();
+    });
+    el.memberScroll.addEventListener('scroll', () => {
+      const box = el.memberScroll;
+      // Tabbing to "Show more" scrolls it into view: then the key press asks, not the scrolling.
+      if (document.activeElement === el.moreMembers) return;
+      if (box.scrollHeight - box.scrollTop - box.clientHeight < MORE_MEMBERS_MARGIN) this.moreMembers(false);
+    });
+    el.moreMembers.addEventListener('click', (e) => this.moreMembers(e.detail === 0));
+    el.refreshMembers.addEventListener('click', () => {
+      const room = this.currentRoom();
+      if (room !== null) this.requestMembers(room, 'refresh', '', '');
     });
     el.tabs.addEventListener('click', (e) => {
       const target = e.target as Element;
@@ -165,22 +224,13 @@ export class App {
         else this.onJoined(e, p?.kind === 'join' ? p.nickname : e.you.name);
         return;
       }
-      case 'memberJoined': {
-        const room = this.rooms.get(e.room);
-        if (room === undefined || room.members.has(e.member.id)) return;
-        room.members.set(e.member.id, e.member);
-        this.append(room, noticeNode(`${e.member.name} joined`), false);
-        if (room.name === this.current) this.showMembers();
-        this.refreshRoomListSoon();
+      case 'presence':
+        this.onPresence(e);
         return;
-      }
-      case 'memberLeft': {
-        const room = this.rooms.get(e.room);
-        if (room === undefined || !room.members.delete(e.member.id)) return;
-        if (room.to === e.member.id) room.to = null;
-        if (!room.myIds.has(e.member.id)) this.append(room, noticeNode(`${e.member.name} left`), false);
-        if (room.name === this.current) this.showMembers();
-        this.refreshRoomListSoon();
+      case 'memberPage': {
+        const p = this.pending.get(e.requestId);
+        this.pending.delete(e.requestId);
+        if (p?.kind === 'members') this.onMemberPage(p, e.requestId, e);
         return;
       }
       case 'message': {
@@ -215,6 +265,77 @@ export class App {
     this.switchTo(room.name);
     this.el.message.focus();
     void this.refreshRoomList();
+  }
+
+  /** Left first, then joined; the count is the host's. Notices only for what this client did not know. */
+  private onPresence(p: PresenceInfo): void {
+    const room = this.rooms.get(p.room);
+    if (room === undefined || room.status !== 'joined') return;
+    const wasStale = room.members.stale;
+    const change = room.members.applyPresence(p);
+    for (const m of change.left) {
+      if (room.to?.id === m.id) room.to = null;
+      if (!room.myIds.has(m.id)) this.append(room, noticeNode(`${m.name} left`), false);
+    }
+    for (const m of change.joined) if (!room.myIds.has(m.id)) this.append(room, noticeNode(`${m.name} joined`), false);
+    if (room.name === this.current) {
+      if (change.joined.length + change.left.length > 0 || wasStale !== room.members.stale) this.showMembers();
+      else this.showCount(room);
+    }
+    this.refreshRoomListSoon();
+  }
+
+  private onMemberPage(p: Extract<Pending, { kind: 'members' }>, requestId: number, page: MemberPageInfo): void {
+    const room = this.rooms.get(p.room);
+    if (room === undefined) {
+      if (p.purpose === 'search') this.picker.answered(p.prefix, null, false);
+      return;
+    }
+    if (p.purpose === 'search') {
+      const members = page.members.filter((m) => !room.myIds.has(m.id));
+      this.picker.answered(p.prefix, room.name === this.current ? members : null, page.nextAfter !== '');
+      return;
+    }
+    if (room.listRequest !== requestId) return;
+    room.listRequest = null;
+    room.listError = '';
+    const before = room.members.size;
+    if (p.purpose === 'refresh') room.members.reset(page.members, page.memberCount, page.nextAfter);
+    else room.members.addPage(page.members, page.nextAfter, page.memberCount);
+    if (room.name !== this.current) return;
+    this.showMembers();
+    if (p.purpose === 'refresh') {
+      // Loaded again from the start: show the start (staying at the shrunken list's end would load page after page).
+      this.el.memberScroll.scrollTop = 0;
+      if (document.activeElement === this.el.refreshMembers && this.el.refreshMembers.hidden) this.el.members.querySelector('button')?.focus();
+    }
+    if (p.purpose === 'more' && this.focusNewMembers) {
+      // Asked for with the keyboard: go on to the first new name (the button may be gone now).
+      const first = room.members.loaded.slice(before).find((m) => !room.myIds.has(m.id));
+      if (first !== undefined) this.memberNodes.get(first.id)?.querySelector('button')?.focus();
+    }
+    this.focusNewMembers = false;
+  }
+
+  /** Asks for the next page of the current room's members, when there is one and none is on its way. */
+  private moreMembers(byKeyboard: boolean): void {
+    const room = this.currentRoom();
+    if (room === null || room.members.complete) return;
+    if (room.listRequest === null && this.requestMembers(room, 'more', room.members.nextAfter, '') === null) return;
+    this.focusNewMembers ||= byKeyboard;
+  }
+
+  /** Sends a Members request (page size: the host's); returns its id, or null when not connected. */
+  private requestMembers(room: RoomState, purpose: 'more' | 'refresh' | 'search', after: string, prefix: string): number | null {
+    if (room.status !== 'joined') return null;
+    const id = this.conn.send({ type: 'members', room: room.name, after, prefix, limit: 0 });
+    if (id === null) return null;
+    this.pending.set(id, { kind: 'members', room: room.name, purpose, prefix });
+    if (purpose !== 'search') {
+      room.listRequest = id;
+      if (room.name === this.current) this.showCount(room);
+    }
+    return id;
   }
 
   private onRejoined(room: RoomState, j: JoinedInfo): void {
@@ -258,7 +379,23 @@ export class App {
       (code === 'InvalidRoomName' ? this.el.room : this.el.nickname).focus();
       return;
     }
+    if (p?.kind === 'members') {
+      const room = this.rooms.get(p.room);
+      if (p.purpose === 'search') this.picker.answered(p.prefix, null, false, words);
+      else if (room !== undefined && room.listRequest === requestId) {
+        room.listRequest = null;
+        room.listError = `The list could not be loaded: ${words}`;
+        if (room.name === this.current) this.showMembers();
+      }
+      return;
+    }
     if (p?.kind === 'say') {
+      // The recipient is gone (in a room too big for presence lists, this is how we learn it).
+      const room = this.rooms.get(p.room);
+      if (code === 'RecipientNotFound' && room !== undefined) {
+        room.to = null;
+        if (room.name === this.current) this.showMembers();
+      }
       if (this.el.message.value === '') {
         this.el.message.value = p.text;
         this.autosize();
@@ -286,7 +423,10 @@ export class App {
       }
     }
     this.pending.clear();
+    for (const room of this.rooms.values()) room.listRequest = null;
+    this.picker.cancel();
     this.showTabs();
+    this.showMembers();
   }
 
   private rejoinAll(): void {
@@ -300,7 +440,15 @@ export class App {
     if (!this.rooms.has(room.name)) return;
     room.status = 'rejoining';
     const since = room.lastSeq > 0 ? room.lastSeq : null;
-    const id = this.conn.send({ type: 'join', room: room.name, nickname: room.nickname, since, epoch: room.epoch, token: this.token });
+    const id = this.conn.send({
+      type: 'join',
+      room: room.name,
+      nickname: room.nickname,
+      since,
+      epoch: room.epoch,
+      token: this.token,
+      protocolVersion: PROTOCOL_VERSION,
+    });
     if (id !== null) this.pending.set(id, { kind: 'join', room: room.name, nickname: room.nickname, rejoin: true });
   }
 
@@ -330,7 +478,7 @@ export class App {
   }
 
   private sendJoin(room: string, nickname: string): void {
-    const id = this.conn.send({ type: 'join', room, nickname, since: null, token: this.token });
+    const id = this.conn.send({ type: 'join', room, nickname, since: null, token: this.token, protocolVersion: PROTOCOL_VERSION });
     if (id === null) {
       if (!this.queued.some((q) => q.room === room)) this.queued.push({ room, nickname });
       this.showJoinError(`Not connected yet. You will join ${room} as soon as the connection is up.`);
@@ -354,7 +502,7 @@ export class App {
       this.showSayError(`That message is ${length} characters long; the limit is ${this.maxTextChars}. Shorten it and send again.`);
       return;
     }
-    const id = room.status === 'joined' ? this.conn.send({ type: 'say', room: room.name, text, to: room.to }) : null;
+    const id = room.status === 'joined' ? this.conn.send({ type: 'say', room: room.name, text, to: room.to?.id ?? null }) : null;
     if (id === null) {
       this.showSayError('Not connected right now. Your message stays in the box; send it again once reconnected.');
       return;
@@ -371,10 +519,10 @@ export class App {
     else this.pending.set(id, { kind: 'leave', room: name });
   }
 
-  private setRecipient(id: string | null): void {
+  private setRecipient(member: MemberInfo | null): void {
     const room = this.currentRoom();
     if (room === null) return;
-    room.to = id !== null && room.members.has(id) ? id : null;
+    room.to = member !== null && !room.myIds.has(member.id) ? member : null;
     this.showMembers();
   }
 
@@ -398,6 +546,9 @@ export class App {
     if (saved === undefined) this.scrollToBottom();
     else this.el.log.scrollTop = saved;
     this.el.chatTitle.textContent = name;
+    this.picker.cancel();
+    this.memberNodes.clear();
+    this.el.memberScroll.scrollTop = 0;
     this.showTabs();
     this.showMembers();
   }
@@ -462,12 +613,26 @@ export class App {
 
   private showMembers(): void {
     const room = this.currentRoom();
-    renderMembers(this.el.members, room);
-    renderRecipients(this.el.to, room);
-    this.el.memberCount.textContent = room === null ? '' : `(${room.members.size})`;
-    const to = room?.to === null || room === null ? null : room.members.get(room.to);
-    this.el.composer.classList.toggle('private', to !== undefined && to !== null);
+    renderMembers(this.el.members, room, this.memberNodes);
+    this.el.membersNote.textContent = room?.listError ?? '';
+    this.showCount(room);
+    const to = room?.to ?? null;
+    this.picker.show(to);
+    this.el.toEveryone.hidden = to === null;
+    this.el.composer.classList.toggle('private', to !== null);
     this.el.message.placeholder = to ? `Private message to ${to.name}…` : 'Write a message…';
+  }
+
+  /** The count, and the buttons that load more of the list or load it again. */
+  private showCount(room: RoomState | null): void {
+    const el = this.el;
+    const list = room?.members;
+    el.memberCount.textContent = list === undefined ? '' : `${people(list.count)} here`;
+    // Not disabled while loading: a disabled button would drop the keyboard focus.
+    const busy = room !== null && room.listRequest !== null;
+    el.moreMembers.hidden = list === undefined || list.complete;
+    el.moreMembers.textContent = `Show more people (${busy ? 'loading…' : `${list?.size ?? 0} of ${list?.count ?? 0} listed`})`;
+    el.refreshMembers.hidden = list === undefined || !list.stale;
   }
 
   private showJoinError(text: string): void {
@@ -519,7 +684,7 @@ export class App {
     this.listTimer = setTimeout(() => {
       this.listTimer = null;
       void this.refreshRoomList();
-    }, 300);
+    }, 1000);
   }
 
   private async refreshRoomList(): Promise<void> {

@@ -26,6 +26,8 @@ export function plainError(code: ErrorCodeName, context: { room?: string | null;
       return 'The host is busy right now. Try again in a moment.';
     case 'Internal':
       return 'Something went wrong on the host. Try again.';
+    case 'UnsupportedVersion':
+      return 'This page is out of date: reload it.';
     case 'Unauthorized':
       return `Your access token does not allow you into ${room} under that nickname (or it has expired).`;
     default:

@@ -2,13 +2,166 @@
  * What the client knows about each joined room, and the pure rules for merging what the
  * host sends (no DOM here, so the rules are unit-tested without a browser).
  */
-import type { ChatMessage, JoinedInfo, MemberInfo } from '../protocol/index.js';
+import type { ChatMessage, JoinedInfo, MemberInfo, PresenceInfo } from '../protocol/index.js';
 
 export type RoomStatus = 'joined' | 'away' | 'rejoining';
 
+/**
+ * A nickname's place in the host's member order (src/rooms/member-set.ts): NFKC, case folded
+ * through upper case, compared by UTF-16 code units; the id breaks ties.
+ */
+export function foldName(name: string): string {
+  return name.normalize('NFKC').toUpperCase().toLowerCase();
+}
+
+export function memberKey(m: MemberInfo): string {
+  return `${foldName(m.name)}\u0000${m.id}`;
+}
+
+interface Entry {
+  readonly key: string;
+  readonly member: MemberInfo;
+}
+
+/** What a Presence changed in the loaded list, for the join and leave notices. */
+export interface PresenceChange {
+  readonly joined: MemberInfo[];
+  readonly left: MemberInfo[];
+}
+
+/**
+ * The part of a room's member list this client has loaded: a prefix of the host's order (the
+ * first page from Joined, then MemberPages after `nextAfter`), kept up to date by Presence.
+ * The host answers requests and sends Presence in order on one connection, so a page reflects
+ * every Presence received before it; a Presence after it may repeat what the page holds, and
+ * applies idempotently.
+ */
+export class MemberList {
+  private entries: Entry[] = [];
+  private readonly byId = new Map<string, MemberInfo>();
+  /** Everyone in the room (authoritative, from the host). */
+  count = 0;
+  /** '' when the loaded members are the whole room; else the cursor of the next page. */
+  nextAfter = '';
+  /** A count-only Presence arrived since the list was loaded from the start: changes may be missing. */
+  stale = false;
+
+  constructor(members: readonly MemberInfo[] = [], count = members.length, nextAfter = '') {
+    this.reset(members, count, nextAfter);
+  }
+
+  get loaded(): MemberInfo[] {
+    return this.entries.map((e) => e.member);
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  get complete(): boolean {
+    return this.nextAfter === '';
+  }
+
+  get(id: string): MemberInfo | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Replaces the list with a first page (Joined, or a refresh from the start). */
+  reset(members: readonly MemberInfo[], count: number, nextAfter: string): void {
+    this.entries = [];
+    this.byId.clear();
+    this.stale = false;
+    this.nextAfter = '';
+    for (const m of members) this.insert(m);
+    this.nextAfter = nextAfter;
+    this.count = count;
+  }
+
+  /** Adds the next page (the reply to Members with after = nextAfter). */
+  addPage(members: readonly MemberInfo[], nextAfter: string, count: number): void {
+    const wasComplete = this.nextAfter;
+    this.nextAfter = '';
+    for (const m of members) this.insert(m);
+    this.nextAfter = wasComplete === '' ? '' : nextAfter;
+    this.count = count;
+  }
+
+  /**
+   * Applies `left`, then `joined`, and the count. Returns the members that really arrived or
+   * went as far as this list can tell (not the repeats of what it already knew).
+   */
+  applyPresence(p: PresenceInfo): PresenceChange {
+    const change: PresenceChange = { joined: [], left: [] };
+    this.count = p.memberCount;
+    if (p.joined.length === 0 && p.left.length === 0) {
+      this.stale = true;
+      return change;
+    }
+    for (const m of p.left) {
+      const known = this.byId.get(m.id);
+      if (known !== undefined) {
+        this.remove(known);
+        change.left.push(known);
+      } else if (!this.covers(memberKey(m))) change.left.push(m);
+    }
+    for (const m of p.joined) {
+      const known = this.byId.get(m.id);
+      if (known !== undefined) {
+        if (known.name !== m.name) {
+          this.remove(known);
+          this.insert(m);
+        }
+      } else {
+        this.insert(m);
+        change.joined.push(m);
+      }
+    }
+    return change;
+  }
+
+  /** Loaded members whose nickname starts with `prefix` (case-insensitive), in order, at most `limit`. */
+  search(prefix: string, limit: number): MemberInfo[] {
+    const start = foldName(prefix);
+    const out: MemberInfo[] = [];
+    for (const e of this.entries) {
+      if (out.length >= limit) break;
+      if (e.key.startsWith(start)) out.push(e.member);
+    }
+    return out;
+  }
+
+  /** Whether a member with this key belongs in the loaded range (the list is complete, or it sorts before its end). */
+  private covers(key: string): boolean {
+    const last = this.entries[this.entries.length - 1];
+    return this.complete || (last !== undefined && key < last.key);
+  }
+
+  /** Inserts in order when the member falls within the loaded range; a member beyond it comes with a later page. */
+  private insert(m: MemberInfo): void {
+    if (this.byId.has(m.id)) return;
+    const key = memberKey(m);
+    if (!this.covers(key)) return;
+    let lo = 0;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.entries[mid]!.key < key) lo = mid + 1;
+      else hi = mid;
+    }
+    this.entries.splice(lo, 0, { key, member: m });
+    this.byId.set(m.id, m);
+  }
+
+  private remove(m: MemberInfo): void {
+    this.byId.delete(m.id);
+    const i = this.entries.findIndex((e) => e.member.id === m.id);
+    if (i >= 0) this.entries.splice(i, 1);
+  }
+}
+
 export class RoomState {
-  /** Members by id, in join order. */
-  members = new Map<string, MemberInfo>();
+  /** The loaded part of the member list, and how many are here in all. */
+  members: MemberList;
   /** Me in this room (my id changes with every connection). */
   you: MemberInfo;
   /** Every id this client has had in the room, to recognise own messages in history. */
@@ -21,10 +174,14 @@ export class RoomState {
   unread = 0;
   /** Messages that arrived below the visible area while the person scrolled up. */
   below = 0;
-  /** The member id that private messages go to; null: everyone. */
-  to: string | null = null;
+  /** The member private messages go to; null: everyone. */
+  to: MemberInfo | null = null;
   /** Rejoin attempts that failed with a temporary-looking error (a ghost of our old connection). */
   rejoinFailures = 0;
+  /** The request id of the member page in flight (next page or refresh); null when none. */
+  listRequest: number | null = null;
+  /** Why the last member page request failed, in plain words; '' when it did not. */
+  listError = '';
 
   constructor(
     readonly name: string,
@@ -34,12 +191,7 @@ export class RoomState {
     this.you = joined.you;
     this.epoch = joined.epoch;
     this.myIds.add(joined.you.id);
-    this.setMembers(joined.members);
-  }
-
-  setMembers(members: readonly MemberInfo[]): void {
-    this.members = new Map(members.map((m) => [m.id, m]));
-    if (this.to !== null && !this.members.has(this.to)) this.to = null;
+    this.members = new MemberList(joined.members, joined.memberCount, joined.nextAfter);
   }
 
   isMine(m: ChatMessage): boolean {
@@ -60,7 +212,7 @@ export interface Rejoin {
   readonly missed: ChatMessage[];
   /** True when messages may be missing between what was shown before and `missed`. */
   readonly gap: boolean;
-  /** Names that came and went while this client was away. */
+  /** Names that came and went while this client was away (within the part of the list known before and after). */
   readonly arrived: string[];
   readonly departed: string[];
 }
@@ -71,23 +223,37 @@ export interface Rejoin {
  * - not recovered, room still ahead of us: too much was said; show the newest, mark a gap.
  * - a new epoch (or, from an older host, a head behind lastSeq): the host lost the room
  *   (restart) and numbers from 1 again, so every message in the snapshot is new, after a gap.
+ * Arrivals and departures are told only for the part of the order both lists cover, and not at
+ * all when the old list was out of date (a room too big for presence lists).
  */
 export function applyRejoin(room: RoomState, joined: JoinedInfo): Rejoin {
   const hadSeen = room.lastSeq > 0;
   const restarted = joined.epoch !== room.epoch || joined.headSeq < room.lastSeq;
   room.epoch = joined.epoch;
-  const beforeNames = new Set([...room.members.values()].filter((m) => !room.myIds.has(m.id)).map((m) => m.name.toLowerCase()));
-  const before = new Map([...room.members.values()].map((m) => [m.name.toLowerCase(), m.name]));
+  const old = room.members;
+  const fresh = new MemberList(joined.members, joined.memberCount, joined.nextAfter);
+  const isMe = (m: MemberInfo) => room.myIds.has(m.id) || m.id === joined.you.id;
+  const arrived: string[] = [];
+  const departed: string[] = [];
+  if (!old.stale) {
+    const end = (list: MemberList): string => (list.complete ? '\uffff' : memberKey(list.loaded[list.size - 1] ?? { id: '', name: '' }));
+    const limit = [end(old), end(fresh)].sort()[0]!;
+    const within = (m: MemberInfo) => !isMe(m) && foldName(m.name) < limit;
+    const names = (list: MemberList) => new Set(list.loaded.filter(within).map((m) => foldName(m.name)));
+    const [before, after] = [names(old), names(fresh)];
+    for (const m of fresh.loaded) if (within(m) && !before.has(foldName(m.name))) arrived.push(m.name);
+    for (const m of old.loaded) if (within(m) && !after.has(foldName(m.name))) departed.push(m.name);
+  }
   room.you = joined.you;
   room.myIds.add(joined.you.id);
-  room.setMembers(joined.members);
+  room.members = fresh;
+  room.listRequest = null;
+  room.listError = '';
+  if (room.to !== null && fresh.complete && fresh.get(room.to.id) === undefined) room.to = null;
   room.status = 'joined';
   room.rejoinFailures = 0;
   if (restarted) room.lastSeq = 0;
   const missed = joined.history.filter((m) => room.accept(m));
   if (restarted) room.lastSeq = joined.headSeq;
-  const afterNames = new Set(joined.members.filter((m) => m.id !== joined.you.id).map((m) => m.name.toLowerCase()));
-  const arrived = joined.members.filter((m) => m.id !== joined.you.id && !beforeNames.has(m.name.toLowerCase())).map((m) => m.name);
-  const departed = [...beforeNames].filter((n) => !afterNames.has(n)).map((n) => before.get(n) ?? n);
   return { missed, gap: hadSeen && !joined.recovered, arrived, departed };
 }

@@ -1,5 +1,5 @@
 /** DOM builders for the conversation, the member list, the tabs and the room list. User text is only ever text. */
-import type { ChatMessage, MemberInfo } from '../protocol/index.js';
+import type { ChatMessage } from '../protocol/index.js';
 import { h, replace } from './dom.js';
 import { linkify } from './linkify.js';
 import type { RoomState } from './rooms.js';
@@ -48,35 +48,46 @@ export function gapNode(text: string): HTMLElement {
   return h('div', { class: 'gap', role: 'separator' }, h('span', {}, text));
 }
 
-export function renderMembers(list: HTMLElement, room: RoomState | null): void {
-  if (room === null) {
-    replace(list);
-    return;
-  }
-  const members = [...room.members.values()];
-  members.sort((a, b) => Number(b.id === room.you.id) - Number(a.id === room.you.id) || a.name.localeCompare(b.name));
-  replace(
-    list,
-    ...members.map((m: MemberInfo) =>
-      h(
-        'li',
-        {},
-        m.id === room.you.id
-          ? h('span', { class: 'member me' }, `${m.name} (you)`)
-          : h(
-              'button',
-              { type: 'button', class: 'member', 'data-id': m.id, 'aria-pressed': room.to === m.id ? 'true' : 'false', title: `Write privately to ${m.name}` },
-              m.name,
-            ),
-      ),
-    ),
-  );
+/** "1 person", "5001 people". */
+export function people(n: number): string {
+  return `${n} ${n === 1 ? 'person' : 'people'}`;
 }
 
-export function renderRecipients(select: HTMLSelectElement, room: RoomState | null): void {
-  const others = room === null ? [] : [...room.members.values()].filter((m) => m.id !== room.you.id).sort((a, b) => a.name.localeCompare(b.name));
-  replace(select, h('option', { value: '' }, 'Everyone'), ...others.map((m) => h('option', { value: m.id }, `${m.name} (private)`)));
-  select.value = room?.to ?? '';
+/**
+ * Renders the loaded members, me first. `cache` keeps each id's node between renders, and nodes
+ * that stay are not moved: a Presence or one more page touches only what changed, and a focused
+ * member keeps the focus.
+ */
+export function renderMembers(list: HTMLElement, room: RoomState | null, cache: Map<string, HTMLLIElement>): void {
+  const items: HTMLLIElement[] = [];
+  const seen = new Map<string, HTMLLIElement>();
+  const item = (key: string, name: string, make: () => HTMLLIElement): HTMLLIElement => {
+    let li = cache.get(key);
+    if (li === undefined || li.dataset.name !== name) li = make();
+    li.dataset.name = name;
+    seen.set(key, li);
+    items.push(li);
+    return li;
+  };
+  if (room !== null) {
+    item('', room.you.name, () => h('li', {}, h('span', { class: 'member me' }, `${room.you.name} (you)`)));
+    for (const m of room.members.loaded) {
+      if (room.myIds.has(m.id)) continue;
+      const li = item(m.id, m.name, () =>
+        h('li', {}, h('button', { type: 'button', class: 'member', 'data-id': m.id, title: `Write privately to ${m.name}` }, m.name)),
+      );
+      li.firstElementChild!.setAttribute('aria-pressed', String(room.to?.id === m.id));
+    }
+  }
+  cache.clear();
+  for (const [key, li] of seen) cache.set(key, li);
+  const keep = new Set<Element>(items);
+  for (const child of [...list.children]) if (!keep.has(child)) child.remove();
+  let at = list.firstElementChild;
+  for (const li of items) {
+    if (li === at) at = at.nextElementSibling;
+    else list.insertBefore(li, at);
+  }
 }
 
 export function renderTabs(nav: HTMLElement, rooms: Iterable<RoomState>, current: string | null): void {
@@ -120,7 +131,7 @@ export function renderRoomList(list: HTMLElement, rooms: readonly RoomSummary[],
           'button',
           { type: 'button', class: `room-link${joined.has(r.name) ? ' in' : ''}`, 'data-room': r.name },
           h('span', { class: 'room-name' }, r.name),
-          h('span', { class: 'count' }, `${r.members} ${r.members === 1 ? 'person' : 'people'}`),
+          h('span', { class: 'count' }, people(r.members)),
         ),
       ),
     ),

@@ -37,17 +37,16 @@ describe('talking through the host', () => {
 
     const c = join(room, 'C');
     const cId = (await c.waitFor<Joined>((l) => l.type === 'joined', 'joined')).you.id;
-    await a.waitFor((l) => l.type === 'memberJoined' && (l.member as Member).id === cId, 'memberJoined C');
+    await a.waitFor((l) => l.type === 'presence' && (l.joined as Member[]).some((m) => m.id === cId), 'presence: C joined');
 
     const b = join(room, 'B');
     const bJoined = await b.waitFor<Joined>((l) => l.type === 'joined', 'joined');
     const bId = bJoined.you.id;
-    expect(new Set(bJoined.members.map((m) => m.name))).toEqual(new Set(['A', 'B', 'C']));
-    expect(await a.waitFor((l) => l.type === 'memberJoined' && (l.member as Member).name === 'B', 'memberJoined B')).toEqual({
-      type: 'memberJoined',
-      room,
-      member: { id: bId, name: 'B' },
-    });
+    // The first page of members, in nickname order, and the count.
+    expect(bJoined.members.map((m) => m.name)).toEqual(['A', 'B', 'C']);
+    expect(bJoined).toMatchObject({ memberCount: 3, nextAfter: '' });
+    const bHeard = await a.waitFor((l) => l.type === 'presence' && (l.joined as Member[]).some((m) => m.name === 'B'), 'presence: B joined');
+    expect(bHeard).toEqual({ type: 'presence', room, joined: [{ id: bId, name: 'B' }], left: [], memberCount: 3 });
 
     b.write('hello from b');
     b.end();
@@ -63,7 +62,31 @@ describe('talking through the host', () => {
     const expected = { type: 'message', room, seq: 1, sender: { id: bId, name: 'B' }, to: null, text: 'hello from b' };
     expect(await a.waitFor((l) => l.type === 'message' && l.seq === 1, 'the message of B')).toMatchObject(expected);
     expect(await c.waitFor((l) => l.type === 'message' && l.seq === 1, 'the message of B')).toMatchObject(expected);
-    expect(await a.waitFor((l) => l.type === 'memberLeft', 'memberLeft B')).toEqual({ type: 'memberLeft', room, member: { id: bId, name: 'B' } });
+    expect(await a.waitFor((l) => l.type === 'presence' && (l.left as Member[]).length > 0, 'presence: B left')).toEqual({
+      type: 'presence',
+      room,
+      joined: [],
+      left: [{ id: bId, name: 'B' }],
+      memberCount: 2,
+    });
+
+    // Who is here, a page at a time: /members [PREFIX], then /more.
+    a.write('/members');
+    expect(await a.waitFor((l) => l.type === 'memberPage', 'a member page')).toMatchObject({
+      room,
+      members: [
+        { id: aId, name: 'A' },
+        { id: cId, name: 'C' },
+      ],
+      nextAfter: '',
+      memberCount: 2,
+    });
+    a.write('/members c');
+    expect(await a.waitFor((l) => l.type === 'memberPage' && (l.members as Member[]).length === 1, 'a page of C')).toMatchObject({
+      members: [{ id: cId, name: 'C' }],
+    });
+    a.write('/more');
+    expect(await a.waitFor((l) => l.type === 'info', 'no more members')).toMatchObject({ message: expect.stringMatching(/no more members/) });
 
     a.write(`/to ${cId} secret for c`);
     const privateMessage = { type: 'message', room, seq: 0, sender: { id: aId, name: 'A' }, to: { id: cId, name: 'C' }, text: 'secret for c' };
@@ -81,10 +104,10 @@ describe('talking through the host', () => {
     a.end();
     expect(await a.exited).toEqual({ code: 0, signal: null });
     expect(a.lines.at(-1)).toMatchObject({ type: 'closed', code: 1000 });
-    expect(a.lines.filter((l) => l.type === 'memberLeft')).toEqual([{ type: 'memberLeft', room, member: { id: bId, name: 'B' } }]);
+    expect(a.lines.flatMap((l) => (l.type === 'presence' ? (l.left as Member[]) : []))).toEqual([{ id: bId, name: 'B' }]);
     expect(a.lines.every((l) => l.type !== 'not-json' && l.type !== 'protocol-error' && l.type !== 'error')).toBe(true);
 
-    await c.waitFor((l) => l.type === 'memberLeft' && (l.member as Member).id === aId, 'memberLeft A');
+    await c.waitFor((l) => l.type === 'presence' && (l.left as Member[]).some((m) => m.id === aId), 'presence: A left');
     c.end();
     expect(await c.exited).toEqual({ code: 0, signal: null });
   });

@@ -5,6 +5,7 @@
  * missed from the room's history. A node stopped cleanly (SIGTERM) takes its members
  * out at once, and so does a node whose worker crashed.
  */
+import { PROTOCOL_VERSION } from '../../src/protocol/index.js';
 import { afterEach, expect, test } from 'vitest';
 import { connectAcrossWorkers, TestClient } from '../helpers/client.js';
 import { startHost, type Host } from '../helpers/host.js';
@@ -45,6 +46,7 @@ test('a killed node: its members leave on the others within the node TTL; its cl
   const stays = [await connect(survivor), await connect(survivor)];
   const joined = [];
   for (const [i, c] of [...lost, ...stays].entries()) joined.push(await c.join('fail', `m${i}`));
+  for (const c of [...lost, ...stays]) await c.heardJoins('fail', [c.id]);
   await stays[0]!.say('fail', 'before');
   const lastSeen = await lost[0]!.next('message', (m) => m.text === 'before');
 
@@ -62,7 +64,7 @@ test('a killed node: its members leave on the others within the node TTL; its cl
   await stays[1]!.say('fail', 'while away 1');
   await stays[0]!.say('fail', 'while away 2');
   const back = await connect(survivor);
-  back.send({ type: 'join', requestId: 1, room: 'fail', nickname: 'm0', since: lastSeen.seq, epoch: joined[0]!.epoch });
+  back.send({ type: 'join', protocolVersion: PROTOCOL_VERSION, requestId: 1, room: 'fail', nickname: 'm0', since: lastSeen.seq, epoch: joined[0]!.epoch });
   const rejoined = await back.next('joined');
   // The nickname of the removed member is free again, and nothing was missed.
   expect(rejoined.you.name).toBe('m0');
@@ -77,6 +79,7 @@ test('a node stopped cleanly takes its members out at once', async () => {
   const witness = await connect(staying);
   await gone.join('clean', 'gone');
   await witness.join('clean', 'witness');
+  await gone.heardJoins('clean', [gone.id]);
   const exit = await leaving.stop('SIGTERM');
   expect(exit.code).toBe(0);
   expect((await witness.next('memberLeft')).member).toEqual({ id: gone.id, name: 'gone' });
@@ -112,12 +115,13 @@ test('a crashed worker of a node: its members leave on the other node at once; t
   await witness.join('crash', 'witness');
   const joined = [];
   for (const [i, c] of onFirst.entries()) joined.push(await c.join('crash', `c${i}`));
+  for (const c of onFirst) await c.heardJoins('crash', [c.id]);
   await witness.say('crash', 'before');
 
   const crash = (await (await fetch(`${first.http}/debug/crash-worker`, { method: 'POST' })).json()) as { incarnation: number };
   const victim = onFirst.find((c) => c.incarnation === crash.incarnation.toString(36))!;
   expect((await victim.closed).code).toBe(1012);
-  expect((await witness.next('memberLeft')).member.id).toBe(victim.id);
+  expect((await witness.next('memberLeft', (e) => e.member.id === victim.id)).member.id).toBe(victim.id);
   await witness.say('crash', 'after');
 
   const back = await connect(second);
@@ -135,10 +139,12 @@ test('a node frozen past the node TTL is taken for dead, and rejoins by itself w
   await sleeper.join('frozen', 'sleeper');
   await neighbour.join('frozen', 'neighbour');
   await witness.join('frozen', 'witness');
+  for (const c of [sleeper, neighbour, witness]) await c.heardJoins('frozen', [c.id]);
   for (const c of [sleeper, neighbour]) {
     await c.next('memberJoined', (e) => e.member.id === witness.id);
     c.drain();
   }
+  witness.drain();
   await sleeper.say('frozen', 'before');
 
   frozen.process.kill('SIGSTOP');
@@ -154,5 +160,7 @@ test('a node frozen past the node TTL is taken for dead, and rejoins by itself w
   expect((await sleeper.say('frozen', 'awake')).seq).toBe(2);
   expect((await witness.next('message', (m) => m.text === 'awake')).seq).toBe(2);
   // Its own clients never saw themselves or each other leave.
-  for (const c of [sleeper, neighbour]) expect(c.events.filter((e) => e.type === 'memberLeft' || e.type === 'memberJoined')).toEqual([]);
+  for (const c of [sleeper, neighbour]) {
+    expect(c.events.filter((e) => e.type === 'memberLeft' || e.type === 'memberJoined' || e.type === 'presence')).toEqual([]);
+  }
 });

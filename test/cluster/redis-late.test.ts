@@ -3,6 +3,7 @@
  * needs the cluster with Unavailable (temporary), and joins the cluster by itself once
  * Redis comes up.
  */
+import { PROTOCOL_VERSION } from '../../src/protocol/index.js';
 import { afterEach, expect, test } from 'vitest';
 import { findFreePort } from '../../src/free-port.js';
 import { TestClient } from '../helpers/client.js';
@@ -25,7 +26,7 @@ test('a node started before Redis serves, refuses as temporary, then joins the c
   host = await startHost(['--workers', '1', '--redis', `redis://127.0.0.1:${port}`]);
   const early = await TestClient.connect(host.ws);
   clients.push(early);
-  const refused = await early.expectError({ type: 'join', requestId: 5, room: 'late', nickname: 'early', since: null });
+  const refused = await early.expectError({ type: 'join', protocolVersion: PROTOCOL_VERSION, requestId: 5, room: 'late', nickname: 'early', since: null });
   expect(refused).toMatchObject({ code: 'Unavailable', temporary: true, room: 'late' });
   // HTTP works meanwhile.
   expect((await fetch(`${host.http}/healthz`)).status).toBe(200);

@@ -7,6 +7,7 @@
  * A room that Redis lost and another node re-created first goes on with the numbering
  * its members knew.
  */
+import { PROTOCOL_VERSION } from '../../src/protocol/index.js';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { TestClient } from '../helpers/client.js';
 import { startHost, type Host } from '../helpers/host.js';
@@ -34,6 +35,7 @@ test('a Redis restart under traffic: no loss, no duplicates, order kept, presenc
   for (const [i, c] of members.entries()) await c.join('storm', `s${i}`);
   const leaverJoined = await leaver.join('storm', 'leaver');
   // Everyone has seen everyone join (the leaver last): from here on, presence must not change but for the leaver.
+  await leaver.heardJoins('storm', [leaver.id]);
   for (const c of members) {
     await c.next('memberJoined', (e) => e.member.id === leaver.id);
     c.drain();
@@ -49,7 +51,14 @@ test('a Redis restart under traffic: no loss, no duplicates, order kept, presenc
 
   // During the outage: joins are refused as temporary too; a leave and a close still work locally.
   const outsider = await TestClient.connect(n1.ws);
-  const refusedJoin = await outsider.expectError({ type: 'join', requestId: 77, room: 'storm', nickname: 'outsider', since: null });
+  const refusedJoin = await outsider.expectError({
+    type: 'join',
+    protocolVersion: PROTOCOL_VERSION,
+    requestId: 77,
+    room: 'storm',
+    nickname: 'outsider',
+    since: null,
+  });
   expect(refusedJoin).toMatchObject({ code: 'Unavailable', temporary: true, room: 'storm' });
   // The room API cannot read the room either: 503, not a made-up 404.
   const roomApi = await fetch(`${n1.http}/api/rooms/storm`);
@@ -98,6 +107,8 @@ test('a Redis restart under traffic: no loss, no duplicates, order kept, presenc
   for (const c of members) {
     expect((await c.next('memberLeft')).member.id).toBe(leaver.id);
     expect(c.events.filter((e) => e.type === 'memberLeft' || e.type === 'memberJoined')).toEqual([]);
+    // The count agrees: the last Presence heard says the members that stayed.
+    expect(c.events.filter((e) => e.type === 'presence').at(-1)).toMatchObject({ memberCount: members.length });
   }
 
   // The leaver comes back on the other node and recovers everything it missed from history.

@@ -3,6 +3,7 @@
  * channel when its first local member joins and unsubscribes when the last one
  * leaves, with no pattern subscription. Read from Redis itself (PUBSUB).
  */
+import { PROTOCOL_VERSION } from '../../src/protocol/index.js';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Host } from '../helpers/host.js';
@@ -80,7 +81,9 @@ test("each node's /metrics counts what its own clients did", async () => {
   await b.join('counted', 'b');
   await a.say('counted', 'one');
   await b.say('counted', 'two');
-  expect((await b.expectError({ type: 'join', requestId: 99, room: 'counted', nickname: 'a', since: null })).code).toBe('AlreadyJoined');
+  expect((await b.expectError({ type: 'join', protocolVersion: PROTOCOL_VERSION, requestId: 99, room: 'counted', nickname: 'a', since: null })).code).toBe(
+    'AlreadyJoined',
+  );
   const after = await Promise.all([scrape(nodeA.http), scrape(nodeB.http)]);
   const delta = (node: number, name: string): number => (after[node]!.get(name) ?? 0) - (before[node]!.get(name) ?? 0);
   for (const node of [0, 1]) {

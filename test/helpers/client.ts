@@ -1,6 +1,14 @@
 /** A protocol client for tests: the shared codec over the `ws` package. */
 import WebSocket from 'ws';
-import { decodeServerFrame, encodeClientRequest, type ChatMessage, type ClientRequest, type ServerEvent, type WelcomeInfo } from '../../src/protocol/index.js';
+import {
+  decodeServerFrame,
+  encodeClientRequest,
+  type ChatMessage,
+  type ClientRequest,
+  type ServerEvent,
+  type WelcomeInfo,
+  PROTOCOL_VERSION,
+} from '../../src/protocol/index.js';
 
 type Event = ServerEvent;
 export type Joined = Extract<Event, { type: 'joined' }>;
@@ -24,7 +32,14 @@ export class TestClient {
     this.closed = new Promise((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
     socket.on('message', (data: Buffer, isBinary: boolean) => {
       if (!isBinary) throw new Error(`unexpected text frame: ${data.toString()}`);
-      this.events.push(decodeServerFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
+      const event = decodeServerFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      this.events.push(event);
+      // A Presence frame is also read as one event per member, in the order the frame says
+      // to apply them (left, then joined), so that a test can wait for one member's change.
+      if (event.type === 'presence') {
+        for (const member of event.left) this.events.push({ type: 'memberLeft', room: event.room, member });
+        for (const member of event.joined) this.events.push({ type: 'memberJoined', room: event.room, member });
+      }
       this.wake();
     });
     void this.closed.then(() => this.wake());
@@ -76,6 +91,18 @@ export class TestClient {
     }
   }
 
+  /**
+   * Waits until this client has heard, through Presence, that each of `ids` joined
+   * `room`. Presence is coalesced per tick, and someone who comes and goes within one
+   * tick is never mentioned: a test that wants others to see a member leave first
+   * waits for that member to hear its own join (its tick has then gone out). Only
+   * members who were in the room before a join hear of it; a later joiner finds it
+   * in its Joined page instead.
+   */
+  async heardJoins(room: string, ids: readonly string[]): Promise<void> {
+    for (const id of ids) await this.next('memberJoined', (e) => e.room === room && e.member.id === id);
+  }
+
   /** Removes and returns every unread event so far. */
   drain(): Event[] {
     return this.events.splice(0);
@@ -96,7 +123,7 @@ export class TestClient {
   /** Joins and resolves with Joined, or rejects with the Error event. */
   async join(room: string, nickname: string, since: number | null = null, token?: string): Promise<Joined> {
     const requestId = this.newRequestId();
-    this.send({ type: 'join', requestId, room, nickname, since, ...(token ? { token } : {}) });
+    this.send({ type: 'join', protocolVersion: PROTOCOL_VERSION, requestId, room, nickname, since, ...(token ? { token } : {}) });
     return this.reply(requestId, 'joined') as Promise<Joined>;
   }
 

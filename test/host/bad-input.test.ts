@@ -5,7 +5,7 @@
  * on a 2-node cluster (the witness and the speaker on different nodes).
  */
 import { beforeAll, describe, expect, test } from 'vitest';
-import { encodeClientRequest, type ClientRequest, type ErrorCodeName } from '../../src/protocol/index.js';
+import { encodeClientRequest, type ClientRequest, type ErrorCodeName, PROTOCOL_VERSION } from '../../src/protocol/index.js';
 import type { TestClient } from '../helpers/client.js';
 import { SharedHost, TOPOLOGIES } from '../helpers/shared-host.js';
 
@@ -76,13 +76,13 @@ describe.each(TOPOLOGIES)('$name', (topology) => {
       test(name, async () => {
         const client = await connect();
         await client.join('bad', `victim${++victims}`);
-        await witness.next('memberJoined');
+        await witness.heardJoins('bad', [client.id]);
         client.sendRaw(frame());
         const closed = await client.closed;
         expect(closed.code).toBe(code);
         expect(closed.reason).toMatch(reason);
         expect(Buffer.byteLength(closed.reason)).toBeLessThanOrEqual(123);
-        await witness.next('memberLeft');
+        await witness.next('memberLeft', (e) => e.member.id === client.id);
         await othersUnharmed();
       });
     }
@@ -107,7 +107,8 @@ describe.each(TOPOLOGIES)('$name', (topology) => {
     test('room names that break the rules', async () => {
       const c = await connect();
       const bad = ['', 'has space', 'a/b', 'a+b', '#', 'x'.repeat(65), 'émoji', 'dot/../dot'];
-      for (const [i, room] of bad.entries()) await errorCase(c, { type: 'join', requestId: 100 + i, room, nickname: 'n', since: null }, 'InvalidRoomName');
+      for (const [i, room] of bad.entries())
+        await errorCase(c, { type: 'join', protocolVersion: PROTOCOL_VERSION, requestId: 100 + i, room, nickname: 'n', since: null }, 'InvalidRoomName');
       expect((await c.join('x'.repeat(64), 'n')).room).toBe('x'.repeat(64));
       expect((await c.join('Ok_room-1.2', 'n')).room).toBe('Ok_room-1.2');
     });
@@ -116,7 +117,7 @@ describe.each(TOPOLOGIES)('$name', (topology) => {
       const c = await connect();
       const bad = ['', '   ', 'x'.repeat(33), 'tab\there', 'nul\u0000', 'bell\u0007', 'line\u2028sep'];
       for (const [i, nickname] of bad.entries())
-        await errorCase(c, { type: 'join', requestId: 200 + i, room: 'names', nickname, since: null }, 'InvalidNickname');
+        await errorCase(c, { type: 'join', protocolVersion: PROTOCOL_VERSION, requestId: 200 + i, room: 'names', nickname, since: null }, 'InvalidNickname');
       // 32 characters, even when each is an astral-plane emoji (two UTF-16 units).
       expect((await c.join('names', '😀'.repeat(32))).you.name).toBe('😀'.repeat(32));
     });
@@ -125,8 +126,8 @@ describe.each(TOPOLOGIES)('$name', (topology) => {
       const a = await connect();
       const b = await connect();
       await a.join('dupes', 'Zoe');
-      await errorCase(b, { type: 'join', requestId: 301, room: 'dupes', nickname: 'zoe', since: null }, 'NicknameTaken');
-      await errorCase(b, { type: 'join', requestId: 302, room: 'dupes', nickname: ' ZOE ', since: null }, 'NicknameTaken');
+      await errorCase(b, { type: 'join', protocolVersion: PROTOCOL_VERSION, requestId: 301, room: 'dupes', nickname: 'zoe', since: null }, 'NicknameTaken');
+      await errorCase(b, { type: 'join', protocolVersion: PROTOCOL_VERSION, requestId: 302, room: 'dupes', nickname: ' ZOE ', since: null }, 'NicknameTaken');
       // The refused join left no trace: the same connection can join under another name.
       expect((await b.join('dupes', 'zed')).members).toHaveLength(2);
     });
@@ -134,7 +135,7 @@ describe.each(TOPOLOGIES)('$name', (topology) => {
     test('a second join of the same room', async () => {
       const c = await connect();
       await c.join('twice', 'once');
-      await errorCase(c, { type: 'join', requestId: 401, room: 'twice', nickname: 'again', since: null }, 'AlreadyJoined');
+      await errorCase(c, { type: 'join', protocolVersion: PROTOCOL_VERSION, requestId: 401, room: 'twice', nickname: 'again', since: null }, 'AlreadyJoined');
       const joined = await (await connect()).join('twice', 'other');
       expect(joined.members).toHaveLength(2);
     });
@@ -142,7 +143,7 @@ describe.each(TOPOLOGIES)('$name', (topology) => {
     test('too many rooms', async () => {
       const c = await connect();
       for (const room of ['r1', 'r2', 'r3']) await c.join(room, 'busy');
-      await errorCase(c, { type: 'join', requestId: 501, room: 'r4', nickname: 'busy', since: null }, 'TooManyRooms');
+      await errorCase(c, { type: 'join', protocolVersion: PROTOCOL_VERSION, requestId: 501, room: 'r4', nickname: 'busy', since: null }, 'TooManyRooms');
       await c.leave('r1');
       expect((await c.join('r4', 'busy')).room).toBe('r4');
     });
@@ -173,7 +174,7 @@ describe.each(TOPOLOGIES)('$name', (topology) => {
       const c = await connect();
       const error = await c.expectError({ type: 'say', requestId: 4_294_967_295, room: 'bad', text: 'x', to: null });
       expect(error.requestId).toBe(4_294_967_295);
-      c.send({ type: 'join', requestId: 77, room: 'ids', nickname: 'ids', since: null });
+      c.send({ type: 'join', protocolVersion: PROTOCOL_VERSION, requestId: 77, room: 'ids', nickname: 'ids', since: null });
       expect((await c.next('joined')).requestId).toBe(77);
     });
   });

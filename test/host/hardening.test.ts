@@ -2,6 +2,7 @@
  * Flood and abuse control over real sockets: the per-connection rate limit, the
  * connection limits, the origin check, join tokens, TLS and the slow-reader policy.
  */
+import { PROTOCOL_VERSION } from '../../src/protocol/index.js';
 import { readFileSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
 import { fileURLToPath } from 'node:url';
@@ -156,7 +157,7 @@ describe('join tokens', () => {
     const client = await shared.connect();
     const refused = async (token: string | undefined, room = 'vip', nickname = 'ann'): Promise<string> => {
       const requestId = client.newRequestId();
-      client.send({ type: 'join', requestId, room, nickname, since: null, ...(token ? { token } : {}) });
+      client.send({ type: 'join', protocolVersion: PROTOCOL_VERSION, requestId, room, nickname, since: null, ...(token ? { token } : {}) });
       const error = await client.next('error', (e) => e.requestId === requestId);
       expect(error.code).toBe('Unauthorized');
       return error.message;

@@ -96,6 +96,7 @@ describe('health and room API', () => {
     // A witness that stays: once it has seen the three leave, the hub has processed their close.
     const witness = await connect();
     await witness.join('health', 'witness');
+    for (const c of three) await c.heardJoins('health', [c.id]);
     await Promise.all(three.map((c) => c.close()));
     const gone = new Set<string>();
     while (gone.size < 3) gone.add((await witness.next('memberLeft')).member.id);

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { describe, expect, test } from 'vitest';
-import { encodeClientRequest } from '../../src/protocol/index.js';
+import { encodeClientRequest, PROTOCOL_VERSION } from '../../src/protocol/index.js';
 import { connectAcrossWorkers, TestClient } from '../helpers/client.js';
 import { startHost, waitForJson } from '../helpers/host.js';
 
@@ -38,7 +38,7 @@ async function deadClient(port: number, room: string, nickname: string): Promise
     socket.on('data', onData);
   });
   expect(received).toMatch(/^HTTP\/1\.1 101/);
-  socket.write(maskedBinaryFrame(encodeClientRequest({ type: 'join', requestId: 1, room, nickname, since: null })));
+  socket.write(maskedBinaryFrame(encodeClientRequest({ type: 'join', protocolVersion: PROTOCOL_VERSION, requestId: 1, room, nickname, since: null })));
   // From here on it stays silent; incoming bytes (welcome, joined, pings) are ignored.
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   return { socket, closed };
@@ -51,10 +51,10 @@ describe('heartbeat', () => {
       const witness = await TestClient.connect(host.ws);
       await witness.join('idle', 'witness');
       const dead = await deadClient(host.port, 'idle', 'ghost');
-      const joined = await witness.next('memberJoined');
+      const joined = await witness.next('memberJoined', (e) => e.member.name === 'ghost');
       expect(joined.member.name).toBe('ghost');
       await dead.closed;
-      const left = await witness.next('memberLeft');
+      const left = await witness.next('memberLeft', (e) => e.member.id === joined.member.id);
       expect(left.member).toEqual(joined.member);
       // The witness itself answers pings (the ws package does) and stays connected.
       expect(witness.socket.readyState).toBe(witness.socket.OPEN);
@@ -72,6 +72,7 @@ describe('worker crash', () => {
       const [first, second] = (await connectAcrossWorkers(host.ws, 2, 2)) as [TestClient[], TestClient[]];
       const everyone = [...first, ...second];
       for (const [i, c] of everyone.entries()) await c.join('crash', `c${i}`);
+      for (const c of everyone) await c.heardJoins('crash', [c.id]);
       for (const c of everyone) c.drain();
       await everyone[0]!.say('crash', 'before');
 
@@ -168,14 +169,14 @@ describe('a restarted host', () => {
       for (let i = 1; i <= 5; i++) await bob.say('epoch', `new ${i}`);
 
       const back = await TestClient.connect(second.ws);
-      back.send({ type: 'join', requestId: 9, room: 'epoch', nickname: 'ann', since: 2, epoch: old.epoch });
+      back.send({ type: 'join', protocolVersion: PROTOCOL_VERSION, requestId: 9, room: 'epoch', nickname: 'ann', since: 2, epoch: old.epoch });
       const rejoined = await back.next('joined');
       expect(rejoined.recovered).toBe(false);
       expect(rejoined.history.map((m) => m.text)).toEqual(['new 1', 'new 2', 'new 3', 'new 4', 'new 5']);
 
       // With the current epoch, the same `since` is a real position.
       await back.leave('epoch');
-      back.send({ type: 'join', requestId: 10, room: 'epoch', nickname: 'ann', since: 2, epoch: fresh.epoch });
+      back.send({ type: 'join', protocolVersion: PROTOCOL_VERSION, requestId: 10, room: 'epoch', nickname: 'ann', since: 2, epoch: fresh.epoch });
       const current = await back.next('joined', (j) => j.requestId === 10);
       expect(current.recovered).toBe(true);
       expect(current.history.map((m) => m.text)).toEqual(['new 3', 'new 4', 'new 5']);

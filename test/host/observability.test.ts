@@ -1,4 +1,5 @@
 /** GET /metrics over every thread, and what /readyz and /healthz say while the host drains. */
+import { PROTOCOL_VERSION } from '../../src/protocol/index.js';
 import { Agent, get } from 'node:http';
 import { expect, test } from 'vitest';
 import { connectAcrossWorkers, TestClient } from '../helpers/client.js';
@@ -12,12 +13,15 @@ test('/metrics counts the traffic of both workers, every name starts with chat_,
     const [[ann], [bob]] = (await connectAcrossWorkers(host.ws, 2)) as [[TestClient], [TestClient]];
     const room = 'zebra-secret-room';
     await ann.join(room, 'ann-secret-name');
+    await ann.heardJoins(room, [ann.id]); // a presence tick of its own
     await bob.join(room, 'bob');
+    await ann.heardJoins(room, [bob.id]);
+    await bob.heardJoins(room, [bob.id]);
     await ann.say(room, 'hello');
     await bob.next('message');
     // One error from the worker's own checks, one from the hub's.
     expect((await bob.expectError({ type: 'say', requestId: 77, room: 'elsewhere', text: 'x', to: null })).code).toBe('NotJoined');
-    const clash = await ann.expectError({ type: 'join', requestId: 78, room, nickname: 'ann-secret-name', since: null });
+    const clash = await ann.expectError({ type: 'join', protocolVersion: PROTOCOL_VERSION, requestId: 78, room, nickname: 'ann-secret-name', since: null });
     expect(clash.code).toBe('AlreadyJoined');
 
     const res = await fetch(`${host.http}/metrics`);
@@ -33,8 +37,9 @@ test('/metrics counts the traffic of both workers, every name starts with chat_,
     expect(metrics.get('chat_rooms')).toBe(1);
     expect(metrics.get('chat_joins_total')).toBe(2);
     expect(metrics.get('chat_room_messages_total')).toBe(1);
-    // ann's Joined; bob's MemberJoined to ann and bob's Joined; the message to both; ann's Sent.
-    expect(metrics.get('chat_deliveries_total')).toBe(6);
+    // ann's Joined and the Presence of her join; bob's Joined and the Presence of his join to both;
+    // the message to both; ann's Sent.
+    expect(metrics.get('chat_deliveries_total')).toBe(8);
     expect(metrics.get('chat_errors_total{code="NotJoined"}')).toBe(1);
     expect(metrics.get('chat_errors_total{code="AlreadyJoined"}')).toBe(1);
     expect(metrics.get('chat_requests_total')).toBe(5);

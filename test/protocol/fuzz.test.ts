@@ -27,9 +27,9 @@ function record(tally: Tally, verdict: Verdict): void {
 }
 
 /** Checks one case that is not from the generator's stream (exhaustive enumerations). */
-function checkExtra(kind: CaseKind, bytes: Uint8Array, description: string): Verdict {
+function checkExtra(kind: CaseKind, bytes: Uint8Array, description: string, expected?: FuzzCase['expected']): Verdict {
   executed++;
-  return checkCase({ seed: BASE_SEED, index: -1, kind, description, bytes });
+  return checkCase({ seed: BASE_SEED, index: -1, kind, description, bytes, ...(expected ? { expected } : {}) });
 }
 
 // PROTOCOL_FUZZ_STATS=1 prints how the cases were decided (to see that mutations reach deep).
@@ -94,6 +94,45 @@ describe('fuzz: decoders return a complete value or throw ProtocolError', () => 
         if (expected(SERVER_BODY_TYPES)) expect(verdict.server, where).toBe(expected(SERVER_BODY_TYPES));
       }
     }
+  });
+
+  test('every corpus frame decodes to the value it stands for; the edge values cover every body type', () => {
+    const edgeTypes = { client: new Set<number>(), server: new Set<number>() };
+    for (const frame of generator.corpus.frames) {
+      const verdict = checkExtra('valid', frame.bytes, frame.name, { direction: frame.direction, value: frame.value });
+      expect(verdict[frame.direction], frame.name).toBe('ok');
+      if (!frame.name.startsWith('random')) edgeTypes[frame.direction].add(frame.bytes[frame.layout.unionTypes[0]!]!);
+    }
+    const upTo = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
+    expect([...edgeTypes.client].sort((a, b) => a - b)).toEqual(upTo(CLIENT_BODY_TYPES));
+    expect([...edgeTypes.server].sort((a, b) => a - b)).toEqual(upTo(SERVER_BODY_TYPES));
+    expect([CLIENT_BODY_TYPES, SERVER_BODY_TYPES]).toEqual([4, 10]);
+  });
+
+  test('a join without protocol_version on the wire (a protocol 1 client) is in the corpus and decodes as version 1', () => {
+    const legacy = generator.corpus.frames.find((f) => f.name.includes('0 on the wire'));
+    expect(legacy?.value).toMatchObject({ type: 'join', protocolVersion: 1 });
+    // Join slot 4 absent: the vtable of the Join table is shorter than 5 slots, or its entry is 0.
+    const join = legacy!.layout.tables[1]!;
+    const dv = new DataView(legacy!.bytes.buffer, legacy!.bytes.byteOffset, legacy!.bytes.byteLength);
+    const vtable = join - dv.getInt32(join, true);
+    const entry = dv.getUint16(vtable, true) > 4 + 2 * 4 ? dv.getUint16(vtable + 4 + 2 * 4, true) : 0;
+    expect(entry).toBe(0);
+  });
+
+  test('random values of every type: valid cases decode to what was encoded', () => {
+    const types = new Map<string, number>();
+    for (let index = 0; index < 4000; index++) {
+      const fuzzCase = generator.case(index, 'valid');
+      expect(checkCase(fuzzCase)[fuzzCase.expected!.direction]).toBe('ok');
+      executed++;
+      const key = `${fuzzCase.expected!.direction} ${fuzzCase.expected!.value.type}`;
+      types.set(key, (types.get(key) ?? 0) + 1);
+    }
+    for (const type of ['client join', 'client members', 'server joined', 'server memberPage', 'server presence']) {
+      expect(types.get(type) ?? 0, type).toBeGreaterThan(100);
+    }
+    expect(types.size).toBe(CLIENT_BODY_TYPES + SERVER_BODY_TYPES);
   });
 
   test('ran at least 100,000 generated cases', () => {

@@ -9,7 +9,9 @@ import {
   type ClientRequest,
   type ErrorCodeName,
   ErrorCode,
+  MEMBER_PAGE_SIZE,
   type MemberInfo,
+  PROTOCOL_VERSION,
   ProtocolError,
   type ServerEvent,
   decodeClientFrame,
@@ -167,22 +169,36 @@ export interface Sample<T> {
   readonly value: T;
 }
 
+const v = PROTOCOL_VERSION;
+
 export const CLIENT_SAMPLES: readonly Sample<ClientRequest>[] = [
-  { name: 'join since null', value: { type: 'join', requestId: 1, room: 'lobby', nickname: 'alice', since: null } },
-  { name: 'join since 0', value: { type: 'join', requestId: 2, room: 'lobby', nickname: 'alice', since: 0 } },
-  { name: 'join since 2^32', value: { type: 'join', requestId: 3, room: 'r', nickname: 'n', since: 2 ** 32 } },
+  { name: 'join since null', value: { type: 'join', requestId: 1, room: 'lobby', nickname: 'alice', since: null, protocolVersion: v } },
+  { name: 'join since 0', value: { type: 'join', requestId: 2, room: 'lobby', nickname: 'alice', since: 0, protocolVersion: v } },
+  { name: 'join since 2^32', value: { type: 'join', requestId: 3, room: 'r', nickname: 'n', since: 2 ** 32, protocolVersion: v } },
   {
     name: 'join since MAX_SAFE_INTEGER',
-    value: { type: 'join', requestId: MAX_U32, room: 'lobby', nickname: 'alice', since: Number.MAX_SAFE_INTEGER },
+    value: { type: 'join', requestId: MAX_U32, room: 'lobby', nickname: 'alice', since: Number.MAX_SAFE_INTEGER, protocolVersion: v },
   },
-  { name: 'join request 0', value: { type: 'join', requestId: 0, room: 'a', nickname: 'b', since: 7 } },
-  { name: 'join with a token', value: { type: 'join', requestId: 4, room: 'vip', nickname: 'ann', since: null, token: 'header.payload.signature' } },
+  { name: 'join request 0', value: { type: 'join', requestId: 0, room: 'a', nickname: 'b', since: 7, protocolVersion: v } },
+  {
+    name: 'join with a token',
+    value: { type: 'join', requestId: 4, room: 'vip', nickname: 'ann', since: null, token: 'header.payload.signature', protocolVersion: v },
+  },
+  { name: 'join protocol 1', value: { type: 'join', requestId: 5, room: 'lobby', nickname: 'old', since: null, protocolVersion: 1 } },
+  {
+    name: 'join protocol 0xffff, epoch and token',
+    value: { type: 'join', requestId: 6, room: 'r', nickname: 'n', since: 9, epoch: 3, token: 't', protocolVersion: 0xffff },
+  },
   { name: 'leave', value: { type: 'leave', requestId: 4, room: 'lobby' } },
   { name: 'leave request 0', value: { type: 'leave', requestId: 0, room: 'x.y-z_0' } },
   { name: 'say to room', value: { type: 'say', requestId: 5, room: 'lobby', text: 'hi all', to: null } },
   { name: 'say private', value: { type: 'say', requestId: 6, room: 'lobby', text: 'hi bob', to: 'c-bob-2' } },
   { name: 'say empty text', value: { type: 'say', requestId: 0, room: 'lobby', text: '', to: null } },
   { name: 'say unicode', value: { type: 'say', requestId: 2 ** 31, room: 'lobby', text: '你好 👋🏽 e\u0301', to: '' } },
+  { name: 'members first page', value: { type: 'members', requestId: 7, room: 'lobby', after: '', prefix: '', limit: 0 } },
+  { name: 'members next page', value: { type: 'members', requestId: MAX_U32, room: 'lobby', after: 'bob', prefix: '', limit: MEMBER_PAGE_SIZE } },
+  { name: 'members prefix', value: { type: 'members', requestId: 0, room: 'lobby', after: '', prefix: 'Ca', limit: 10 } },
+  { name: 'members maxed unicode', value: { type: 'members', requestId: 2 ** 31, room: 'r', after: 'carol 🎉', prefix: '你', limit: 0xffff } },
 ];
 
 export const SERVER_SAMPLES: readonly Sample<ServerEvent>[] = [
@@ -222,11 +238,41 @@ export const SERVER_SAMPLES: readonly Sample<ServerEvent>[] = [
       headSeq: 42,
       recovered: true,
       epoch: 1_795_686_000_000_000,
+      memberCount: 3,
+      nextAfter: '',
+    },
+  },
+  {
+    name: 'joined first page of many',
+    value: {
+      type: 'joined',
+      requestId: MAX_U32,
+      room: 'big',
+      you: carol,
+      members: [alice, bob, carol],
+      history: [],
+      headSeq: 1,
+      recovered: false,
+      epoch: 2,
+      memberCount: MAX_U32,
+      nextAfter: 'carol 🎉',
     },
   },
   {
     name: 'joined empty',
-    value: { type: 'joined', requestId: 0, room: 'empty', you: bob, members: [], history: [], headSeq: 0, recovered: false, epoch: 0 },
+    value: {
+      type: 'joined',
+      requestId: 0,
+      room: 'empty',
+      you: bob,
+      members: [],
+      history: [],
+      headSeq: 0,
+      recovered: false,
+      epoch: 0,
+      memberCount: 0,
+      nextAfter: '',
+    },
   },
   { name: 'memberJoined', value: { type: 'memberJoined', room: 'lobby', member: carol } },
   { name: 'memberLeft', value: { type: 'memberLeft', room: 'lobby', member: bob } },
@@ -243,6 +289,20 @@ export const SERVER_SAMPLES: readonly Sample<ServerEvent>[] = [
     name: 'error without room, permanent',
     value: { type: 'error', requestId: 0, code: 'InvalidNickname', message: 'bad nickname', room: null, temporary: false },
   },
+  {
+    name: 'error unsupported version',
+    value: { type: 'error', requestId: 12, code: 'UnsupportedVersion', message: 'protocol 2 only', room: 'lobby', temporary: false },
+  },
+  { name: 'memberPage empty', value: { type: 'memberPage', requestId: 0, room: 'lobby', members: [], nextAfter: '', memberCount: 0 } },
+  { name: 'memberPage last', value: { type: 'memberPage', requestId: 13, room: 'lobby', members: [alice, bob], nextAfter: '', memberCount: 2 } },
+  {
+    name: 'memberPage more follow',
+    value: { type: 'memberPage', requestId: MAX_U32, room: 'big', members: [alice, bob, carol], nextAfter: 'carol 🎉', memberCount: MAX_U32 },
+  },
+  { name: 'presence count only', value: { type: 'presence', room: 'big', joined: [], left: [], memberCount: 5000 } },
+  { name: 'presence joined', value: { type: 'presence', room: 'lobby', joined: [alice, carol], left: [], memberCount: 3 } },
+  { name: 'presence left', value: { type: 'presence', room: 'lobby', joined: [], left: [bob], memberCount: 0 } },
+  { name: 'presence both', value: { type: 'presence', room: 'lobby', joined: [carol], left: [alice, bob], memberCount: MAX_U32 } },
 ];
 
 export interface Frame {
@@ -356,14 +416,23 @@ const literal =
 
 const u16 = uint(0xffff);
 const u32 = uint(MAX_U32);
+/** A join's protocol version: 0 on the wire decodes as 1, so never 0. */
+const version: Checker = (v, p) => {
+  u16(v, p);
+  if (v === 0) fail(p, 'expected a protocol version of at least 1', v);
+};
 const u53 = uint(Number.MAX_SAFE_INTEGER);
 const memberShape = record({ id: isStr, name: isStr });
 const messageFields = { room: isStr, seq: u53, sender: memberShape, to: nullable(memberShape), text: isStr, timestampMs: u53 };
 
 const CLIENT_SHAPES: Record<string, Checker> = {
-  join: record({ type: literal('join'), requestId: u32, room: isStr, nickname: isStr, since: nullable(u53) }, { epoch: u53, token: isStr }),
+  join: record(
+    { type: literal('join'), requestId: u32, room: isStr, nickname: isStr, since: nullable(u53), protocolVersion: version },
+    { epoch: u53, token: isStr },
+  ),
   leave: record({ type: literal('leave'), requestId: u32, room: isStr }),
   say: record({ type: literal('say'), requestId: u32, room: isStr, text: isStr, to: nullable(isStr) }),
+  members: record({ type: literal('members'), requestId: u32, room: isStr, after: isStr, prefix: isStr, limit: u16 }),
 };
 
 const SERVER_SHAPES: Record<string, Checker> = {
@@ -386,6 +455,8 @@ const SERVER_SHAPES: Record<string, Checker> = {
     headSeq: u53,
     recovered: isBool,
     epoch: u53,
+    memberCount: u32,
+    nextAfter: isStr,
   }),
   memberJoined: record({ type: literal('memberJoined'), room: isStr, member: memberShape }),
   memberLeft: record({ type: literal('memberLeft'), room: isStr, member: memberShape }),
@@ -400,6 +471,8 @@ const SERVER_SHAPES: Record<string, Checker> = {
     room: nullable(isStr),
     temporary: isBool,
   }),
+  memberPage: record({ type: literal('memberPage'), requestId: u32, room: isStr, members: list(memberShape), nextAfter: isStr, memberCount: u32 }),
+  presence: record({ type: literal('presence'), room: isStr, joined: list(memberShape), left: list(memberShape), memberCount: u32 }),
 };
 
 function checkShape(shapes: Record<string, Checker>, value: unknown, what: string): void {

@@ -52,6 +52,13 @@ describe('verification specs match the generated code', () => {
     expect(kebab('ClientFrame')).toBe('client-frame');
     expect(kebab('MemberJoined')).toBe('member-joined');
     expect(kebab('Member')).toBe('member');
+    expect(kebab('MemberPage')).toBe('member-page');
+    expect(kebab('Members')).toBe('members');
+  });
+
+  test('the protocol 2 tables have specs with the schema slot count', () => {
+    const slots = (name: string): number | undefined => TABLE_SPECS.find((s) => s.name === name)?.fields.length;
+    expect(['Join', 'Members', 'Joined', 'MemberPage', 'Presence'].map(slots)).toEqual([5, 4, 9, 4, 4]);
   });
 
   test('spec names are unique', () => {

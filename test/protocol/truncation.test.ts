@@ -1,6 +1,9 @@
 import { describe, expect, test } from 'vitest';
+import { CLIENT_FRAME, SERVER_FRAME } from '../../src/protocol/index.js';
+import type { TableSpec } from '../../src/protocol/verify.js';
 import {
   BASE_SEED,
+  bodyTypePos,
   type Frame,
   ProtocolError,
   Rng,
@@ -20,6 +23,30 @@ const cases = frames.map((f) => [f.name, f] as const);
 function decoderFor(frame: Frame): (b: Uint8Array) => unknown {
   return frame.direction === 'client' ? decodeClientFrame : decodeServerFrame;
 }
+
+function bodyTypes(spec: TableSpec): number[] {
+  const union = spec.fields.find((f) => f.kind === 'unionType');
+  if (union?.kind !== 'unionType') throw new Error(`${spec.name} has no union`);
+  return union.members.map((_m, i) => i + 1);
+}
+
+test('the sample frames cover every body type of both directions (Members, MemberPage and Presence too)', () => {
+  for (const [direction, spec] of [
+    ['client', CLIENT_FRAME],
+    ['server', SERVER_FRAME],
+  ] as const) {
+    const seen = new Set(frames.filter((f) => f.direction === direction).map((f) => f.bytes[bodyTypePos(f.bytes)]!));
+    expect(
+      [...seen].sort((a, b) => a - b),
+      direction,
+    ).toEqual(bodyTypes(spec));
+  }
+  // Empty and non-empty member vectors of the protocol 2 frames are among them.
+  const names = frames.map((f) => f.name);
+  expect(names).toEqual(
+    expect.arrayContaining(['server memberPage empty', 'server memberPage more follow', 'server presence count only', 'server presence both']),
+  );
+});
 
 describe('every truncation of a valid frame is a ProtocolError', () => {
   test.each(cases)('%s', (_name, frame) => {

@@ -11,7 +11,18 @@ import { Leave } from '../../src/protocol/generated/chat/wire/leave.js';
 import { Left } from '../../src/protocol/generated/chat/wire/left.js';
 import { ServerBody } from '../../src/protocol/generated/chat/wire/server-body.js';
 import { ServerFrame } from '../../src/protocol/generated/chat/wire/server-frame.js';
-import { type ChatMessage, type JoinedInfo, MAX_TABLE_DEPTH, MAX_VECTOR_LENGTH, isValidUtf8 } from '../../src/protocol/index.js';
+import {
+  CLIENT_FRAME,
+  type ChatMessage,
+  type JoinedInfo,
+  MAX_TABLE_DEPTH,
+  MAX_VECTOR_LENGTH,
+  type MemberInfo,
+  PROTOCOL_VERSION,
+  SERVER_FRAME,
+  type ServerEvent,
+  isValidUtf8,
+} from '../../src/protocol/index.js';
 import { type TableSpec, verifyRoot } from '../../src/protocol/verify.js';
 import {
   BASE_SEED,
@@ -33,6 +44,7 @@ import {
   outcome,
   patched,
   readU16,
+  readU32,
   rootTable,
   sampleFrames,
   vtableOf,
@@ -132,7 +144,7 @@ describe('offsets, vtables and alignment', () => {
   });
 
   test('the Join.since struct at a 4-byte (not 8-byte) aligned position is FRAME_MISALIGNED', () => {
-    const bytes = encodeClientRequest({ type: 'join', requestId: 1, room: 'r', nickname: 'n', since: 5 });
+    const bytes = encodeClientRequest({ type: 'join', requestId: 1, room: 'r', nickname: 'n', since: 5, protocolVersion: PROTOCOL_VERSION });
     const join = bodyTable(bytes);
     const vtable = vtableOf(bytes, join);
     const tableSize = readU16(bytes, vtable + 2);
@@ -143,6 +155,49 @@ describe('offsets, vtables and alignment', () => {
     expect(moved).toBeGreaterThanOrEqual(4);
     writeU16(bytes, slotAt, moved);
     expectProtocolError(decodeClientFrame, bytes, 'FRAME_MISALIGNED');
+  });
+
+  /** Moves scalar `slot` of the body table by `by` bytes (forwards if it still fits in the table, else backwards). */
+  function moveBodyScalar(bytes: Uint8Array, slot: number, size: number, by: number): Uint8Array {
+    const out = bytes.slice();
+    const body = bodyTable(out);
+    const vtable = vtableOf(out, body);
+    const tableSize = readU16(out, vtable + 2);
+    const slotAt = vtable + 4 + 2 * slot;
+    const offset = readU16(out, slotAt);
+    expect(offset, `slot ${slot} is present`).not.toBe(0);
+    expect((body + offset) % size).toBe(0);
+    const moved = offset + by + size <= tableSize ? offset + by : offset - by;
+    expect(moved).toBeGreaterThanOrEqual(4);
+    writeU16(out, slotAt, moved);
+    return out;
+  }
+
+  const SCALARS_V2 = (memberCount: number, small: number): [string, Frame['direction'], Uint8Array, number, 2 | 4][] => [
+    [
+      'Join.protocol_version (u16)',
+      'client',
+      encodeClientRequest({ type: 'join', requestId: 1, room: 'r', nickname: 'n', since: 5, protocolVersion: small }),
+      4,
+      2,
+    ],
+    ['Members.limit (u16)', 'client', encodeClientRequest({ type: 'members', requestId: 1, room: 'r', after: 'a', prefix: 'p', limit: small }), 3, 2],
+    ['Joined.member_count (u32)', 'server', joined({ memberCount }), 7, 4],
+    ['MemberPage.member_count (u32)', 'server', encodeServerEvent({ ...memberPage(), memberCount }), 3, 4],
+    ['Presence.member_count (u32)', 'server', encodeServerEvent({ ...presence(), memberCount }), 3, 4],
+  ];
+
+  test.each(SCALARS_V2(0x12345678, 0x1234))('%s moved off its alignment is FRAME_MISALIGNED', (_name, direction, bytes, slot, size) => {
+    for (const by of size === 2 ? [1] : [1, 2, 3]) expectProtocolError(decoderFor(direction), moveBodyScalar(bytes, slot, size, by), 'FRAME_MISALIGNED');
+  });
+
+  test.each(SCALARS_V2(7, 7))('%s running past the end of its table is BAD_VTABLE', (_name, direction, bytes, slot, size) => {
+    const vtable = vtableOf(bytes, bodyTable(bytes));
+    const tableSize = readU16(bytes, vtable + 2);
+    // Its last 2 bytes outside the table, or all of it.
+    for (const at of [tableSize - size + 2, tableSize]) {
+      expectProtocolError(decoderFor(direction), patched(bytes, vtable + 4 + 2 * slot, [at & 0xff, at >> 8]), 'BAD_VTABLE');
+    }
   });
 
   test('bad vtable sizes, table sizes and field offsets are BAD_VTABLE', () => {
@@ -180,8 +235,18 @@ interface StringField {
 const someone = { id: 'id', name: 'nm' };
 const field = (name: string, direction: Frame['direction'], build: (m: string) => Uint8Array): StringField => ({ name, direction, build });
 const STRING_FIELDS: readonly StringField[] = [
-  field('join.room', 'client', (m) => encodeClientRequest({ type: 'join', requestId: 1, room: m, nickname: 'n', since: null })),
-  field('join.nickname', 'client', (m) => encodeClientRequest({ type: 'join', requestId: 1, room: 'r', nickname: m, since: 3 })),
+  field('join.room', 'client', (m) =>
+    encodeClientRequest({ type: 'join', requestId: 1, room: m, nickname: 'n', since: null, protocolVersion: PROTOCOL_VERSION }),
+  ),
+  field('join.nickname', 'client', (m) =>
+    encodeClientRequest({ type: 'join', requestId: 1, room: 'r', nickname: m, since: 3, protocolVersion: PROTOCOL_VERSION }),
+  ),
+  field('join.token', 'client', (m) =>
+    encodeClientRequest({ type: 'join', requestId: 1, room: 'r', nickname: 'n', since: 3, token: m, protocolVersion: PROTOCOL_VERSION }),
+  ),
+  field('members.room', 'client', (m) => encodeClientRequest({ type: 'members', requestId: 1, room: m, after: 'a', prefix: 'p', limit: 5 })),
+  field('members.after', 'client', (m) => encodeClientRequest({ type: 'members', requestId: 1, room: 'r', after: m, prefix: 'p', limit: 5 })),
+  field('members.prefix', 'client', (m) => encodeClientRequest({ type: 'members', requestId: 1, room: 'r', after: '', prefix: m, limit: 0 })),
   field('leave.room', 'client', (m) => encodeClientRequest({ type: 'leave', requestId: 1, room: m })),
   field('say.room', 'client', (m) => encodeClientRequest({ type: 'say', requestId: 1, room: m, text: 't', to: null })),
   field('say.text', 'client', (m) => encodeClientRequest({ type: 'say', requestId: 1, room: 'r', text: m, to: 'x' })),
@@ -196,6 +261,7 @@ const STRING_FIELDS: readonly StringField[] = [
   field('joined.history[1].sender.id', 'server', (m) => joined({ history: [message(), { ...message(), sender: { id: m, name: 's' } }] })),
   field('joined.history[0].to.name', 'server', (m) => joined({ history: [{ ...message(), seq: 0, to: { id: 'i', name: m } }] })),
   field('joined.history[0].text', 'server', (m) => joined({ history: [{ ...message(), text: m }] })),
+  field('joined.nextAfter', 'server', (m) => joined({ nextAfter: m, memberCount: 2 })),
   field('memberJoined.room', 'server', (m) => encodeServerEvent({ type: 'memberJoined', room: m, member: someone })),
   field('memberJoined.member.id', 'server', (m) => encodeServerEvent({ type: 'memberJoined', room: 'r', member: { id: m, name: 'n' } })),
   field('memberLeft.member.name', 'server', (m) => encodeServerEvent({ type: 'memberLeft', room: 'r', member: { id: 'i', name: m } })),
@@ -207,7 +273,24 @@ const STRING_FIELDS: readonly StringField[] = [
   field('sent.room', 'server', (m) => encodeServerEvent({ type: 'sent', requestId: 1, room: m, seq: 9 })),
   field('error.message', 'server', (m) => encodeServerEvent({ type: 'error', requestId: 1, code: 'Internal', message: m, room: null, temporary: false })),
   field('error.room', 'server', (m) => encodeServerEvent({ type: 'error', requestId: 1, code: 'Internal', message: 'e', room: m, temporary: true })),
+  field('memberPage.room', 'server', (m) => encodeServerEvent({ ...memberPage(), room: m })),
+  field('memberPage.members[0].id', 'server', (m) => encodeServerEvent({ ...memberPage(), members: [{ id: m, name: 'n' }, someone] })),
+  field('memberPage.members[1].name', 'server', (m) => encodeServerEvent({ ...memberPage(), members: [someone, { id: 'i2', name: m }] })),
+  field('memberPage.nextAfter', 'server', (m) => encodeServerEvent({ ...memberPage(), nextAfter: m })),
+  field('presence.room', 'server', (m) => encodeServerEvent({ ...presence(), room: m })),
+  field('presence.joined[0].id', 'server', (m) => encodeServerEvent({ ...presence(), joined: [{ id: m, name: 'n' }] })),
+  field('presence.joined[1].name', 'server', (m) => encodeServerEvent({ ...presence(), joined: [someone, { id: 'i2', name: m }] })),
+  field('presence.left[0].name', 'server', (m) => encodeServerEvent({ ...presence(), left: [{ id: 'i', name: m }] })),
+  field('presence.left[1].id', 'server', (m) => encodeServerEvent({ ...presence(), joined: [], left: [someone, { id: m, name: 'n' }] })),
 ];
+
+function memberPage(): Extract<ServerEvent, { type: 'memberPage' }> {
+  return { type: 'memberPage', requestId: 1, room: 'r', members: [someone], nextAfter: 'nm', memberCount: 3 };
+}
+
+function presence(): Extract<ServerEvent, { type: 'presence' }> {
+  return { type: 'presence', room: 'r', joined: [someone], left: [{ id: 'i3', name: 'gone' }], memberCount: 1 };
+}
 
 function message(): ChatMessage {
   return { room: 'r', seq: 1, sender: someone, to: null, text: 'hello', timestampMs: 5 };
@@ -224,6 +307,8 @@ function joined(parts: Partial<JoinedInfo>): Uint8Array {
     headSeq: 1,
     recovered: false,
     epoch: 1,
+    memberCount: 1,
+    nextAfter: '',
     ...parts,
   });
 }
@@ -318,9 +403,18 @@ function build(write: (b: flatbuffers.Builder) => number, forceDefaults = false)
 }
 
 describe('unions', () => {
+  // Protocol 2 made 4 (Members) a client body type and 9, 10 (MemberPage, Presence) server ones.
+  const unionSize = (spec: TableSpec): number => spec.fields.flatMap((f) => (f.kind === 'unionType' ? [f.members.length] : []))[0]!;
+  const clientTypes = unionSize(CLIENT_FRAME);
+  const serverTypes = unionSize(SERVER_FRAME);
+
+  test('the unions have 4 client and 10 server body types', () => {
+    expect([clientTypes, serverTypes]).toStrictEqual([4, 10]);
+  });
+
   test('unknown client body types are UNKNOWN_BODY', () => {
     for (const frame of sampleFrames().filter((f) => f.direction === 'client')) {
-      for (const type of [4, 5, 9, 0x7f, 0x80, 0xff]) {
+      for (const type of [clientTypes + 1, clientTypes + 2, 9, 0x7f, 0x80, 0xff]) {
         expectProtocolError(decodeClientFrame, patched(frame.bytes, bodyTypePos(frame.bytes), [type]), 'UNKNOWN_BODY');
       }
     }
@@ -328,7 +422,7 @@ describe('unions', () => {
 
   test('unknown server body types are UNKNOWN_BODY', () => {
     for (const frame of sampleFrames().filter((f) => f.direction === 'server')) {
-      for (const type of [9, 10, 0x7f, 0x80, 0xff]) {
+      for (const type of [serverTypes + 1, serverTypes + 2, 0x7f, 0x80, 0xff]) {
         expectProtocolError(decodeServerFrame, patched(frame.bytes, bodyTypePos(frame.bytes), [type]), 'UNKNOWN_BODY');
       }
     }
@@ -407,6 +501,12 @@ describe('unions', () => {
 
 // ------------------------------------------------------------------ vectors and depth
 
+function patchedU32(bytes: Uint8Array, at: number, value: number): Uint8Array {
+  const copy = bytes.slice();
+  writeU32(copy, at, value);
+  return copy;
+}
+
 describe('vectors and nesting', () => {
   const member = { id: 'i', name: 'n' };
   const frame = encodeServerEvent({
@@ -419,6 +519,8 @@ describe('vectors and nesting', () => {
     headSeq: 1,
     recovered: true,
     epoch: 1,
+    memberCount: 2,
+    nextAfter: '',
   });
 
   test.each([
@@ -444,6 +546,138 @@ describe('vectors and nesting', () => {
     const bytes = frame.slice();
     writeU32(bytes, vector + 4, bytes.length);
     expectProtocolError(decodeServerFrame, bytes, 'BAD_OFFSET');
+  });
+
+  // Every vector of members (protocol 2 added MemberPage.members, Presence.joined and Presence.left).
+  const ann: MemberInfo = { id: 'c-ann', name: 'ann' };
+  const ben: MemberInfo = { id: 'c-ben', name: 'ben' };
+  const cyd: MemberInfo = { id: 'c-cyd', name: 'cyd' };
+  const MEMBER_VECTORS: readonly (readonly [string, number, ServerEvent, 'members' | 'joined' | 'left'])[] = [
+    [
+      'Joined.members',
+      2,
+      {
+        type: 'joined',
+        requestId: 1,
+        room: 'r',
+        you: ann,
+        members: [ann, ben],
+        history: [],
+        headSeq: 1,
+        recovered: false,
+        epoch: 1,
+        memberCount: 9,
+        nextAfter: 'ben',
+      },
+      'members',
+    ],
+    ['MemberPage.members', 1, { type: 'memberPage', requestId: 2, room: 'r', members: [ann, ben], nextAfter: 'ben', memberCount: 9 }, 'members'],
+    ['Presence.joined', 1, { type: 'presence', room: 'r', joined: [ann, ben], left: [cyd], memberCount: 2 }, 'joined'],
+    ['Presence.left', 2, { type: 'presence', room: 'r', joined: [cyd], left: [ann, ben], memberCount: 1 }, 'left'],
+  ];
+
+  describe.each(MEMBER_VECTORS)('%s', (_name, slot, event, key) => {
+    const frame = encodeServerEvent(event);
+    const fieldAt = fieldPos(frame, bodyTable(frame), slot);
+    const vector = deref(frame, fieldAt);
+    const withList = (list: readonly MemberInfo[]): ServerEvent => ({ ...event, [key]: list }) as unknown as ServerEvent;
+
+    test('control: the frame decodes, with 2 elements in the vector', () => {
+      expect(readU32(frame, vector)).toBe(2);
+      expect(decodeServerFrame(frame)).toStrictEqual(event);
+    });
+
+    test('a length over MAX_VECTOR_LENGTH is VECTOR_TOO_LONG; at the limit, FRAME_TRUNCATED', () => {
+      for (const length of [MAX_VECTOR_LENGTH + 1, 0x7fffffff, 0x80000000, 0xffffffff]) {
+        expectProtocolError(decodeServerFrame, patchedU32(frame, vector, length), 'VECTOR_TOO_LONG');
+      }
+      expectProtocolError(decodeServerFrame, patchedU32(frame, vector, MAX_VECTOR_LENGTH), 'FRAME_TRUNCATED');
+    });
+
+    test('a truncated vector (more elements than the frame holds) is FRAME_TRUNCATED', () => {
+      const fits = (frame.length - vector - 4) / 4;
+      expect(Number.isInteger(fits)).toBe(true);
+      expectProtocolError(decodeServerFrame, patchedU32(frame, vector, fits + 1), 'FRAME_TRUNCATED');
+    });
+
+    test('a vector offset pointing outside the frame (or 0) is BAD_OFFSET', () => {
+      const n = frame.length;
+      for (const target of [n, n + 4, 0x7ffffffc + fieldAt]) {
+        expectProtocolError(decodeServerFrame, patchedU32(frame, fieldAt, target - fieldAt), 'BAD_OFFSET');
+      }
+      expectProtocolError(decodeServerFrame, patchedU32(frame, fieldAt, 0), 'BAD_OFFSET');
+    });
+
+    test('a vector at a 2-byte aligned position is FRAME_MISALIGNED', () => {
+      expectProtocolError(decodeServerFrame, patchedU32(frame, fieldAt, vector + 2 - fieldAt), 'FRAME_MISALIGNED');
+    });
+
+    test('an element pointing outside the frame (or 0) is BAD_OFFSET, whichever element', () => {
+      for (const element of [0, 1]) {
+        const at = vector + 4 + 4 * element;
+        for (const target of [frame.length, frame.length + 8]) expectProtocolError(decodeServerFrame, patchedU32(frame, at, target - at), 'BAD_OFFSET');
+        expectProtocolError(decodeServerFrame, patchedU32(frame, at, 0), 'BAD_OFFSET');
+      }
+    });
+
+    test('an element pointing at a 2-byte aligned position is FRAME_MISALIGNED', () => {
+      const at = vector + 4;
+      expectProtocolError(decodeServerFrame, patchedU32(frame, at, readU32(frame, at) + 2), 'FRAME_MISALIGNED');
+    });
+
+    test('a shorter length is a shorter list (control for the cases above)', () => {
+      expect(decodeServerFrame(patchedU32(frame, vector, 1))).toStrictEqual(withList([ann]));
+      expect(decodeServerFrame(patchedU32(frame, vector, 0))).toStrictEqual(withList([]));
+    });
+  });
+
+  test('a Presence cut inside its joined vector is FRAME_TRUNCATED; cut at its start, BAD_OFFSET', () => {
+    // Built so that the room string lies before the vectors and the members after them:
+    // every cut inside the joined vector leaves the fields verified before it whole.
+    const b = new flatbuffers.Builder(64);
+    const member = (m: MemberInfo): number => {
+      const id = b.createString(m.id);
+      const name = b.createString(m.name);
+      b.startObject(2);
+      b.addFieldOffset(0, id, 0);
+      b.addFieldOffset(1, name, 0);
+      return b.endObject();
+    };
+    const vectorOf = (tables: number[]): number => {
+      b.startVector(4, tables.length, 4);
+      for (let i = tables.length - 1; i >= 0; i--) b.addOffset(tables[i]!);
+      return b.endVector();
+    };
+    const members = [ann, ben, cyd].map(member);
+    const left = vectorOf([member({ id: 'c-dee', name: 'dee' })]);
+    const joined = vectorOf(members);
+    const room = b.createString('lobby');
+    b.startObject(4);
+    b.addFieldOffset(0, room, 0);
+    b.addFieldOffset(1, joined, 0);
+    b.addFieldOffset(2, left, 0);
+    b.addFieldInt32(3, 3, 0);
+    const body = b.endObject();
+    b.finish(ServerFrame.createServerFrame(b, 0, ServerBody.Presence, body));
+    const bytes = b.asUint8Array().slice();
+    expect(decodeServerFrame(bytes)).toStrictEqual({
+      type: 'presence',
+      room: 'lobby',
+      joined: [ann, ben, cyd],
+      left: [{ id: 'c-dee', name: 'dee' }],
+      memberCount: 3,
+    });
+
+    const vector = deref(bytes, fieldPos(bytes, bodyTable(bytes), 1));
+    const roomAt = deref(bytes, fieldPos(bytes, bodyTable(bytes), 0));
+    expect(roomAt).toBeLessThan(vector);
+    expect(readU32(bytes, vector)).toBe(3);
+    expectProtocolError(decodeServerFrame, bytes.slice(0, vector), 'BAD_OFFSET');
+    for (let cut = vector + 4; cut < vector + 4 + 3 * 4; cut += 4) {
+      expectProtocolError(decodeServerFrame, bytes.slice(0, cut), 'FRAME_TRUNCATED');
+    }
+    // The vector whole but its elements cut off.
+    expectProtocolError(decodeServerFrame, bytes.slice(0, vector + 16), 'BAD_OFFSET');
   });
 
   // The chat schema nests only 3 tables deep, so TOO_DEEP is exercised with a recursive spec.

@@ -19,6 +19,7 @@ import {
   writeJoined,
   writeJoinFailed,
   writeLeave,
+  writeMembers,
   writeOpen,
   writePublish,
   writeQuery,
@@ -39,7 +40,7 @@ function slice(buffer: ArrayBuffer | null, offset: unknown, length: unknown): nu
 
 describe('BatchWriter', () => {
   test('the op codes are the documented numbers (both sides of the relay depend on them)', () => {
-    expect([WorkerOp.Open, WorkerOp.Close, WorkerOp.Join, WorkerOp.Leave, WorkerOp.Say, WorkerOp.Query]).toEqual([1, 2, 3, 4, 5, 6]);
+    expect([WorkerOp.Open, WorkerOp.Close, WorkerOp.Join, WorkerOp.Leave, WorkerOp.Say, WorkerOp.Query, WorkerOp.Members]).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect([HubOp.Publish, HubOp.Send, HubOp.Joined, HubOp.QueryResult, HubOp.JoinFailed, HubOp.Directory, HubOp.QueryUnavailable]).toEqual([
       1, 2, 3, 4, 5, 6, 7,
     ]);
@@ -182,6 +183,7 @@ function recordRequests(calls: unknown[][]): WorkerRequests {
     join: (...args) => void calls.push(['join', ...args]),
     leave: (...args) => void calls.push(['leave', ...args]),
     say: (...args) => void calls.push(['say', ...args]),
+    members: (...args) => void calls.push(['members', ...args]),
     query: (...args) => void calls.push(['query', ...args]),
   };
 }
@@ -216,6 +218,8 @@ describe('worker to main thread: every op round trips', () => {
     writeSay(w, 'c1', { requestId: 0, room: 'lobby', text: 'psst\n\ttab', to: 'c2' });
     writeLeave(w, 'c1', 'lobby');
     writeClose(w, 'c1');
+    writeMembers(w, 'c1', { requestId: 12, room: 'lobby', after: '', prefix: '', limit: 0 });
+    writeMembers(w, 'c1', { requestId: 13, room: 'lobby', after: 'ann\u0000c1', prefix: 'Zoë', limit: 100 });
     writeQuery(w, 1, 'stats', '');
     writeQuery(w, 2, 'room', 'lobby');
     writeQuery(w, 3, 'rooms', '');
@@ -230,6 +234,8 @@ describe('worker to main thread: every op round trips', () => {
       ['say', 'c1', { requestId: 0, room: 'lobby', text: 'psst\n\ttab', to: 'c2' }],
       ['leave', 'c1', 'lobby'],
       ['close', 'c1'],
+      ['members', 'c1', { requestId: 12, room: 'lobby', after: '', prefix: '', limit: 0 }],
+      ['members', 'c1', { requestId: 13, room: 'lobby', after: 'ann\u0000c1', prefix: 'Zoë', limit: 100 }],
       ['query', 4, 1, 'stats', ''],
       ['query', 4, 2, 'room', 'lobby'],
       ['query', 4, 3, 'rooms', ''],

@@ -48,16 +48,24 @@ class RecordingHandler implements BrokerHandler {
 }
 
 const hubs: MainEnd[] = [];
+const sequencers: InProcessSequencer[] = [];
+/** Ends the presence tick of every sequencer now. */
+const tick = (): void => {
+  for (const sequencer of sequencers) sequencer.flushPresence();
+};
 const ports: MessagePort[] = [];
 afterEach(() => {
   for (const hub of hubs.splice(0)) void hub.stop();
+  sequencers.length = 0;
   for (const port of ports.splice(0)) port.close();
 });
 
 let clock = 1_700_000_000_000;
 /** The main thread's end of the relay, an in-process sequencer behind it. */
 function newHub(): MainEnd {
-  const hub = new MainEnd(new InProcessSequencer(DEFAULT_SETTINGS, () => clock), silentLog);
+  const sequencer = new InProcessSequencer(DEFAULT_SETTINGS, () => clock);
+  sequencers.push(sequencer);
+  const hub = new MainEnd(sequencer, silentLog);
   void hub.start();
   hubs.push(hub);
   return hub;
@@ -205,7 +213,6 @@ describe('WorkerEnd + MainEnd by direct calls', () => {
     w0.broker.join('c1', 1, LOBBY_JOIN(1, 'ann'));
     await flush();
     expect(w0.handler.drain()).toEqual([
-      { call: 'publish', room: 'lobby', event: { type: 'memberJoined', room: 'lobby', member: { id: 'c1', name: 'ann' } } },
       {
         call: 'joined',
         conn: 'c1',
@@ -221,20 +228,27 @@ describe('WorkerEnd + MainEnd by direct calls', () => {
           headSeq: 0,
           recovered: false,
           epoch: 1_700_000_000_000_000,
+          memberCount: 1,
+          nextAfter: '',
         },
       },
     ]);
     expect(w1.handler.drain()).toEqual([]);
+    tick();
+    await flush();
+    const annJoined = { type: 'presence', room: 'lobby', joined: [{ id: 'c1', name: 'ann' }], left: [], memberCount: 1 };
+    expect(w0.handler.drain()).toEqual([{ call: 'publish', room: 'lobby', event: annJoined }]);
 
     w1.broker.open('c2');
     w1.broker.join('c2', 1, LOBBY_JOIN(2, 'bob'));
     await flush();
-    const bobJoined = { type: 'memberJoined', room: 'lobby', member: { id: 'c2', name: 'bob' } };
+    expect(w0.handler.drain()).toEqual([]);
+    expect(w1.handler.drain()).toEqual([expect.objectContaining({ call: 'joined', conn: 'c2', attempt: 1, room: 'lobby' })]);
+    tick();
+    await flush();
+    const bobJoined = { type: 'presence', room: 'lobby', joined: [{ id: 'c2', name: 'bob' }], left: [], memberCount: 2 };
     expect(w0.handler.drain()).toEqual([{ call: 'publish', room: 'lobby', event: bobJoined }]);
-    expect(w1.handler.drain()).toEqual([
-      { call: 'publish', room: 'lobby', event: bobJoined },
-      expect.objectContaining({ call: 'joined', conn: 'c2', attempt: 1, room: 'lobby' }),
-    ]);
+    expect(w1.handler.drain()).toEqual([{ call: 'publish', room: 'lobby', event: bobJoined }]);
 
     clock = 1_700_000_000_500;
     w0.broker.say('c1', { requestId: 3, room: 'lobby', text: 'hi all', to: null });
@@ -271,10 +285,16 @@ describe('WorkerEnd + MainEnd by direct calls', () => {
 
     w0.broker.leave('c1', 'lobby');
     await flush();
+    tick();
+    await flush();
     expect(w0.handler.drain()).toEqual([]);
-    expect(w1.handler.drain()).toEqual([{ call: 'publish', room: 'lobby', event: { type: 'memberLeft', room: 'lobby', member: { id: 'c1', name: 'ann' } } }]);
+    expect(w1.handler.drain()).toEqual([
+      { call: 'publish', room: 'lobby', event: { type: 'presence', room: 'lobby', joined: [], left: [{ id: 'c1', name: 'ann' }], memberCount: 1 } },
+    ]);
 
     w1.broker.close('c2');
+    await flush();
+    tick();
     await flush();
     expect(w0.handler.drain()).toEqual([]);
     expect(w1.handler.drain()).toEqual([]); // nobody left in the room to tell
@@ -292,8 +312,8 @@ describe('WorkerEnd + MainEnd by direct calls', () => {
     await flush();
     expect(w0.hubPosts).toHaveLength(1);
     const calls = w0.handler.drain();
-    expect(calls.map((c) => `${c.call}:${c.event.type}`)).toEqual(['publish:memberJoined', 'joined:joined', 'publish:message', 'send:sent', 'send:error']);
-    expect(calls[4]!.event).toMatchObject({ type: 'error', requestId: 3, code: 'NotJoined' });
+    expect(calls.map((c) => `${c.call}:${c.event.type}`)).toEqual(['joined:joined', 'publish:message', 'send:sent', 'send:error']);
+    expect(calls[3]!.event).toMatchObject({ type: 'error', requestId: 3, code: 'NotJoined' });
   });
 
   test('a rejoin with `since` gets exactly the missed messages', async () => {
@@ -407,9 +427,11 @@ describe('WorkerEnd + MainEnd through a MessageChannel', () => {
     w1.broker.open('c2');
     w1.broker.join('c2', 1, LOBBY_JOIN(2, 'bob'));
     expect((await w1.broker.stats()).connections).toBe(2);
+    tick();
     await w0.broker.stats();
-    expect(w0.handler.drain().map((c) => `${c.call}:${c.event.type}`)).toEqual(['publish:memberJoined', 'joined:joined', 'publish:memberJoined']);
-    expect(w1.handler.drain().map((c) => `${c.call}:${c.event.type}`)).toEqual(['publish:memberJoined', 'joined:joined']);
+    await w1.broker.stats();
+    expect(w0.handler.drain().map((c) => `${c.call}:${c.event.type}`)).toEqual(['joined:joined', 'publish:presence']);
+    expect(w1.handler.drain().map((c) => `${c.call}:${c.event.type}`)).toEqual(['joined:joined', 'publish:presence']);
 
     // Transfer: the hub's copy of a posted frame buffer is detached once it is sent.
     const withFrames = w0.sentByHub.find((b) => b.buffer !== null);

@@ -129,7 +129,14 @@ export function summarize(outs: readonly Out[]): unknown[] {
   });
 }
 
-export const DEFAULT_SETTINGS: SequencerSettings = { historyCapacity: 10, emptyRoomTtlMs: 60_000, joinHistory: 3 };
+/** Presence goes out only when a test calls tick() (the tick's timer is far beyond any test). */
+export const DEFAULT_SETTINGS: SequencerSettings = {
+  historyCapacity: 10,
+  emptyRoomTtlMs: 60_000,
+  joinHistory: 3,
+  presenceEventsMaxMembers: 5,
+  presenceTickMs: 3_600_000,
+};
 
 /** The relay's main end and an in-process sequencer, `workers` fake worker ports attached as indexes 0..workers-1, a settable clock. */
 export class RelayHarness {
@@ -222,6 +229,11 @@ export class RelayHarness {
   /** Every op posted to `worker` since the last take(), decoded, in order. */
   take(worker: number): Out[] {
     return this.newPosts(worker).flatMap((p) => p.outs);
+  }
+
+  /** Ends the presence tick now: each room's gathered joins and leaves go out as one Presence frame. */
+  tick(): void {
+    this.sequencer.flushPresence();
   }
 
   /** Lets pending batches go out, then forgets everything posted so far (a clean slate for the next step). */

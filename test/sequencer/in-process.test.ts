@@ -4,9 +4,9 @@
  * back is decoded op by op and frame by frame.
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { HubOp, WorkerOp } from '../../src/relay/batch.js';
+import { HubOp, WorkerOp, writeMembers } from '../../src/relay/batch.js';
 import type { ServerEvent } from '../../src/protocol/index.js';
-import { decodeBatch, flush, RelayHarness, type Out, summarize } from './harness.js';
+import { DEFAULT_SETTINGS, decodeBatch, flush, RelayHarness, type Out, summarize } from './harness.js';
 
 let h: RelayHarness;
 beforeEach(() => {
@@ -41,6 +41,8 @@ describe('join', () => {
       headSeq: 0,
       recovered: false,
       epoch: 1_700_000_000_000_000,
+      memberCount: 1,
+      nextAfter: '',
     });
     expect(h.take(1)).toEqual([]);
     expect(h.take(2)).toEqual([]);
@@ -48,37 +50,41 @@ describe('join', () => {
     expect(h.ports[2]!.posted).toHaveLength(0);
   });
 
-  test('member joined goes to every worker with members, before the Joined op in the joiner worker batch', async () => {
+  test("the joiner gets Joined at once; the tick's one Presence frame goes to every worker with members, the same bytes", async () => {
     h.open(0, 'c1');
     h.open(1, 'c2', 'c4');
     h.open(2, 'c3');
     h.join(0, 'c1', 'lobby', 'ann');
     h.join(1, 'c2', 'lobby', 'bob');
     h.join(2, 'c3', 'lobby', 'cat');
+    h.tick();
     await h.settle();
 
     h.join(1, 'c4', 'lobby', 'dan', { attempt: 2, requestId: 9 });
     await flush();
-    const memberJoined = { type: 'memberJoined', room: 'lobby', member: { id: 'c4', name: 'dan' } };
-    const w0 = h.take(0);
     const w1 = h.take(1);
-    const w2 = h.take(2);
-    expect(summarize(w0)).toEqual([{ op: 'publish', room: 'lobby', event: memberJoined }]);
-    expect(summarize(w2)).toEqual([{ op: 'publish', room: 'lobby', event: memberJoined }]);
-    expect(w1.map((o) => o.op)).toEqual(['publish', 'joined']);
-    expect(summarize(w1)[0]).toEqual({ op: 'publish', room: 'lobby', event: memberJoined });
-    const joined = w1[1]!;
-    expect(joined).toMatchObject({ op: 'joined', conn: 'c4', attempt: 2, room: 'lobby' });
-    const event = joined.op === 'joined' ? joined.event : null;
-    expect(event).toMatchObject({ type: 'joined', requestId: 9, you: { id: 'c4', name: 'dan' }, headSeq: 0 });
-    expect(event?.type === 'joined' && [...event.members].sort((a, b) => a.id.localeCompare(b.id))).toEqual([
+    expect(w1.map((o) => o.op)).toEqual(['joined']);
+    expect(w1[0]).toMatchObject({ op: 'joined', conn: 'c4', attempt: 2, room: 'lobby' });
+    const event = w1[0]!.op === 'joined' ? w1[0]!.event : null;
+    expect(event).toMatchObject({ type: 'joined', requestId: 9, you: { id: 'c4', name: 'dan' }, headSeq: 0, memberCount: 4, nextAfter: '' });
+    // The first page, in nickname order.
+    expect(event?.type === 'joined' && event.members).toEqual([
       { id: 'c1', name: 'ann' },
       { id: 'c2', name: 'bob' },
       { id: 'c3', name: 'cat' },
       { id: 'c4', name: 'dan' },
     ]);
+    expect(h.take(0)).toEqual([]); // the others hear of it at the tick's end
+
+    h.tick();
+    await flush();
+    const presence = { type: 'presence', room: 'lobby', joined: [{ id: 'c4', name: 'dan' }], left: [], memberCount: 4 };
+    const w0 = h.take(0);
+    const w2 = h.take(2);
+    const w1Tick = h.take(1);
+    for (const w of [w0, w1Tick, w2]) expect(summarize(w)).toEqual([{ op: 'publish', room: 'lobby', event: presence }]);
     // One encoding, the same bytes everywhere.
-    const bytes = [w0[0]!, w1[0]!, w2[0]!].map((o) => (o.op === 'publish' ? [...o.frame] : []));
+    const bytes = [w0[0]!, w1Tick[0]!, w2[0]!].map((o) => (o.op === 'publish' ? [...o.frame] : []));
     expect(bytes[1]).toEqual(bytes[0]);
     expect(bytes[2]).toEqual(bytes[0]);
   });
@@ -143,7 +149,7 @@ describe('join', () => {
     await flush();
     const w0 = h.take(0);
     const kinds = w0.map((o) => ('event' in o ? `${o.op}:${o.event.type}` : o.op));
-    expect(kinds).toEqual(['publish:message', 'send:sent', 'publish:memberJoined', 'joined:joined', 'publish:message', 'send:sent']);
+    expect(kinds).toEqual(['publish:message', 'send:sent', 'joined:joined', 'publish:message', 'send:sent']);
     const joined = ofType(w0, 'joined')[0]!;
     expect(joined.history.map((m) => m.text)).toEqual(['before']);
     expect(joined.headSeq).toBe(1);
@@ -364,15 +370,17 @@ describe('private messages', () => {
 });
 
 describe('leaving', () => {
-  test('Leave publishes member left to the remaining workers and forgets the member', async () => {
+  test("Leave: the remaining workers get it in the tick's Presence, and the member is forgotten", async () => {
     h.open(0, 'c1');
     h.open(1, 'c2');
     h.join(0, 'c1', 'lobby', 'ann');
     h.join(1, 'c2', 'lobby', 'bob');
+    h.tick();
     await h.settle();
     h.leave(0, 'c1', 'lobby');
+    h.tick();
     await flush();
-    const left = { type: 'memberLeft', room: 'lobby', member: { id: 'c1', name: 'ann' } };
+    const left = { type: 'presence', room: 'lobby', joined: [], left: [{ id: 'c1', name: 'ann' }], memberCount: 1 };
     expect(summarize(h.take(1))).toEqual([{ op: 'publish', room: 'lobby', event: left }]);
     expect(h.take(0)).toEqual([]); // worker 0 has no members of lobby any more
     expect((await h.ask('room', 2, 'lobby'))?.memberList).toEqual([{ id: 'c2', name: 'bob' }]);
@@ -385,7 +393,7 @@ describe('leaving', () => {
     expect(ofType(h.take(2), 'joined')).toHaveLength(1);
   });
 
-  test('Close publishes member left in every room of the connection and removes it', async () => {
+  test('Close: member left in every room of the connection, and it is removed', async () => {
     h.open(0, 'c1');
     h.open(1, 'c2');
     h.open(2, 'c3');
@@ -393,11 +401,14 @@ describe('leaving', () => {
     h.join(0, 'c1', 'b', 'ann');
     h.join(1, 'c2', 'a', 'bob');
     h.join(2, 'c3', 'b', 'cat');
+    h.tick();
     await h.settle();
     h.close(0, 'c1');
+    h.tick();
     await flush();
-    expect(summarize(h.take(1))).toEqual([{ op: 'publish', room: 'a', event: { type: 'memberLeft', room: 'a', member: { id: 'c1', name: 'ann' } } }]);
-    expect(summarize(h.take(2))).toEqual([{ op: 'publish', room: 'b', event: { type: 'memberLeft', room: 'b', member: { id: 'c1', name: 'ann' } } }]);
+    const left = (room: string) => ({ type: 'presence', room, joined: [], left: [{ id: 'c1', name: 'ann' }], memberCount: 1 });
+    expect(summarize(h.take(1))).toEqual([{ op: 'publish', room: 'a', event: left('a') }]);
+    expect(summarize(h.take(2))).toEqual([{ op: 'publish', room: 'b', event: left('b') }]);
     expect(h.take(0)).toEqual([]);
     expect((await h.ask('room', 0, 'a'))?.memberList).toEqual([{ id: 'c2', name: 'bob' }]);
     expect((await h.ask('room', 0, 'b'))?.memberList).toEqual([{ id: 'c3', name: 'cat' }]);
@@ -420,18 +431,22 @@ describe('leaving', () => {
     h.join(1, 'c2', 'a', 'bob');
     h.join(1, 'c2', 'b', 'bob');
     h.join(2, 'c3', 'b', 'cat');
+    h.tick();
     await h.settle();
 
     h.relay.detach(1);
+    h.tick();
     await flush();
     const w0 = h.take(0);
     expect(w0.every((o) => o.op === 'publish' && o.room === 'a')).toBe(true);
     expect(
-      ofType(w0, 'memberLeft')
-        .map((e) => e.member.id)
+      ofType(w0, 'presence')
+        .flatMap((e) => e.left.map((m) => m.id))
         .sort(),
     ).toEqual(['c1', 'c2']);
-    expect(summarize(h.take(2))).toEqual([{ op: 'publish', room: 'b', event: { type: 'memberLeft', room: 'b', member: { id: 'c2', name: 'bob' } } }]);
+    expect(summarize(h.take(2))).toEqual([
+      { op: 'publish', room: 'b', event: { type: 'presence', room: 'b', joined: [], left: [{ id: 'c2', name: 'bob' }], memberCount: 1 } },
+    ]);
     expect(h.take(1)).toEqual([]); // the stopped worker gets nothing more
 
     expect((await h.ask('room', 0, 'a'))?.memberList).toEqual([{ id: 'c0', name: 'zed' }]);
@@ -598,6 +613,7 @@ describe('batching', () => {
     h.say(1, 'c2', 'lobby', 'psst', { to: 'c0' });
     h.join(0, 'c1', 'lobby', 'BOB'); // refused
     h.say(0, 'c1', 'lobby', 'not a member');
+    h.tick();
     await flush();
     for (const port of h.ports) {
       for (const { batch } of port.posted) {
@@ -606,14 +622,13 @@ describe('batching', () => {
       }
     }
     expect(decodeBatch(h.ports[0]!.posted[0]!.batch).map((o) => o.op)).toEqual([
-      'publish', // ann joined
       'joined',
-      'publish', // bob joined
       'publish', // hi
       'send', // Sent
       'send', // psst for ann
       'joinFailed',
       'send', // NotJoined
+      'publish', // the tick's Presence: ann and bob joined
     ]);
   });
 
@@ -629,7 +644,7 @@ describe('empty rooms', () => {
   beforeEach(() => {
     h.stop();
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-    h = new RelayHarness(2, { historyCapacity: 10, emptyRoomTtlMs: 60_000, joinHistory: 3 });
+    h = new RelayHarness(2, { ...DEFAULT_SETTINGS, historyCapacity: 10, emptyRoomTtlMs: 60_000, joinHistory: 3 });
   });
   afterEach(() => {
     vi.useRealTimers();
@@ -711,5 +726,174 @@ describe('directory', () => {
     } finally {
       d.stop();
     }
+  });
+});
+
+describe('member pages', () => {
+  /** `n` members of lobby on worker 0, named m000, m001, ... (ids c0, c1, ...), joined in reverse order. */
+  function fill(n: number): void {
+    for (let i = n - 1; i >= 0; i--) {
+      h.open(0, `c${i}`);
+      h.join(0, `c${i}`, 'lobby', `m${String(i).padStart(3, '0')}`);
+    }
+  }
+
+  test('Joined carries the first page of MEMBER_PAGE_SIZE in nickname order, the count, and a cursor to go on from', async () => {
+    fill(250);
+    await h.settle();
+    h.open(1, 'z');
+    h.join(1, 'z', 'lobby', 'Aaron');
+    await flush();
+    const joined = ofType(h.take(1), 'joined')[0]!;
+    expect(joined.memberCount).toBe(251);
+    expect(joined.members).toHaveLength(100);
+    expect(joined.members.slice(0, 3).map((m) => m.name)).toEqual(['Aaron', 'm000', 'm001']);
+    expect(joined.members.at(-1)!.name).toBe('m098');
+    expect(joined.nextAfter).not.toBe('');
+  });
+
+  test('Members pages through the whole room by cursor, each member once, in order, the last page with no cursor', async () => {
+    fill(250);
+    await h.settle();
+    const names: string[] = [];
+    let after = '';
+    for (let page = 0; page < 10; page++) {
+      h.batch(0, (w) => writeMembers(w, 'c7', { requestId: 500 + page, room: 'lobby', after, prefix: '', limit: 0 }));
+      await flush();
+      const [reply] = ofType(h.take(0), 'memberPage');
+      expect(reply).toMatchObject({ requestId: 500 + page, room: 'lobby', memberCount: 250 });
+      names.push(...reply!.members.map((m) => m.name));
+      after = reply!.nextAfter;
+      if (after === '') break;
+    }
+    expect(names).toEqual(Array.from({ length: 250 }, (_, i) => `m${String(i).padStart(3, '0')}`));
+  });
+
+  test('a prefix finds names in any case; a limit above the page size is the page size; a small limit pages', async () => {
+    fill(250);
+    h.open(1, 'x');
+    h.join(1, 'x', 'lobby', 'Zoë');
+    await h.settle();
+    h.batch(0, (w) => {
+      writeMembers(w, 'c1', { requestId: 1, room: 'lobby', after: '', prefix: 'M12', limit: 0 });
+      writeMembers(w, 'c1', { requestId: 2, room: 'lobby', after: '', prefix: 'zo', limit: 5 });
+      writeMembers(w, 'c1', { requestId: 3, room: 'lobby', after: '', prefix: '', limit: 1000 });
+      writeMembers(w, 'c1', { requestId: 4, room: 'lobby', after: '', prefix: 'm', limit: 2 });
+    });
+    await flush();
+    const pages = ofType(h.take(0), 'memberPage');
+    expect(pages.map((p) => p.requestId)).toEqual([1, 2, 3, 4]);
+    expect(pages[0]!.members.map((m) => m.name)).toEqual(['m120', 'm121', 'm122', 'm123', 'm124', 'm125', 'm126', 'm127', 'm128', 'm129']);
+    expect(pages[0]!.nextAfter).toBe('');
+    expect(pages[1]!.members).toEqual([{ id: 'x', name: 'Zoë' }]);
+    expect(pages[2]!.members).toHaveLength(100);
+    expect(pages[3]!.members.map((m) => m.name)).toEqual(['m000', 'm001']);
+    expect(pages[3]!.nextAfter).not.toBe('');
+  });
+
+  test('Members from a connection that is not in the room is NotJoined', async () => {
+    fill(3);
+    h.open(1, 'outsider');
+    await h.settle();
+    h.batch(1, (w) => writeMembers(w, 'outsider', { requestId: 9, room: 'lobby', after: '', prefix: '', limit: 0 }));
+    h.batch(1, (w) => writeMembers(w, 'outsider', { requestId: 10, room: 'nowhere', after: '', prefix: '', limit: 0 }));
+    await flush();
+    expect(ofType(h.take(1), 'error').map((e) => [e.requestId, e.code])).toEqual([
+      [9, 'NotJoined'],
+      [10, 'NotJoined'],
+    ]);
+  });
+});
+
+describe('presence', () => {
+  test('the joins and leaves of one tick are one frame; someone who came and went within it is not mentioned', async () => {
+    h.open(0, 'c1', 'c2', 'c3', 'c4');
+    h.join(0, 'c1', 'lobby', 'ann');
+    h.tick();
+    await h.settle();
+    h.join(0, 'c2', 'lobby', 'bob');
+    h.join(0, 'c3', 'lobby', 'cat');
+    h.leave(0, 'c3', 'lobby'); // came and went
+    h.join(0, 'c4', 'lobby', 'dan');
+    h.leave(0, 'c1', 'lobby');
+    await flush();
+    expect(ofType(h.take(0), 'presence')).toEqual([]); // nothing before the tick ends
+    h.tick();
+    await flush();
+    expect(ofType(h.take(0), 'presence')).toEqual([
+      {
+        type: 'presence',
+        room: 'lobby',
+        joined: [
+          { id: 'c2', name: 'bob' },
+          { id: 'c4', name: 'dan' },
+        ],
+        left: [{ id: 'c1', name: 'ann' }],
+        memberCount: 2,
+      },
+    ]);
+    // A tick with no net change sends nothing.
+    h.join(0, 'c3', 'lobby', 'cat');
+    h.leave(0, 'c3', 'lobby');
+    h.tick();
+    await flush();
+    expect(ofType(h.take(0), 'presence')).toEqual([]);
+  });
+
+  test('leaving and joining again under another name within a tick: left with the old name, joined with the new', async () => {
+    h.open(0, 'c1', 'c2');
+    h.join(0, 'c1', 'lobby', 'ann');
+    h.join(0, 'c2', 'lobby', 'bob');
+    h.tick();
+    await h.settle();
+    h.leave(0, 'c2', 'lobby');
+    h.join(0, 'c2', 'lobby', 'robert');
+    h.tick();
+    await flush();
+    expect(ofType(h.take(0), 'presence')).toEqual([
+      { type: 'presence', room: 'lobby', joined: [{ id: 'c2', name: 'robert' }], left: [{ id: 'c2', name: 'bob' }], memberCount: 2 },
+    ]);
+  });
+
+  test('over --presence-events-max-members (5 here) only the count goes out, one frame per tick however many joined', async () => {
+    h.open(1, 'watcher');
+    h.join(1, 'watcher', 'lobby', 'watcher');
+    h.tick();
+    await h.settle();
+    for (let i = 0; i < 4; i++) {
+      h.open(0, `c${i}`);
+      h.join(0, `c${i}`, 'lobby', `m${i}`);
+    }
+    h.tick();
+    await flush();
+    // 5 members: at the limit, still named.
+    expect(ofType(h.take(1), 'presence')).toEqual([
+      { type: 'presence', room: 'lobby', joined: [0, 1, 2, 3].map((i) => ({ id: `c${i}`, name: `m${i}` })), left: [], memberCount: 5 },
+    ]);
+    for (let i = 4; i < 40; i++) {
+      h.open(0, `c${i}`);
+      h.join(0, `c${i}`, 'lobby', `m${i}`);
+    }
+    h.leave(0, 'c0', 'lobby');
+    h.tick();
+    await flush();
+    expect(ofType(h.take(1), 'presence')).toEqual([{ type: 'presence', room: 'lobby', joined: [], left: [], memberCount: 40 }]);
+    // Back under the limit: named again.
+    for (let i = 1; i < 37; i++) h.leave(0, `c${i}`, 'lobby');
+    h.tick();
+    await h.settle();
+    h.leave(0, 'c37', 'lobby');
+    h.tick();
+    await flush();
+    expect(ofType(h.take(1), 'presence')).toEqual([{ type: 'presence', room: 'lobby', joined: [], left: [{ id: 'c37', name: 'm37' }], memberCount: 3 }]);
+  });
+
+  test('a room whose presence is pending when it is swept, or whose members all left, sends nothing to anyone', async () => {
+    h.open(0, 'c1');
+    h.join(0, 'c1', 'lobby', 'ann');
+    h.leave(0, 'c1', 'lobby');
+    h.tick();
+    await flush();
+    expect(h.take(0).filter((o) => o.op === 'publish')).toEqual([]);
   });
 });

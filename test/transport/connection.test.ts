@@ -3,8 +3,8 @@
  * the broker. A fake Socket and a fake Broker record everything, in one shared log.
  */
 import { beforeEach, describe, expect, test } from 'vitest';
-import type { Broker, ClusterStats, JoinRequest, RoomDetail, RoomSummary, SayRequest } from '../../src/relay/broker.js';
-import { decodeServerFrame, type ClientRequest, type ErrorCodeName, type ServerEvent } from '../../src/protocol/index.js';
+import type { Broker, ClusterStats, JoinRequest, MembersRequest, RoomDetail, RoomSummary, SayRequest } from '../../src/relay/broker.js';
+import { decodeServerFrame, type ClientRequest, type ErrorCodeName, type ServerEvent, PROTOCOL_VERSION } from '../../src/protocol/index.js';
 import { handleRequest, newConnectionState, type ConnectionLimits, type ConnectionState, type Socket } from '../../src/transport/connection.js';
 
 type Entry =
@@ -27,6 +27,7 @@ class Recorder {
     join: (id: string, attempt: number, request: JoinRequest) => void this.log.push({ on: 'broker', call: 'join', args: [id, attempt, request] }),
     leave: (id: string, room: string) => void this.log.push({ on: 'broker', call: 'leave', args: [id, room] }),
     say: (id: string, request: SayRequest) => void this.log.push({ on: 'broker', call: 'say', args: [id, request] }),
+    members: (id: string, request: MembersRequest) => void this.log.push({ on: 'broker', call: 'members', args: [id, request] }),
     rooms: (): Promise<RoomSummary[]> => Promise.reject(new Error('not used')),
     room: (): Promise<RoomDetail | null> => Promise.reject(new Error('not used')),
     stats: (): Promise<ClusterStats> => Promise.reject(new Error('not used')),
@@ -53,7 +54,8 @@ beforeEach(() => {
 });
 
 const handle = (request: ClientRequest): void => handleRequest(state, rec.socket, request, rec.broker, LIMITS);
-const join = (room: string, nickname = 'ann', requestId = 1, since: number | null = null): void => handle({ type: 'join', requestId, room, nickname, since });
+const join = (room: string, nickname = 'ann', requestId = 1, since: number | null = null): void =>
+  handle({ type: 'join', protocolVersion: PROTOCOL_VERSION, requestId, room, nickname, since });
 const leave = (room: string, requestId = 2): void => handle({ type: 'leave', requestId, room });
 const say = (room: string, text: string, requestId = 3, to: string | null = null): void => handle({ type: 'say', requestId, room, text, to });
 
@@ -81,11 +83,11 @@ describe('a fresh connection state', () => {
 
 describe('local refusals send exactly one Error with the request id and call nothing on the broker', () => {
   test.each([
-    ['join', { type: 'join', requestId: 11, room: 'bad room', nickname: 'ann', since: null }],
+    ['join', { type: 'join', protocolVersion: PROTOCOL_VERSION, requestId: 11, room: 'bad room', nickname: 'ann', since: null }],
     ['leave', { type: 'leave', requestId: 12, room: '' }],
     ['say', { type: 'say', requestId: 13, room: 'a/b', text: 'hi', to: null }],
-    ['join (65 chars)', { type: 'join', requestId: 14, room: 'x'.repeat(65), nickname: 'ann', since: null }],
-    ['join (wildcard)', { type: 'join', requestId: 15, room: '#', nickname: 'ann', since: null }],
+    ['join (65 chars)', { type: 'join', protocolVersion: PROTOCOL_VERSION, requestId: 14, room: 'x'.repeat(65), nickname: 'ann', since: null }],
+    ['join (wildcard)', { type: 'join', protocolVersion: PROTOCOL_VERSION, requestId: 15, room: '#', nickname: 'ann', since: null }],
   ] as [string, ClientRequest][])('InvalidRoomName for %s, with no room in the error', (_label, request) => {
     handle(request);
     expectRefused(request.requestId, 'InvalidRoomName', null);

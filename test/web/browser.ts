@@ -1,6 +1,7 @@
 /** Headless Debian Chromium driven by playwright-core, for the web client tests. */
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { decodeClientFrame, type ClientRequest } from '../../src/protocol/index.js';
 import type { Host } from '../helpers/host.js';
 
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
@@ -22,6 +23,8 @@ export interface ChatPage {
   readonly requests: string[];
   /** Uncaught page errors and console errors (except the browser's own notes on connections that failed). */
   readonly errors: string[];
+  /** Every request the page sent on its WebSockets, decoded. */
+  readonly sent: ClientRequest[];
   readonly log: Locator;
 }
 
@@ -32,8 +35,21 @@ export async function openChat(browser: Browser, host: Host, viewport = { width:
   page.setDefaultTimeout(15_000);
   const requests: string[] = [];
   const errors: string[] = [];
+  const sent: ClientRequest[] = [];
   page.on('request', (r) => requests.push(r.url()));
-  page.on('websocket', (ws) => requests.push(ws.url()));
+  page.on('websocket', (ws) => {
+    requests.push(ws.url());
+    ws.on('framesent', (f) => {
+      if (typeof f.payload === 'string') errors.push(`text frame sent: ${f.payload}`);
+      else {
+        try {
+          sent.push(decodeClientFrame(new Uint8Array(f.payload)));
+        } catch (error) {
+          errors.push(`undecodable frame sent: ${String(error)}`);
+        }
+      }
+    });
+  });
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => {
     // The browser's own notes on connections that could not be made (host down, offline) are expected.
@@ -41,7 +57,7 @@ export async function openChat(browser: Browser, host: Host, viewport = { width:
   });
   await page.goto(host.http + path);
   await page.locator('#conn[data-state="open"]').waitFor();
-  return { context, page, requests, errors, log: page.getByRole('log') };
+  return { context, page, requests, errors, sent, log: page.getByRole('log') };
 }
 
 /** Joins `room` as `nickname` through the form and waits for the room's own join notice. */
@@ -51,6 +67,11 @@ export async function joinRoom(chat: ChatPage, nickname: string, room: string): 
   await page.getByLabel('Room', { exact: true }).fill(room);
   await page.getByRole('button', { name: 'Join' }).click();
   await chat.log.getByText(`You joined ${room} as ${nickname}.`).waitFor();
+}
+
+/** The "To" picker: a combobox finding members by name. */
+export function toPicker(chat: ChatPage): Locator {
+  return chat.page.getByRole('combobox', { name: 'To' });
 }
 
 /** Types `text` in the message box and presses Enter. */

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { TestClient } from '../helpers/client.js';
 import { startHost, type Host } from '../helpers/host.js';
-import { joinRoom, launchBrowser, messageLocator, openChat, say, waitForMessage, type ChatPage } from './browser.js';
+import { decodeClientFrame, encodeClientRequest, PROTOCOL_VERSION } from '../../src/protocol/index.js';
+import { joinRoom, launchBrowser, messageLocator, openChat, say, toPicker, waitForMessage, type ChatPage } from './browser.js';
 
 let host: Host;
 let browser: Browser;
@@ -38,6 +39,11 @@ describe('web client', () => {
     await bob.page.locator('#members button.member', { hasText: 'ann' }).waitFor();
     await bob.page.locator('#members .me', { hasText: 'bob (you)' }).waitFor();
     await ann.log.getByText('bob joined').waitFor();
+    // The whole list came with Joined and Presence: a count, no paging, no request for members.
+    await ann.page.locator('#member-count').getByText('2 people here', { exact: true }).waitFor();
+    expect(await ann.page.locator('#members-more').isHidden()).toBe(true);
+    expect(ann.sent.filter((r) => r.type === 'members')).toEqual([]);
+    expect(ann.sent.filter((r) => r.type === 'join').map((r) => r.type === 'join' && r.protocolVersion)).toEqual([PROTOCOL_VERSION]);
 
     await say(ann, 'hello from ann');
     const own = await waitForMessage(ann, 'hello from ann');
@@ -58,21 +64,75 @@ describe('web client', () => {
     await joinRoom(b, 'pb', 'secret');
     await joinRoom(c, 'pc', 'secret');
     // Pick the recipient in the member list.
-    await a.page.locator('#members button.member', { hasText: 'pb' }).click();
-    expect(await a.page.getByLabel('To').locator('option:checked').textContent()).toContain('pb');
+    const pb = a.page.locator('#members button.member', { hasText: 'pb' });
+    await pb.click();
+    expect(await toPicker(a).inputValue()).toBe('pb');
+    expect(await pb.getAttribute('aria-pressed')).toBe('true');
     await say(a, 'just between us');
     const sent = await waitForMessage(a, 'just between us');
     const received = await waitForMessage(b, 'just between us');
     expect(await sent.locator('xpath=..').getAttribute('class')).toContain('private');
     expect(await received.locator('xpath=..').getAttribute('class')).toContain('private');
     expect(await b.log.locator('.msg.private .pm').textContent()).toBe('private to you');
-    // Back to everyone with the "To" selector, then a room message as a barrier for the third person.
-    await a.page.getByLabel('To').selectOption('');
+    // Back to everyone with the "To" picker, then a room message as a barrier for the third person.
+    await a.page.getByRole('button', { name: 'Write to everyone' }).click();
+    expect(await toPicker(a).inputValue()).toBe('');
+    expect(await pb.getAttribute('aria-pressed')).toBe('false');
     await say(a, 'barrier for everyone');
     await waitForMessage(c, 'barrier for everyone');
     await waitForMessage(b, 'barrier for everyone');
     expect(await messageLocator(c, 'just between us').count()).toBe(0);
     expect(await c.log.locator('.msg.private').count()).toBe(0);
+
+    // The "To" picker by keyboard: type part of a name, arrows, Enter. Everyone else is listed, never me.
+    const to = toPicker(a);
+    await to.focus();
+    await a.page.keyboard.type('P');
+    const options = a.page.getByRole('listbox', { name: 'Matching people' }).getByRole('option');
+    await expect.poll(() => options.allTextContents()).toEqual(['pb', 'pc']);
+    expect(await to.getAttribute('aria-expanded')).toBe('true');
+    await a.page.keyboard.press('ArrowDown');
+    expect(await to.getAttribute('aria-activedescendant')).toBe(await options.nth(1).getAttribute('id'));
+    await a.page.keyboard.press('Enter');
+    expect(await to.inputValue()).toBe('pc');
+    expect(await to.getAttribute('aria-expanded')).toBe('false');
+    expect(await a.page.evaluate(() => document.activeElement?.id)).toBe('message');
+    await a.page.keyboard.type('only for pc');
+    await a.page.keyboard.press('Enter');
+    await waitForMessage(c, 'only for pc');
+    // Escape closes the list and keeps the recipient; an emptied box means everyone again.
+    await to.fill('zz');
+    await a.page.getByText('No one here by that name.').waitFor();
+    await to.press('Escape');
+    expect(await to.inputValue()).toBe('pc');
+    await to.fill('');
+    await to.press('Tab');
+    expect(await a.page.getByLabel('Message').getAttribute('placeholder')).toBe('Write a message…');
+    await say(a, 'second barrier');
+    await waitForMessage(b, 'second barrier');
+    expect(await messageLocator(b, 'only for pc').count()).toBe(0);
+    // Everyone in the room is listed, so the picker never asked the host.
+    expect(a.sent.filter((r) => r.type === 'members')).toEqual([]);
+  });
+
+  it('says plainly that the page is out of date when the host speaks another protocol version', async () => {
+    const chat = await open();
+    // Rewrite the page's joins to an older version on their way to the host.
+    await chat.page.routeWebSocket(/\/ws$/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((message) => {
+        if (typeof message === 'string') return server.send(message);
+        const request = decodeClientFrame(new Uint8Array(message));
+        server.send(Buffer.from(request.type === 'join' ? encodeClientRequest({ ...request, protocolVersion: PROTOCOL_VERSION - 1 }) : message));
+      });
+    });
+    await chat.page.reload();
+    await chat.page.locator('#conn[data-state="open"]').waitFor();
+    await chat.page.getByLabel('Nickname').fill('old-page');
+    await chat.page.getByLabel('Room', { exact: true }).fill('versions');
+    await chat.page.getByRole('button', { name: 'Join' }).click();
+    await chat.page.locator('#join-error').getByText('This page is out of date: reload it.', { exact: true }).waitFor();
+    expect(await chat.page.locator('.tab').count()).toBe(0);
   });
 
   it('renders HTML in messages as literal text and runs nothing', async () => {
@@ -200,6 +260,8 @@ describe('web client', () => {
     await u.page.locator('.room-link', { hasText: 'first-room' }).locator('.count', { hasText: '2 people' }).waitFor();
     await v.page.locator('.room-link', { hasText: 'second-room' }).click();
     await v.log.getByText('You joined second-room as vic.').waitFor();
+    // Presence comes once per 100 ms tick: a join and a leave within one tick cancel out, so let u hear of vic first.
+    await u.log.locator('.room-log[data-room="second-room"] .notice', { hasText: 'vic joined' }).waitFor({ state: 'attached' });
     // Leaving closes the tab; the other member sees the leave notice.
     await v.page.getByRole('button', { name: 'Leave second-room' }).click();
     await v.page.locator('.tab-open', { hasText: 'second-room' }).waitFor({ state: 'detached' });

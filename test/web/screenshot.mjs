@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
-import { decodeServerFrame, encodeClientRequest } from '../../dist/protocol/index.js';
+import { decodeServerFrame, encodeClientRequest, PROTOCOL_VERSION } from '../../dist/protocol/index.js';
 
 const root = new URL('../../', import.meta.url);
 const out = fileURLToPath(new URL('public/screenshot.png', root));
@@ -59,7 +59,7 @@ async function person(url) {
     return reply;
   };
   return {
-    join: (room, nickname) => request({ type: 'join', room, nickname, since: null }),
+    join: (room, nickname) => request({ type: 'join', room, nickname, since: null, protocolVersion: PROTOCOL_VERSION }),
     say: (room, text, to = null) => request({ type: 'say', room, text, to }),
     leave: (room) => request({ type: 'leave', room }),
     close: () => socket.close(1000),
@@ -111,7 +111,7 @@ try {
   await shown('lunch at 12');
   await page.locator('#members button.member', { hasText: 'bob' }).click();
   await sayInPage('Sure, see you there 👍');
-  await page.getByLabel('To').selectOption('');
+  await page.getByRole('button', { name: 'Write to everyone' }).click();
   await carol.say('lobby', 'Checklist for today:\n✅ deploy the host\n✅ web client\n⏳ screenshots');
   await shown('Checklist for today');
   await eve.leave('lobby');

@@ -1,9 +1,10 @@
-/** The client's pure rules, without a browser: links, rejoin merging, backoff. */
+/** The client's pure rules, without a browser: links, the paged member list, rejoin merging, backoff. */
 import { describe, expect, it } from 'vitest';
-import type { ChatMessage, JoinedInfo } from '../../src/protocol/index.js';
+import type { ChatMessage, JoinedInfo, MemberInfo } from '../../src/protocol/index.js';
+import { nicknameKey } from '../../src/rooms/rules.js';
 import { BACKOFF_MAX_MS, backoffDelay } from '../../src/web/connection.js';
 import { linkify } from '../../src/web/linkify.js';
-import { applyRejoin, RoomState } from '../../src/web/rooms.js';
+import { applyRejoin, foldName, MemberList, RoomState } from '../../src/web/rooms.js';
 
 const ann = { id: '1.1', name: 'ann' };
 const bob = { id: '1.2', name: 'bob' };
@@ -13,8 +14,13 @@ function msg(seq: number, text = `m${seq}`, sender = bob): ChatMessage {
 }
 
 function joined(over: Partial<JoinedInfo>): JoinedInfo {
-  return { room: 'r', you: ann, members: [ann, bob], history: [], headSeq: 0, recovered: false, epoch: 1, ...over };
+  const members = over.members ?? [ann, bob];
+  return { room: 'r', you: ann, members, history: [], headSeq: 0, recovered: false, epoch: 1, memberCount: members.length, nextAfter: '', ...over };
 }
+
+const names = (list: MemberList) => list.loaded.map((m) => m.name);
+const member = (name: string, id = `9.${name}`): MemberInfo => ({ id, name });
+const presence = (joined: MemberInfo[], left: MemberInfo[], memberCount: number) => ({ room: 'r', joined, left, memberCount });
 
 describe('linkify', () => {
   it('links http and https URLs and trims sentence punctuation', () => {
@@ -43,6 +49,55 @@ describe('linkify', () => {
         .map((s) => s.text)
         .join(''),
     ).toBe(text);
+  });
+});
+
+describe('MemberList', () => {
+  it('folds names as the host does', () => {
+    for (const name of ['Ann', 'ＡＮＮ', 'Straße', 'ΣΟΦΟΣ', 'émile', 'İstanbul']) expect(foldName(name)).toBe(nicknameKey(name));
+  });
+
+  it('keeps a complete list in the host order through presence (left first, then joined), idempotently', () => {
+    const list = new MemberList([member('ann'), member('Cleo')], 2, '');
+    let change = list.applyPresence(presence([member('bob'), member('ann')], [], 3));
+    expect(names(list)).toEqual(['ann', 'bob', 'Cleo']);
+    expect(change.joined.map((m) => m.name)).toEqual(['bob']);
+    // A repeat of what is known changes nothing and tells nothing; a leave of an unknown id is ignored.
+    change = list.applyPresence(presence([member('bob')], [member('zed')], 3));
+    expect(change).toEqual({ joined: [], left: [] });
+    // Left, then joined: the same nickname back under a new id.
+    change = list.applyPresence(presence([member('Bob', '9.new')], [member('bob')], 3));
+    expect(list.loaded).toEqual([member('ann'), member('Bob', '9.new'), member('Cleo')]);
+    expect(list.count).toBe(3);
+    expect(list.stale).toBe(false);
+  });
+
+  it('inserts only within the loaded range of a partial list; later members come with the next page', () => {
+    const list = new MemberList([member('b1'), member('b3')], 10, 'cursor');
+    const change = list.applyPresence(presence([member('b2'), member('c9'), member('a0')], [member('z9')], 11));
+    expect(names(list)).toEqual(['a0', 'b1', 'b2', 'b3']);
+    // Both the joined one beyond the range and the unknown one beyond it are real changes.
+    expect(change.joined.map((m) => m.name)).toEqual(['b2', 'c9', 'a0']);
+    expect(change.left.map((m) => m.name)).toEqual(['z9']);
+    list.addPage([member('c1'), member('c9')], '', 11);
+    expect(names(list)).toEqual(['a0', 'b1', 'b2', 'b3', 'c1', 'c9']);
+    expect(list.complete).toBe(true);
+  });
+
+  it('marks the list stale on a count-only presence and fresh again after a reload', () => {
+    const list = new MemberList([member('a')], 2000, 'x');
+    list.applyPresence(presence([], [], 2001));
+    expect(list.stale).toBe(true);
+    expect(list.count).toBe(2001);
+    expect(names(list)).toEqual(['a']);
+    list.reset([member('a'), member('b')], 2001, 'y');
+    expect(list.stale).toBe(false);
+  });
+
+  it('searches the loaded members by case-insensitive prefix', () => {
+    const list = new MemberList([member('Anna'), member('annie'), member('Bob')], 3, '');
+    expect(list.search('ANN', 10).map((m) => m.name)).toEqual(['Anna', 'annie']);
+    expect(list.search('ann', 1).map((m) => m.name)).toEqual(['Anna']);
   });
 });
 
@@ -76,6 +131,7 @@ describe('applyRejoin', () => {
     expect(r.gap).toBe(true);
     expect(r.missed.map((m) => m.seq)).toEqual([1, 2]);
     expect(r.departed).toEqual(['bob']);
+    expect(r.arrived).toEqual([]);
     expect(room.lastSeq).toBe(2);
     expect(room.accept(msg(3))).toBe(true);
     expect(room.accept(msg(3))).toBe(false);
@@ -87,6 +143,19 @@ describe('applyRejoin', () => {
     expect(r.gap).toBe(false);
     expect(r.missed.map((m) => m.seq)).toEqual([1]);
     expect(r.arrived).toEqual(['bob']);
+  });
+
+  it('tells arrivals and departures only within the part both lists cover, and none after a count-only presence', () => {
+    const partial = (ms: MemberInfo[], nextAfter: string) => joined({ members: [ann, ...ms], memberCount: 5000, nextAfter });
+    const room = new RoomState('r', 'ann', partial([member('b'), member('d'), member('k'), member('x')], 'c1'));
+    // The new first page ends at "m": "x" beyond it is not known to have left; "k" is; "m" came.
+    const r = applyRejoin(room, partial([member('c'), member('d'), member('m')], 'c2'));
+    expect(r.arrived).toEqual(['c', 'm']);
+    expect(r.departed).toEqual(['b', 'k']);
+    room.members.applyPresence(presence([], [], 5001));
+    const quiet = applyRejoin(room, partial([member('e')], 'c3'));
+    expect(quiet).toMatchObject({ arrived: [], departed: [] });
+    expect(room.members.stale).toBe(false);
   });
 });
 

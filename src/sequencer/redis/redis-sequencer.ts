@@ -10,7 +10,8 @@
  * room's channel when its first local member joins and UNSUBSCRIBEs when the last one
  * leaves; each room's RoomStream (room-stream.ts) hands the room's frames to the
  * workers in the room's order, with the Joined snapshots at their markers' places.
- * NodePresence (presence.ts) keeps the node's heartbeat and reaps dead nodes.
+ * NodeLiveness (liveness.ts) keeps the node's heartbeat and reaps dead nodes; PresenceTicker
+ * (../presence-ticker.ts) sends each room's member changes to the node's clients once per tick.
  *
  * After Redis comes back, a resync puts the node's members back (a sync script per
  * room) and repairs what its clients were told at each room's sync marker. When Redis
@@ -23,21 +24,25 @@ import {
   encodeJoined,
   encodeMemberJoined,
   encodeMemberLeft,
+  encodeMemberPage,
   encodeMessage,
   encodeMessageTemplate,
   encodeSent,
   type ErrorCodeName,
+  MEMBER_PAGE_SIZE,
   type MemberInfo,
 } from '../../protocol/index.js';
 import { RoomRegistry } from '../../rooms/registry.js';
 import { Room } from '../../rooms/room.js';
 import { nicknameKey } from '../../rooms/rules.js';
 import type { SequencerSettings } from '../in-process.js';
-import { byMembersThenName, errorFrame, publicMember, recentEntry } from '../room-views.js';
+import { PRESENCE_TICK_MS, PresenceTicker } from '../presence-ticker.js';
+import { byMembersThenName, errorFrame, pageLimit, publicMember, recentEntry } from '../room-views.js';
 import {
   newSequencerCounts,
   SequencerUnavailable,
   type JoinRequest,
+  type MembersRequest,
   type RoomDetail,
   type RoomSummary,
   type SayRequest,
@@ -45,7 +50,7 @@ import {
   type SequencerOutput,
 } from '../sequencer.js';
 import { decodeEntries, historyOf, keys, NODE_CHANNEL_PREFIX, nicknameIn, parseEnvelope, ROOM_CHANNEL_PREFIX } from './format.js';
-import { NodePresence } from './presence.js';
+import { NodeLiveness } from './liveness.js';
 import { RoomStream } from './room-stream.js';
 import { ClusterScripts } from './scripts.js';
 
@@ -94,7 +99,8 @@ export class RedisSequencer implements Sequencer {
   private readonly commands: Redis;
   private readonly subscriber: Redis;
   private readonly scripts: ClusterScripts;
-  private readonly presence: NodePresence;
+  private readonly liveness: NodeLiveness;
+  private readonly presence: PresenceTicker;
   private out: SequencerOutput | null = null;
   private readonly clusterRooms = new Map<string, ClusterRoom>();
   /** Rooms of each local connection (joined, or being joined). */
@@ -132,7 +138,14 @@ export class RedisSequencer implements Sequencer {
     this.commands = new Redis(settings.redisUrl, { ...options, enableAutoPipelining: true, connectionName: `chat-${settings.nodeId}` });
     this.subscriber = new Redis(settings.redisUrl, { ...options, connectionName: `chat-${settings.nodeId}-sub` });
     this.scripts = new ClusterScripts(this.commands, settings.nodeId);
-    this.presence = new NodePresence(settings, this.commands, (room, member, node) => this.leaveInRedis(room, member, node), log);
+    this.liveness = new NodeLiveness(settings, this.commands, (room, member, node) => this.leaveInRedis(room, member, node), log);
+    this.presence = new PresenceTicker(
+      { eventsMaxMembers: settings.presenceEventsMaxMembers, tickMs: settings.presenceTickMs ?? PRESENCE_TICK_MS },
+      (name, frame) => {
+        const room = this.clusterRooms.get(name);
+        if (room) for (const worker of room.local.workers()) this.output.publish(worker, name, frame);
+      },
+    );
     this.subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onChannelMessage(channel, message));
     for (const [name, connection] of [
       ['commands', this.commands],
@@ -150,7 +163,7 @@ export class RedisSequencer implements Sequencer {
     for (const connection of [this.commands, this.subscriber]) {
       connection.connect().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'redis not reachable yet; retrying'));
     }
-    this.timers.push(setInterval(() => void this.heartbeat(), this.presence.interval).unref());
+    this.timers.push(setInterval(() => void this.heartbeat(), this.liveness.interval).unref());
     this.timers.push(setInterval(() => void this.refreshRoomList(), ROOM_LIST_INTERVAL_MS).unref());
     this.log.info({ node: this.settings.nodeId, redis: redactUrl(this.settings.redisUrl), nodeTtlMs: this.settings.nodeTtlMs }, 'cluster node starting');
     return Promise.resolve();
@@ -160,9 +173,10 @@ export class RedisSequencer implements Sequencer {
     this.stopping = true;
     for (const timer of this.timers) clearInterval(timer);
     if (this.auditTimer) clearTimeout(this.auditTimer);
+    this.presence.stop();
     // The workers have closed every connection by now; their leaves are in flight on
     // this connection. Removing the heartbeat lets the others forget the node at once.
-    if (this.commands.status === 'ready') await this.presence.leave();
+    if (this.commands.status === 'ready') await this.liveness.leave();
     this.commands.disconnect();
     this.subscriber.disconnect();
   }
@@ -210,6 +224,8 @@ export class RedisSequencer implements Sequencer {
           since: request.since,
           sinceEpoch: request.epoch,
           joinHistory: this.settings.joinHistory,
+          // A node already following the room's channel keeps its member list from it: the join stays O(1).
+          wantMembers: room.stream.delivered === null,
         }),
       )
       .then(
@@ -223,7 +239,7 @@ export class RedisSequencer implements Sequencer {
               : refuse('AlreadyJoined', 'you are already in this room');
           }
           room.stream.replied(marker, () => {
-            room.stream.view = reply.members;
+            if (reply.members) room.stream.replaceView(reply.members);
             const holder = out.workerOf(connection);
             if (pending.cancelled || holder === undefined) {
               // Closed or left while joining: it is in Redis now, so take it out again.
@@ -233,14 +249,17 @@ export class RedisSequencer implements Sequencer {
             }
             room.local.add({ ...you, worker: holder });
             const history = historyOf(reply.entries, request.since ?? -1, reply.head, reply.recovering, this.settings.joinHistory, this.log);
+            const page = room.stream.view.page('', '', MEMBER_PAGE_SIZE);
             const frame = encodeJoined(requestId, {
               room: roomName,
               you,
-              members: [...reply.members].map(([id, name]) => ({ id, name })),
+              members: page.members,
               history: history.messages,
               headSeq: reply.head,
               recovered: history.recovered,
               epoch: reply.epoch,
+              memberCount: room.stream.view.size,
+              nextAfter: page.nextAfter,
             });
             out.joined(connection, attempt, roomName, frame);
             this.counts.joins++;
@@ -311,6 +330,24 @@ export class RedisSequencer implements Sequencer {
     });
   }
 
+  /** A page of the room's members, from this node's view of it (kept in step by the room's channel). */
+  members(connection: string, request: MembersRequest): void {
+    const out = this.output;
+    if (out.workerOf(connection) === undefined) return;
+    const room = this.clusterRooms.get(request.room);
+    const pending = room?.joining.get(connection);
+    if (pending) {
+      pending.after.push(() => this.members(connection, request));
+      return;
+    }
+    if (!room?.local.member(connection)) {
+      return out.send(connection, errorFrame(this.counts, request.requestId, 'NotJoined', 'join the room to see who is in it', request.room));
+    }
+    const { view } = room.stream;
+    const page = view.page(request.after, request.prefix, pageLimit(request.limit));
+    out.send(connection, encodeMemberPage(request.requestId, { room: room.name, members: page.members, nextAfter: page.nextAfter, memberCount: view.size }));
+  }
+
   /** Sends the pipeline of room messages; each message's reply comes to its own callback. */
   endOfBatch(): void {
     const pipeline = this.messages;
@@ -351,7 +388,7 @@ export class RedisSequencer implements Sequencer {
     const out = this.output;
     const connection = sender.id;
     const local = room.local.member(to);
-    const name = local?.name ?? room.stream.view.get(to);
+    const name = local?.name ?? room.stream.view.get(to)?.name;
     const notFound = (): void => out.send(connection, errorFrame(this.counts, requestId, 'RecipientNotFound', 'no such member in this room', room.name));
     if (name === undefined) return notFound();
     const frame = encodeMessage({ room: room.name, seq: 0, sender, to: { id: to, name }, text, timestampMs: this.now() });
@@ -426,6 +463,8 @@ export class RedisSequencer implements Sequencer {
         deliver: (frame) => {
           for (const worker of room.local.workers()) this.output.publish(worker, name, frame);
         },
+        memberJoined: (member, count) => this.presence.joined(name, member, count),
+        memberLeft: (member, count) => this.presence.left(name, member, count),
         isLocal: (id): boolean => room.local.member(id) !== undefined,
         ownMemberRemoved: () => this.resync('own member removed by another node', true),
       },
@@ -503,7 +542,7 @@ export class RedisSequencer implements Sequencer {
   }
 
   private async heartbeat(): Promise<void> {
-    await this.presence.beat(() => {
+    await this.liveness.beat(() => {
       if (!this.available) return;
       // Not in the node set although in step: the others took this node for dead (it was
       // silent past --node-ttl) and removed its members. Put them back.
@@ -535,7 +574,7 @@ export class RedisSequencer implements Sequencer {
       const node = this.settings.nodeId;
       for (const name of await this.commands.smembers(keys.nodeRooms(node))) {
         if (this.clusterRooms.get(name)?.local.size) continue;
-        await this.presence.removeMembersOf(node, name);
+        await this.liveness.removeMembersOf(node, name);
         await this.commands.srem(keys.nodeRooms(node), name);
       }
       this.available = true;
@@ -605,7 +644,7 @@ export class RedisSequencer implements Sequencer {
         },
       );
     });
-    await Promise.all(stale.map((id) => this.leaveInRedis(room.name, { id, name: stream.view.get(id) ?? '' }, this.settings.nodeId)));
+    await Promise.all(stale.map((id) => this.leaveInRedis(room.name, { id, name: stream.view.get(id)?.name ?? '' }, this.settings.nodeId)));
   }
 
   // ------------------------------------------------------------ the room list

@@ -15,14 +15,19 @@
  * it is tested with scripted envelopes.
  */
 import type { Logger } from 'pino';
-import { decodeServerFrame, encodeMemberJoined, encodeMemberLeft, ProtocolError, type ServerEvent } from '../../protocol/index.js';
+import { decodeServerFrame, type MemberInfo, ProtocolError, type ServerEvent } from '../../protocol/index.js';
+import { MemberSet } from '../../rooms/member-set.js';
 import { EnvelopeKind, type Envelope } from './format.js';
 
 export interface RoomStreamIo {
   /** The room's history from `from` to `to` (sequence numbers, inclusive) as [seq, Message frame], in order. */
   fetchRange(from: number, to: number): Promise<[number, Uint8Array][]>;
-  /** Hands a room frame to every worker with members of the room. */
+  /** Hands a room message frame to every worker with members of the room. */
   deliver(frame: Uint8Array): void;
+  /** A member joined (`count` members now): for the room's next Presence frame. */
+  memberJoined(member: MemberInfo, count: number): void;
+  /** A member left (`count` members now): for the room's next Presence frame. */
+  memberLeft(member: MemberInfo, count: number): void;
   /** Whether a member is connected to this node. */
   isLocal(id: string): boolean;
   /** Another node removed a member still connected here (it took this node for dead): put them back. */
@@ -41,8 +46,8 @@ export interface Marker {
 const EMPTY = new Uint8Array(0);
 
 export class RoomStream {
-  /** Every member of the room as this node's clients have been told (id -> nickname). */
-  view = new Map<string, string>();
+  /** Every member of the room, as this node's clients are told, in id and nickname order (for pages). */
+  view = new MemberSet();
   readonly markers = new Map<string, Marker>();
   epoch = 0;
   /** The last sequence number handed to the workers; null until the node is in step with the channel. */
@@ -60,6 +65,12 @@ export class RoomStream {
 
   get blocked(): boolean {
     return this.fetchingGap || this.waitingForReply;
+  }
+
+  /** The whole member list (from a join's reply, for a node that did not follow the room yet). */
+  replaceView(members: Map<string, string>): void {
+    this.view = new MemberSet();
+    for (const [id, name] of members) this.view.add({ id, name });
   }
 
   /** Expects the marker `token`; `abort` runs if it can never come. */
@@ -134,9 +145,19 @@ export class RoomStream {
    * yet, so members missing from Redis are removed only by a `full` sync (the audit).
    */
   repair(members: Map<string, string>, head: number, epoch: number, full: boolean): void {
-    if (full) for (const [id, name] of this.view) if (!members.has(id)) this.io.deliver(encodeMemberLeft(this.room, { id, name }));
-    for (const [id, name] of members) if (!this.view.has(id)) this.io.deliver(encodeMemberJoined(this.room, { id, name }));
-    this.view = full ? members : new Map([...this.view, ...members]);
+    if (full) {
+      for (const member of [...this.view.values()]) {
+        if (members.has(member.id)) continue;
+        this.view.remove(member.id);
+        this.io.memberLeft(member, this.view.size);
+      }
+    }
+    for (const [id, name] of members) {
+      if (this.view.get(id)?.name === name) continue;
+      const member = { id, name };
+      this.view.add(member);
+      this.io.memberJoined(member, this.view.size);
+    }
     if (this.epoch !== epoch) {
       this.epoch = epoch;
       this.delivered = head;
@@ -154,7 +175,7 @@ export class RoomStream {
     this.drain();
   }
 
-  /** A member-joined or member-left frame: kept in the view, handed to the workers. */
+  /** A member-joined or member-left frame: kept in the view, and the change goes to the room's next Presence. */
   private applyMemberFrame(frame: Uint8Array): void {
     let event: ServerEvent;
     try {
@@ -167,17 +188,18 @@ export class RoomStream {
     // A sync puts members back that this node's clients never saw leave, and a reaper may
     // remove one twice: only changes reach the clients.
     if (event.type === 'memberJoined') {
-      if (this.view.get(event.member.id) === event.member.name) return;
-      this.view.set(event.member.id, event.member.name);
+      if (this.view.get(event.member.id)?.name === event.member.name) return;
+      this.view.add(event.member);
+      this.io.memberJoined(event.member, this.view.size);
     } else if (event.type === 'memberLeft') {
       if (this.io.isLocal(event.member.id)) {
         // Still connected here: another node's reaper took this node for dead.
         this.io.ownMemberRemoved();
         return;
       }
-      if (!this.view.delete(event.member.id)) return;
-    } else return;
-    this.io.deliver(frame);
+      const member = this.view.remove(event.member.id);
+      if (member) this.io.memberLeft(member, this.view.size);
+    }
   }
 
   /** Fetches the room's messages up to `to` from its history, delivers them, then goes on with `then`. */

@@ -64,7 +64,7 @@ end
 /**
  * Adds a member, checking its nickname, and publishes member-joined tagged with
  * the join's token (its marker); returns the Joined snapshot.
- * Returns {'ok', head, epoch, members (flat HGETALL), history entries, recovering (1/0)}
+ * Returns {'ok', head, epoch, members (flat HGETALL, or empty unless asked for), history entries, recovering (1/0)}
  * or {code} with an ErrorCode name when refused.
  */
 const JOIN = `${PRELUDE}
@@ -73,6 +73,7 @@ local allRooms, nodeRooms, lastEpoch = KEYS[5], KEYS[6], KEYS[7]
 local room, memberId, node, nicknameKey, nickname = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local joinedFrame, token, channel = ARGV[6], ARGV[7], ARGV[8]
 local since, sinceEpoch, joinHistory = tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
+local wantMembers = ARGV[12] == '1'
 local owner = redis.call('HGET', nicknames, nicknameKey)
 if owner then
   if owner == memberId then return {'AlreadyJoined'} end
@@ -94,7 +95,10 @@ if since >= 0 and since <= head and (sinceEpoch == 0 or sinceEpoch == epoch) the
 elseif tonumber(joinHistory) > 0 then
   entries = redis.call('XREVRANGE', history, '+', '-', 'COUNT', joinHistory)
 end
-return {'ok', head, epoch, redis.call('HGETALL', members), entries, recovering}
+-- The member list only for a node not yet in step with the room: the others keep theirs from the channel.
+local list = {}
+if wantMembers then list = redis.call('HGETALL', members) end
+return {'ok', head, epoch, list, entries, recovering}
 `;
 
 /**
@@ -238,8 +242,8 @@ export type JoinReply =
       /** The room's sequence number when the member was added. */
       readonly head: number;
       readonly epoch: number;
-      /** Every member, the joiner included (id -> nickname). */
-      readonly members: Map<string, string>;
+      /** Every member, the joiner included (id -> nickname); null unless `wantMembers`. */
+      readonly members: Map<string, string> | null;
       /** After `since` when recovering, else the most recent ones, newest first. */
       readonly entries: HistoryEntry[];
       readonly recovering: boolean;
@@ -288,6 +292,8 @@ export class ClusterScripts {
     since: number | null;
     sinceEpoch: number;
     joinHistory: number;
+    /** The whole member list (O(members)): only for a node that does not follow the room's channel yet. */
+    wantMembers: boolean;
   }): Promise<JoinReply> {
     const { room, member } = args;
     const reply = (await this.redis.chatJoinBuffer(
@@ -303,11 +309,12 @@ export class ClusterScripts {
       args.since ?? -1,
       args.sinceEpoch,
       args.joinHistory,
+      args.wantMembers ? '1' : '0',
     )) as [Buffer, ...unknown[]];
     const status = reply[0].toString();
     if (status !== 'ok') return { ok: false, refused: status === 'NicknameTaken' ? 'NicknameTaken' : 'AlreadyJoined' };
     const [, head, epoch, members, entries, recovering] = reply as [Buffer, number, number, Buffer[], HistoryEntry[], number];
-    return { ok: true, head, epoch, members: memberMap(members), entries, recovering: recovering === 1 };
+    return { ok: true, head, epoch, members: args.wantMembers ? memberMap(members) : null, entries, recovering: recovering === 1 };
   }
 
   /** Queued on `pipeline` (a worker batch's messages go out together); `done` gets the seq, or -1 when the room is not in Redis. */

@@ -92,6 +92,8 @@ const uint =
   (v) =>
     typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max;
 const u16 = uint(0xffff);
+/** A join's protocol version: 0 on the wire decodes as 1, so never 0. */
+const version: Check = (v) => u16(v) && v !== 0;
 const u32 = uint(MAX_U32);
 const u53 = uint(Number.MAX_SAFE_INTEGER);
 const nullable =
@@ -99,15 +101,17 @@ const nullable =
   (v) =>
     v === null || inner(v);
 const member: Check = (v) => hasShape(v, { id: str, name: str });
+const members: Check = (v) => Array.isArray(v) && v.every(member);
 const errorCode: Check = (v) => typeof v === 'string' && Number.isNaN(Number(v)) && v in ErrorCode;
 const messageFields = { room: str, seq: u53, sender: member, to: nullable(member), text: str, timestampMs: u53 };
 
 /** Keys each type must have; `optional` keys may be absent but are checked when present. */
 const SHAPES: Record<Direction, Record<string, { fields: Record<string, Check>; optional?: Record<string, Check> }>> = {
   client: {
-    join: { fields: { requestId: u32, room: str, nickname: str, since: nullable(u53) }, optional: { epoch: u53, token: str } },
+    join: { fields: { requestId: u32, room: str, nickname: str, since: nullable(u53), protocolVersion: version }, optional: { epoch: u53, token: str } },
     leave: { fields: { requestId: u32, room: str } },
     say: { fields: { requestId: u32, room: str, text: str, to: nullable(str) } },
+    members: { fields: { requestId: u32, room: str, after: str, prefix: str, limit: u16 } },
   },
   server: {
     welcome: { fields: { connectionId: str, protocolVersion: u16, maxFrameBytes: u32, maxRooms: u16, maxTextChars: u16, idleTimeoutSeconds: u16 } },
@@ -116,11 +120,13 @@ const SHAPES: Record<Direction, Record<string, { fields: Record<string, Check>; 
         requestId: u32,
         room: str,
         you: member,
-        members: (v) => Array.isArray(v) && v.every(member),
+        members,
         history: (v) => Array.isArray(v) && v.every((m) => hasShape(m, messageFields)),
         headSeq: u53,
         recovered: bool,
         epoch: u53,
+        memberCount: u32,
+        nextAfter: str,
       },
     },
     memberJoined: { fields: { room: str, member } },
@@ -129,6 +135,8 @@ const SHAPES: Record<Direction, Record<string, { fields: Record<string, Check>; 
     left: { fields: { requestId: u32, room: str } },
     sent: { fields: { requestId: u32, room: str, seq: u53 } },
     error: { fields: { requestId: u32, code: errorCode, message: str, room: nullable(str), temporary: bool } },
+    memberPage: { fields: { requestId: u32, room: str, members, nextAfter: str, memberCount: u32 } },
+    presence: { fields: { room: str, joined: members, left: members, memberCount: u32 } },
   },
 };
 

@@ -17,7 +17,9 @@ import {
   ErrorCode,
   type ErrorCodeName,
   MAX_VECTOR_LENGTH,
+  MEMBER_PAGE_SIZE,
   type MemberInfo,
+  PROTOCOL_VERSION,
   SERVER_FRAME,
   type ServerEvent,
   encodeClientRequest,
@@ -26,7 +28,9 @@ import {
   encodeLeft,
   encodeMemberJoined,
   encodeMemberLeft,
+  encodeMemberPage,
   encodeMessage,
+  encodePresence,
   encodeSent,
   encodeWelcome,
 } from '../../../src/protocol/index.js';
@@ -72,6 +76,7 @@ export type Direction = 'client' | 'server';
 export interface ValidFrame {
   readonly name: string;
   readonly direction: Direction;
+  /** What the frame decodes to (its bytes may encode another value that decodes to it: see EDGE_CLIENT_WIRE). */
   readonly value: ClientRequest | ServerEvent;
   readonly bytes: Uint8Array;
   readonly layout: Layout;
@@ -103,10 +108,37 @@ function randomRequestId(rng: Rng): number {
   return rng.bool(0.2) ? rng.pick([0, 1, 2 ** 31, MAX_U32]) : rng.u32();
 }
 
+function randomMembers(rng: Rng, max: number): MemberInfo[] {
+  return Array.from({ length: rng.int(max + 1) }, () => randomMember(rng));
+}
+
+/** A member count: often the length of the list it goes with, else any u32 (the list may be a page or empty). */
+function randomMemberCount(rng: Rng, listed: number): number {
+  return rng.bool(0.3) ? listed : rng.bool(0.2) ? rng.pick([0, 1, MEMBER_PAGE_SIZE, MAX_U32]) : rng.u32();
+}
+
+/** A paging cursor: often empty (no more pages / from the start). */
+function randomCursor(rng: Rng): string {
+  return rng.bool(0.4) ? '' : rng.text(10);
+}
+
+/**
+ * A protocol version as a join carries it: never 0, which is what a protocol 1 client
+ * leaves on the wire and decodes as 1 (EDGE_CLIENT_WIRE has that case).
+ */
+function randomProtocolVersion(rng: Rng): number {
+  return rng.bool(0.5) ? rng.pick([1, PROTOCOL_VERSION, PROTOCOL_VERSION + 1, 0x7fff, 0x8000, 0xffff]) : rng.range(1, 0xffff);
+}
+
+/** A Members limit: 0 (the host's page size), around the page size, or any u16. */
+function randomLimit(rng: Rng): number {
+  return rng.bool(0.5) ? rng.pick([0, 1, MEMBER_PAGE_SIZE - 1, MEMBER_PAGE_SIZE, MEMBER_PAGE_SIZE + 1, 0x7fff, 0x8000, 0xffff]) : rng.int(0x10000);
+}
+
 /** A random request in the form decodeClientFrame returns it (epoch and token only when set). */
 export function randomClientRequest(rng: Rng): ClientRequest {
   const requestId = randomRequestId(rng);
-  switch (rng.int(3)) {
+  switch (rng.int(CLIENT_BODY_TYPES)) {
     case 0: {
       const since = rng.bool() ? null : rng.safeInt();
       const epoch = since !== null && rng.bool() ? rng.safeInt() : 0;
@@ -119,12 +151,15 @@ export function randomClientRequest(rng: Rng): ClientRequest {
         since,
         ...(epoch !== 0 ? { epoch } : {}),
         ...(token ? { token } : {}),
+        protocolVersion: randomProtocolVersion(rng),
       };
     }
     case 1:
       return { type: 'leave', requestId, room: rng.text(8) };
-    default:
+    case 2:
       return { type: 'say', requestId, room: rng.text(8), text: rng.text(40), to: rng.bool() ? null : rng.text(6) };
+    default:
+      return { type: 'members', requestId, room: rng.text(8), after: randomCursor(rng), prefix: rng.bool(0.5) ? '' : rng.text(4), limit: randomLimit(rng) };
   }
 }
 
@@ -141,18 +176,22 @@ export function randomServerEvent(rng: Rng): ServerEvent {
         maxTextChars: rng.int(0x10000),
         idleTimeoutSeconds: rng.int(0x10000),
       };
-    case 1:
+    case 1: {
+      const members = randomMembers(rng, 3);
       return {
         type: 'joined',
         requestId,
         room: rng.text(8),
         you: randomMember(rng),
-        members: Array.from({ length: rng.int(4) }, () => randomMember(rng)),
+        members,
         history: Array.from({ length: rng.int(4) }, () => randomMessage(rng)),
         headSeq: rng.safeInt(),
         recovered: rng.bool(),
         epoch: rng.safeInt(),
+        memberCount: randomMemberCount(rng, members.length),
+        nextAfter: randomCursor(rng),
       };
+    }
     case 2:
       return { type: 'memberJoined', room: rng.text(8), member: randomMember(rng) };
     case 3:
@@ -163,7 +202,7 @@ export function randomServerEvent(rng: Rng): ServerEvent {
       return { type: 'left', requestId, room: rng.text(8) };
     case 6:
       return { type: 'sent', requestId, room: rng.text(8), seq: rng.safeInt() };
-    default:
+    case 7:
       return {
         type: 'error',
         requestId,
@@ -172,6 +211,16 @@ export function randomServerEvent(rng: Rng): ServerEvent {
         room: rng.bool() ? null : rng.text(8),
         temporary: rng.bool(),
       };
+    case 8: {
+      const members = randomMembers(rng, 4);
+      return { type: 'memberPage', requestId, room: rng.text(8), members, nextAfter: randomCursor(rng), memberCount: randomMemberCount(rng, members.length) };
+    }
+    default: {
+      // Often both lists empty: a room over the host's presence-events limit, where only the count changes.
+      const joined = rng.bool(0.25) ? [] : randomMembers(rng, 4);
+      const left = rng.bool(0.25) ? [] : randomMembers(rng, 4);
+      return { type: 'presence', room: rng.text(8), joined, left, memberCount: randomMemberCount(rng, joined.length) };
+    }
   }
 }
 
@@ -193,6 +242,10 @@ export function encodeServerEvent(event: ServerEvent): Uint8Array {
       return encodeSent(event.requestId, event.room, event.seq);
     case 'error':
       return encodeError(event.requestId, event.code, event.message, event.room, event.temporary);
+    case 'memberPage':
+      return encodeMemberPage(event.requestId, event);
+    case 'presence':
+      return encodePresence(event);
   }
 }
 
@@ -202,22 +255,51 @@ export function encodeValue(direction: Direction, value: ClientRequest | ServerE
 
 const alice: MemberInfo = { id: 'c-alice-1', name: 'alice' };
 const bob: MemberInfo = { id: 'c-bob-2', name: 'bob' };
+const carol: MemberInfo = { id: 'c-carol-3', name: 'Carol 🎉' };
 const chat: ChatMessage = { room: 'lobby', seq: 41, sender: alice, to: null, text: 'hello room', timestampMs: 1_732_612_345_678 };
+const v = PROTOCOL_VERSION;
 
 /** Hand-picked values at the edges: empty strings, maximum numbers, every optional field present and absent. */
 const EDGE_CLIENT: readonly [string, ClientRequest][] = [
-  ['join since null', { type: 'join', requestId: 1, room: 'lobby', nickname: 'alice', since: null }],
-  ['join since 0', { type: 'join', requestId: 0, room: '', nickname: '', since: 0 }],
+  ['join since null', { type: 'join', requestId: 1, room: 'lobby', nickname: 'alice', since: null, protocolVersion: v }],
+  ['join since 0', { type: 'join', requestId: 0, room: '', nickname: '', since: 0, protocolVersion: v }],
   [
     'join epoch token',
-    { type: 'join', requestId: MAX_U32, room: 'r', nickname: 'n', since: Number.MAX_SAFE_INTEGER, epoch: Number.MAX_SAFE_INTEGER, token: 't.o.k' },
+    {
+      type: 'join',
+      requestId: MAX_U32,
+      room: 'r',
+      nickname: 'n',
+      since: Number.MAX_SAFE_INTEGER,
+      epoch: Number.MAX_SAFE_INTEGER,
+      token: 't.o.k',
+      protocolVersion: 0xffff,
+    },
   ],
+  ['join protocol 1 said', { type: 'join', requestId: 2, room: 'lobby', nickname: 'old', since: 7, protocolVersion: 1 }],
   ['leave', { type: 'leave', requestId: 4, room: 'lobby' }],
   ['say to room', { type: 'say', requestId: 5, room: 'lobby', text: 'hi all', to: null }],
   ['say private', { type: 'say', requestId: 2 ** 31, room: 'lobby', text: '你好 👋🏽 e\u0301', to: '' }],
+  ['members first page', { type: 'members', requestId: 0, room: '', after: '', prefix: '', limit: 0 }],
+  ['members next page', { type: 'members', requestId: MAX_U32, room: 'lobby', after: 'bob', prefix: 'Ca', limit: MEMBER_PAGE_SIZE }],
+  ['members maxed', { type: 'members', requestId: 9, room: 'lobby', after: 'carol 🎉', prefix: '你', limit: 0xffff }],
 ];
+
+/**
+ * Frames whose bytes are the encoding of another value than the one they decode to:
+ * [name, encoded, decoded]. A protocol 1 client leaves Join.protocol_version out
+ * (0, the default, is not written), which decodes as 1.
+ */
+const EDGE_CLIENT_WIRE: readonly [string, ClientRequest, ClientRequest][] = [
+  [
+    'join protocol 1 unsaid (0 on the wire)',
+    { type: 'join', requestId: 3, room: 'lobby', nickname: 'old', since: null, protocolVersion: 0 },
+    { type: 'join', requestId: 3, room: 'lobby', nickname: 'old', since: null, protocolVersion: 1 },
+  ],
+];
+
 const EDGE_SERVER: readonly [string, ServerEvent][] = [
-  ['welcome', { type: 'welcome', connectionId: '1.a', protocolVersion: 1, maxFrameBytes: 16384, maxRooms: 16, maxTextChars: 2000, idleTimeoutSeconds: 120 }],
+  ['welcome', { type: 'welcome', connectionId: '1.a', protocolVersion: v, maxFrameBytes: 16384, maxRooms: 16, maxTextChars: 2000, idleTimeoutSeconds: 120 }],
   [
     'welcome maxed',
     { type: 'welcome', connectionId: '', protocolVersion: 0xffff, maxFrameBytes: MAX_U32, maxRooms: 0xffff, maxTextChars: 0xffff, idleTimeoutSeconds: 0xffff },
@@ -234,9 +316,42 @@ const EDGE_SERVER: readonly [string, ServerEvent][] = [
       headSeq: 42,
       recovered: true,
       epoch: 1_795_686_000_000_000,
+      memberCount: 2,
+      nextAfter: '',
     },
   ],
-  ['joined empty', { type: 'joined', requestId: 0, room: '', you: { id: '', name: '' }, members: [], history: [], headSeq: 0, recovered: false, epoch: 0 }],
+  [
+    'joined first page of many',
+    {
+      type: 'joined',
+      requestId: MAX_U32,
+      room: 'big',
+      you: carol,
+      members: [alice, bob, carol],
+      history: [],
+      headSeq: Number.MAX_SAFE_INTEGER,
+      recovered: false,
+      epoch: 1,
+      memberCount: MAX_U32,
+      nextAfter: 'carol 🎉',
+    },
+  ],
+  [
+    'joined empty',
+    {
+      type: 'joined',
+      requestId: 0,
+      room: '',
+      you: { id: '', name: '' },
+      members: [],
+      history: [],
+      headSeq: 0,
+      recovered: false,
+      epoch: 0,
+      memberCount: 0,
+      nextAfter: '',
+    },
+  ],
   ['memberJoined', { type: 'memberJoined', room: 'lobby', member: bob }],
   ['memberLeft', { type: 'memberLeft', room: 'lobby', member: alice }],
   ['message private', { type: 'message', ...chat, seq: 0, to: bob }],
@@ -244,10 +359,19 @@ const EDGE_SERVER: readonly [string, ServerEvent][] = [
   ['sent', { type: 'sent', requestId: MAX_U32, room: 'lobby', seq: Number.MAX_SAFE_INTEGER }],
   ['error', { type: 'error', requestId: 10, code: 'RateLimited', message: 'slow down', room: 'lobby', temporary: true }],
   ['error no room', { type: 'error', requestId: 0, code: 'Unknown', message: '', room: null, temporary: false }],
+  ['error unsupported version', { type: 'error', requestId: 11, code: 'UnsupportedVersion', message: 'speak 2', room: 'lobby', temporary: false }],
+  ['memberPage empty', { type: 'memberPage', requestId: 0, room: '', members: [], nextAfter: '', memberCount: 0 }],
+  [
+    'memberPage more follow',
+    { type: 'memberPage', requestId: MAX_U32, room: 'lobby', members: [alice, bob, carol], nextAfter: 'carol 🎉', memberCount: MAX_U32 },
+  ],
+  ['presence count only', { type: 'presence', room: 'big', joined: [], left: [], memberCount: 5000 }],
+  ['presence joined', { type: 'presence', room: 'lobby', joined: [alice, carol], left: [], memberCount: 3 }],
+  ['presence left', { type: 'presence', room: 'lobby', joined: [], left: [bob], memberCount: 0 }],
+  ['presence both', { type: 'presence', room: '', joined: [carol], left: [alice, bob], memberCount: MAX_U32 }],
 ];
 
-function validFrame(name: string, direction: Direction, value: ClientRequest | ServerEvent): ValidFrame {
-  const bytes = encodeValue(direction, value);
+function validFrame(name: string, direction: Direction, value: ClientRequest | ServerEvent, bytes = encodeValue(direction, value)): ValidFrame {
   return { name, direction, value, bytes, layout: layoutOf(bytes, direction === 'client' ? CLIENT_FRAME : SERVER_FRAME) };
 }
 
@@ -569,6 +693,7 @@ export class Corpus {
     const rng = new Rng(streamSeed(seed, -1));
     const frames: ValidFrame[] = [];
     for (const [name, value] of EDGE_CLIENT) frames.push(validFrame(`client ${name}`, 'client', value));
+    for (const [name, wire, value] of EDGE_CLIENT_WIRE) frames.push(validFrame(`client ${name}`, 'client', value, encodeValue('client', wire)));
     for (const [name, value] of EDGE_SERVER) frames.push(validFrame(`server ${name}`, 'server', value));
     for (let i = 0; i < 48; i++) {
       frames.push(validFrame(`random client ${i}`, 'client', randomClientRequest(rng)));

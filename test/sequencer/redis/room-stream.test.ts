@@ -5,7 +5,7 @@
  * fills is played out exactly.
  */
 import { describe, expect, test } from 'vitest';
-import { decodeServerFrame, encodeMemberJoined, encodeMemberLeft, encodeMessage, type ServerEvent } from '../../../src/protocol/index.js';
+import { decodeServerFrame, encodeMemberJoined, encodeMemberLeft, encodeMessage, type MemberInfo, type ServerEvent } from '../../../src/protocol/index.js';
 import { type Envelope, EnvelopeKind } from '../../../src/sequencer/redis/format.js';
 import { RoomStream, type RoomStreamIo } from '../../../src/sequencer/redis/room-stream.js';
 import { silentLog } from '../harness.js';
@@ -56,6 +56,14 @@ class FakeIo implements RoomStreamIo {
     });
   }
 
+  memberJoined(member: MemberInfo, count: number): void {
+    this.steps.push(`joined ${member.name} (${count})`);
+  }
+
+  memberLeft(member: MemberInfo, count: number): void {
+    this.steps.push(`left ${member.name} (${count})`);
+  }
+
   deliver(frame: Uint8Array): void {
     this.steps.push(describe_(decodeServerFrame(frame)));
   }
@@ -87,6 +95,9 @@ function describe_(event: ServerEvent): Step {
   }
 }
 
+/** The ids in the stream's view of the room's members. */
+const ids = (stream: RoomStream): string[] => [...stream.view.values()].map((m) => m.id);
+
 /** Lets promise callbacks (a fetch's answer) run. */
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -101,7 +112,7 @@ function inStep(head: number): { stream: RoomStream; io: FakeIo } {
     io.steps.push('apply join-1');
   });
   stream.receive(joinedEnvelope(ann, head, 'join-1'));
-  expect(io.take()).toEqual(['joined ann', 'apply join-1']);
+  expect(io.take()).toEqual(['joined ann (1)', 'apply join-1']);
   expect(stream.delivered).toBe(head);
   return { stream, io };
 }
@@ -117,7 +128,7 @@ describe('getting in step', () => {
     expect(stream.delivered).toBeNull();
     stream.replied(marker, () => io.steps.push('apply'));
     stream.receive(joinedEnvelope(ann, 4, 'join-1'));
-    expect(io.take()).toEqual(['joined ann', 'apply']);
+    expect(io.take()).toEqual(['joined ann (1)', 'apply']);
     expect([stream.delivered, stream.epoch]).toEqual([4, EPOCH]);
     stream.receive(message(5));
     expect(io.take()).toEqual(['message 5']);
@@ -151,7 +162,7 @@ describe('room messages', () => {
     expect(io.take()).toEqual([]);
     io.fetches[0]!.resolve([6, 7]);
     await tick();
-    expect(io.take()).toEqual(['message 6', 'message 7', 'message 8', 'message 9', 'joined cat']);
+    expect(io.take()).toEqual(['message 6', 'message 7', 'message 8', 'message 9', 'joined cat (2)']);
     expect(stream.blocked).toBe(false);
     expect(stream.delivered).toBe(9);
   });
@@ -190,7 +201,7 @@ describe('room messages', () => {
     expect(io.fetches.map((f) => [f.from, f.to])).toEqual([[6, 7]]);
     io.fetches[0]!.resolve([6, 7]);
     await tick();
-    expect(io.take()).toEqual(['message 6', 'message 7', 'joined cat']);
+    expect(io.take()).toEqual(['message 6', 'message 7', 'joined cat (2)']);
   });
 
   test('a failed fetch drops what waits and aborts every marker (the sync after Redis returns repairs the room)', async () => {
@@ -214,10 +225,10 @@ describe('markers', () => {
     expect(stream.blocked).toBe(true);
     stream.receive(message(6));
     stream.receive(leftEnvelope(bob, 6));
-    expect(io.take()).toEqual(['joined cat']);
-    stream.view.set(bob.id, bob.name);
+    expect(io.take()).toEqual(['joined cat (2)']);
+    stream.view.add(bob);
     stream.replied(marker, () => io.steps.push('apply join-2'));
-    expect(io.take()).toEqual(['apply join-2', 'message 6', 'left bob']);
+    expect(io.take()).toEqual(['apply join-2', 'message 6', 'left bob (2)']);
     expect(stream.blocked).toBe(false);
   });
 
@@ -229,7 +240,7 @@ describe('markers', () => {
     stream.receive(message(6));
     stream.receive(joinedEnvelope(cat, 6, 'join-2'));
     stream.receive(message(7));
-    expect(io.take()).toEqual(['message 6', 'joined cat', 'apply join-2', 'message 7']);
+    expect(io.take()).toEqual(['message 6', 'joined cat (2)', 'apply join-2', 'message 7']);
   });
 
   test('a reply that failed while the stream waits at the marker: the stream goes on without applying anything', () => {
@@ -238,7 +249,7 @@ describe('markers', () => {
     stream.receive(joinedEnvelope(cat, 5, 'join-2'));
     stream.receive(message(6));
     stream.replyFailed(marker);
-    expect(io.take()).toEqual(['joined cat', 'message 6']);
+    expect(io.take()).toEqual(['joined cat (2)', 'message 6']);
   });
 
   test('a reply that failed before its marker came changes nothing', () => {
@@ -275,23 +286,23 @@ describe('markers', () => {
 describe('member events', () => {
   test('only changes reach the clients: a join already known is not repeated, a leave of someone unknown is dropped', () => {
     const { stream, io } = inStep(5);
-    stream.view.set(ann.id, ann.name);
+    stream.view.add(ann);
     stream.receive(joinedEnvelope(ann, 5)); // a sync putting back someone the clients never saw leave
     stream.receive(leftEnvelope(cat, 5)); // a second reaper
     stream.receive(joinedEnvelope(cat, 5));
     stream.receive(leftEnvelope(cat, 5));
-    expect(io.take()).toEqual(['joined cat', 'left cat']);
-    expect([...stream.view.keys()]).toEqual([ann.id]);
+    expect(io.take()).toEqual(['joined cat (2)', 'left cat (1)']);
+    expect(ids(stream)).toEqual([ann.id]);
   });
 
   test('a leave of a member still connected here is not delivered: the node was taken for dead', () => {
     const { stream, io } = inStep(5);
     io.local.add(ann.id);
-    stream.view.set(ann.id, ann.name);
+    stream.view.add(ann);
     stream.receive(leftEnvelope(ann, 5));
     expect(io.take()).toEqual([]);
     expect(io.ownMemberRemovedCalls).toBe(1);
-    expect(stream.view.get(ann.id)).toBe(ann.name);
+    expect(stream.view.get(ann.id)?.name).toBe(ann.name);
   });
 });
 
@@ -308,7 +319,7 @@ describe('epochs', () => {
     const { stream, io } = inStep(10);
     stream.receive(joinedEnvelope(cat, 3, '', EPOCH + 5));
     stream.receive(message(4, EPOCH + 5));
-    expect(io.take()).toEqual(['joined cat', 'message 4']);
+    expect(io.take()).toEqual(['joined cat (2)', 'message 4']);
   });
 
   test('epoch 0 (unknown) is not a change', () => {
@@ -324,18 +335,18 @@ describe('repair at a sync marker', () => {
 
   test('members the clients have not seen are announced; a first sync keeps the ones Redis lacks', () => {
     const { stream, io } = inStep(5);
-    stream.view = members(ann, bob);
+    stream.replaceView(members(ann, bob));
     stream.repair(members(ann, cat), 5, EPOCH, false);
-    expect(io.take()).toEqual(['joined cat']);
-    expect([...stream.view.keys()].sort()).toEqual([ann.id, bob.id, cat.id].sort());
+    expect(io.take()).toEqual(['joined cat (3)']);
+    expect(ids(stream).sort()).toEqual([ann.id, bob.id, cat.id].sort());
   });
 
   test('a full sync (the audit) also announces who left', () => {
     const { stream, io } = inStep(5);
-    stream.view = members(ann, bob);
+    stream.replaceView(members(ann, bob));
     stream.repair(members(ann, cat), 5, EPOCH, true);
-    expect(io.take()).toEqual(['left bob', 'joined cat']);
-    expect([...stream.view.keys()]).toEqual([ann.id, cat.id]);
+    expect(io.take()).toEqual(['left bob (1)', 'joined cat (2)']);
+    expect(ids(stream)).toEqual([ann.id, cat.id]);
   });
 
   test('messages sequenced while the node was away are fetched before what follows the marker', async () => {

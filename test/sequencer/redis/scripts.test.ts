@@ -67,7 +67,7 @@ function envelopeOf(message: Buffer): Envelope & { event: ServerEvent | null } {
 }
 
 /** A join by node n1, or by n2 for a member whose id starts with n2. */
-function join(member: MemberInfo, opts: { token?: string; since?: number | null; sinceEpoch?: number; room?: string } = {}) {
+function join(member: MemberInfo, opts: { token?: string; since?: number | null; sinceEpoch?: number; room?: string; wantMembers?: boolean } = {}) {
   const room = opts.room ?? 'lobby';
   return (member.id.startsWith('n2:') ? scripts2 : scripts).join({
     room,
@@ -78,6 +78,7 @@ function join(member: MemberInfo, opts: { token?: string; since?: number | null;
     since: opts.since ?? null,
     sinceEpoch: opts.sinceEpoch ?? 0,
     joinHistory: 2,
+    wantMembers: opts.wantMembers ?? true,
   });
 }
 
@@ -98,7 +99,7 @@ describe('join', () => {
     if (!reply.ok) return;
     expect(reply.head).toBe(0);
     expect(reply.epoch).toBeGreaterThan(0);
-    expect([...reply.members]).toEqual([[ann.id, ann.name]]);
+    expect([...(reply.members ?? [])]).toEqual([[ann.id, ann.name]]);
     expect(reply.recovering).toBe(false);
     const [only] = await published(1);
     expect(only!.channel).toBe(keys.roomChannel('lobby'));
@@ -112,6 +113,14 @@ describe('join', () => {
     expect(await redis.hget(keys.members('lobby'), ann.id)).toBe(`n1\t${nicknameKey('Ann')}\tAnn`);
     expect(await redis.sismember(keys.rooms, 'lobby')).toBe(1);
     expect(await redis.sismember(keys.nodeRooms('n1'), 'lobby')).toBe(1);
+  });
+
+  test('the member list only when asked for (a node already following the room keeps its own)', async () => {
+    await join(ann);
+    const reply = await join(bob, { token: 'n2:t', wantMembers: false });
+    expect(reply).toMatchObject({ ok: true, members: null });
+    const full = await join({ id: 'n1:3', name: 'cat' }, { wantMembers: true });
+    expect(full.ok && [...(full.members?.keys() ?? [])].sort()).toEqual(['n1:1', 'n1:3', 'n2:1']);
   });
 
   test('refuses a nickname taken in any case, and a second join of the same member, publishing nothing', async () => {

@@ -2,6 +2,7 @@
 
 import { Join } from '../../chat/wire/join.js';
 import { Leave } from '../../chat/wire/leave.js';
+import { Members } from '../../chat/wire/members.js';
 import { Say } from '../../chat/wire/say.js';
 
 
@@ -9,32 +10,35 @@ export enum ClientBody {
   NONE = 0,
   Join = 1,
   Leave = 2,
-  Say = 3
+  Say = 3,
+  Members = 4
 }
 
 export function unionToClientBody(
   type: ClientBody,
-  accessor: (obj:Join|Leave|Say) => Join|Leave|Say|null
-): Join|Leave|Say|null {
+  accessor: (obj:Join|Leave|Members|Say) => Join|Leave|Members|Say|null
+): Join|Leave|Members|Say|null {
   switch(ClientBody[type]) {
     case 'NONE': return null; 
     case 'Join': return accessor(new Join())! as Join;
     case 'Leave': return accessor(new Leave())! as Leave;
     case 'Say': return accessor(new Say())! as Say;
+    case 'Members': return accessor(new Members())! as Members;
     default: return null;
   }
 }
 
 export function unionListToClientBody(
   type: ClientBody, 
-  accessor: (index: number, obj:Join|Leave|Say) => Join|Leave|Say|null, 
+  accessor: (index: number, obj:Join|Leave|Members|Say) => Join|Leave|Members|Say|null, 
   index: number
-): Join|Leave|Say|null {
+): Join|Leave|Members|Say|null {
   switch(ClientBody[type]) {
     case 'NONE': return null; 
     case 'Join': return accessor(index, new Join())! as Join;
     case 'Leave': return accessor(index, new Leave())! as Leave;
     case 'Say': return accessor(index, new Say())! as Say;
+    case 'Members': return accessor(index, new Members())! as Members;
     default: return null;
   }
 }

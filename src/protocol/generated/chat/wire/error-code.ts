@@ -16,5 +16,6 @@ export enum ErrorCode {
   RateLimited = 9,
   Unavailable = 10,
   Internal = 11,
-  Unauthorized = 12
+  Unauthorized = 12,
+  UnsupportedVersion = 13
 }

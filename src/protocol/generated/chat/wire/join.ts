@@ -57,8 +57,17 @@ token(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+/**
+ * The protocol version the client speaks (PROTOCOL_VERSION); absent (0): 1.
+ * A host refuses a join in another version with UnsupportedVersion.
+ */
+protocolVersion():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readUint16(this.bb_pos + offset) : 0;
+}
+
 static startJoin(builder:flatbuffers.Builder) {
-  builder.startObject(4);
+  builder.startObject(5);
 }
 
 static addRoom(builder:flatbuffers.Builder, roomOffset:flatbuffers.Offset) {
@@ -75,6 +84,10 @@ static addSince(builder:flatbuffers.Builder, sinceOffset:flatbuffers.Offset) {
 
 static addToken(builder:flatbuffers.Builder, tokenOffset:flatbuffers.Offset) {
   builder.addFieldOffset(3, tokenOffset, 0);
+}
+
+static addProtocolVersion(builder:flatbuffers.Builder, protocolVersion:number) {
+  builder.addFieldInt16(4, protocolVersion, 0);
 }
 
 static endJoin(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -8,6 +8,8 @@ import { Message } from '../../chat/wire/message.js';
 
 /**
  * The reply to Join: who is there, recent history, and the room's head.
+ * `members` is the first page of the room's members (as MemberPage gives it);
+ * `member_count` is how many there are in all.
  */
 export class Joined {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -80,8 +82,24 @@ epoch():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+memberCount():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+/**
+ * Not empty when there are more members than in `members`: send it as
+ * Members.after for the next page.
+ */
+nextAfter():string|null
+nextAfter(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+nextAfter(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startJoined(builder:flatbuffers.Builder) {
-  builder.startObject(7);
+  builder.startObject(9);
 }
 
 static addRoom(builder:flatbuffers.Builder, roomOffset:flatbuffers.Offset) {
@@ -134,6 +152,14 @@ static addRecovered(builder:flatbuffers.Builder, recovered:boolean) {
 
 static addEpoch(builder:flatbuffers.Builder, epoch:bigint) {
   builder.addFieldInt64(6, epoch, BigInt('0'));
+}
+
+static addMemberCount(builder:flatbuffers.Builder, memberCount:number) {
+  builder.addFieldInt32(7, memberCount, 0);
+}
+
+static addNextAfter(builder:flatbuffers.Builder, nextAfterOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(8, nextAfterOffset, 0);
 }
 
 static endJoined(builder:flatbuffers.Builder):flatbuffers.Offset {

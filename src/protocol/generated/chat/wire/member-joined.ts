@@ -5,6 +5,10 @@ import * as flatbuffers from 'flatbuffers';
 import { Member } from '../../chat/wire/member.js';
 
 
+/**
+ * Not sent to clients since protocol 2 (Presence replaces them); kept for the
+ * union's numbering, and between the nodes of a cluster.
+ */
 export class MemberJoined {
   bb: flatbuffers.ByteBuffer|null = null;
   bb_pos = 0;

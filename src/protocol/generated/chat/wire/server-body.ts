@@ -5,7 +5,9 @@ import { Joined } from '../../chat/wire/joined.js';
 import { Left } from '../../chat/wire/left.js';
 import { MemberJoined } from '../../chat/wire/member-joined.js';
 import { MemberLeft } from '../../chat/wire/member-left.js';
+import { MemberPage } from '../../chat/wire/member-page.js';
 import { Message } from '../../chat/wire/message.js';
+import { Presence } from '../../chat/wire/presence.js';
 import { Sent } from '../../chat/wire/sent.js';
 import { Welcome } from '../../chat/wire/welcome.js';
 
@@ -19,13 +21,15 @@ export enum ServerBody {
   Message = 5,
   Left = 6,
   Sent = 7,
-  ErrorReply = 8
+  ErrorReply = 8,
+  MemberPage = 9,
+  Presence = 10
 }
 
 export function unionToServerBody(
   type: ServerBody,
-  accessor: (obj:ErrorReply|Joined|Left|MemberJoined|MemberLeft|Message|Sent|Welcome) => ErrorReply|Joined|Left|MemberJoined|MemberLeft|Message|Sent|Welcome|null
-): ErrorReply|Joined|Left|MemberJoined|MemberLeft|Message|Sent|Welcome|null {
+  accessor: (obj:ErrorReply|Joined|Left|MemberJoined|MemberLeft|MemberPage|Message|Presence|Sent|Welcome) => ErrorReply|Joined|Left|MemberJoined|MemberLeft|MemberPage|Message|Presence|Sent|Welcome|null
+): ErrorReply|Joined|Left|MemberJoined|MemberLeft|MemberPage|Message|Presence|Sent|Welcome|null {
   switch(ServerBody[type]) {
     case 'NONE': return null; 
     case 'Welcome': return accessor(new Welcome())! as Welcome;
@@ -36,15 +40,17 @@ export function unionToServerBody(
     case 'Left': return accessor(new Left())! as Left;
     case 'Sent': return accessor(new Sent())! as Sent;
     case 'ErrorReply': return accessor(new ErrorReply())! as ErrorReply;
+    case 'MemberPage': return accessor(new MemberPage())! as MemberPage;
+    case 'Presence': return accessor(new Presence())! as Presence;
     default: return null;
   }
 }
 
 export function unionListToServerBody(
   type: ServerBody, 
-  accessor: (index: number, obj:ErrorReply|Joined|Left|MemberJoined|MemberLeft|Message|Sent|Welcome) => ErrorReply|Joined|Left|MemberJoined|MemberLeft|Message|Sent|Welcome|null, 
+  accessor: (index: number, obj:ErrorReply|Joined|Left|MemberJoined|MemberLeft|MemberPage|Message|Presence|Sent|Welcome) => ErrorReply|Joined|Left|MemberJoined|MemberLeft|MemberPage|Message|Presence|Sent|Welcome|null, 
   index: number
-): ErrorReply|Joined|Left|MemberJoined|MemberLeft|Message|Sent|Welcome|null {
+): ErrorReply|Joined|Left|MemberJoined|MemberLeft|MemberPage|Message|Presence|Sent|Welcome|null {
   switch(ServerBody[type]) {
     case 'NONE': return null; 
     case 'Welcome': return accessor(index, new Welcome())! as Welcome;
@@ -55,6 +61,8 @@ export function unionListToServerBody(
     case 'Left': return accessor(index, new Left())! as Left;
     case 'Sent': return accessor(index, new Sent())! as Sent;
     case 'ErrorReply': return accessor(index, new ErrorReply())! as ErrorReply;
+    case 'MemberPage': return accessor(index, new MemberPage())! as MemberPage;
+    case 'Presence': return accessor(index, new Presence())! as Presence;
     default: return null;
   }
 }

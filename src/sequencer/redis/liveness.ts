@@ -1,5 +1,5 @@
 /**
- * A node's presence in the cluster: a heartbeat key per node with a TTL of
+ * A node's liveness in the cluster: a heartbeat key per node with a TTL of
  * --node-ttl, and the reaper. Every node looks for nodes whose key has expired and
  * removes their members, with member-left frames (the leave script publishes them
  * once, however many nodes reap at the same time).
@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { MemberInfo } from '../../protocol/index.js';
 import { keys, nicknameIn } from './format.js';
 
-export interface PresenceSettings {
+export interface LivenessSettings {
   readonly nodeId: string;
   /** A node whose heartbeat is older than this has its members removed by the others. */
   readonly nodeTtlMs: number;
@@ -18,9 +18,9 @@ export interface PresenceSettings {
 /** Takes one member out of a room in Redis (only if it is on `node`); 1 when it was there. */
 export type LeaveInRedis = (room: string, member: MemberInfo, node: string) => Promise<number>;
 
-export class NodePresence {
+export class NodeLiveness {
   constructor(
-    private readonly settings: PresenceSettings,
+    private readonly settings: LivenessSettings,
     private readonly redis: Redis,
     private readonly leaveInRedis: LeaveInRedis,
     private readonly log: Logger,
