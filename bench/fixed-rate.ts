@@ -6,6 +6,10 @@
  *
  *   node dist-bench/bench/fixed-rate.js --scenario F2 --target uws-bare --rate 300000
  *   node dist-bench/bench/fixed-rate.js --scenario F2 --target chat-host --workers 1 --rate 300000
+ *   node dist-bench/bench/fixed-rate.js --scenario F2 --join-concurrency 50   # the join storm of issue 12
+ *
+ * The first line says how long the joins took (and how long until the presence they
+ * caused stopped arriving) and the server's RSS before and after them.
  */
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -36,6 +40,7 @@ runUntilDone(
         workers: { type: 'string', default: '2' },
         rate: { type: 'string', default: '100000' },
         seconds: { type: 'string', default: '3' },
+        'join-concurrency': { type: 'string', default: '200' },
       },
     });
     const scenario = SCENARIOS[values.scenario!];
@@ -44,8 +49,14 @@ runUntilDone(
     const target = await startTarget(spec);
     const generator = new Generator(adapterFor(spec.name), scenario, target.port);
     try {
-      const joined = await generator.connectAll();
-      process.stdout.write(`${label(spec)}: ${joined.joined}/${joined.connections} joined in ${joined.joinMs} ms\n`);
+      const rssBefore = target.probe.rssBytes();
+      const joined = await generator.connectAll(Number(values['join-concurrency']));
+      const rssAfter = target.probe.rssBytes();
+      const mb = (bytes: number): number => Number((bytes / 2 ** 20).toFixed(1));
+      process.stdout.write(
+        `${label(spec)}: ${joined.joined}/${joined.connections} joined in ${joined.joinMs} ms (${values['join-concurrency']} in flight), ` +
+          `settled ${joined.settleMs} ms later, server RSS ${mb(rssBefore)} MB before, ${mb(rssAfter)} MB after${joined.firstError ? ` (${joined.firstError})` : ''}\n`,
+      );
       const sendsPerSec = Number(values.rate) / scenario.roomSize;
       // A first run warms both sides up; the second is the one reported.
       await generator.run(sendsPerSec, { warmupMs: 500, windowMs: 2000, drainMs: 2000 }, target.probe);
