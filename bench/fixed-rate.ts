@@ -41,21 +41,29 @@ runUntilDone(
         rate: { type: 'string', default: '100000' },
         seconds: { type: 'string', default: '3' },
         'join-concurrency': { type: 'string', default: '200' },
+        /** More flags for the chat host, space-separated (e.g. "--presence-events-max-members 0"). */
+        'host-flags': { type: 'string', default: '' },
       },
     });
     const scenario = SCENARIOS[values.scenario!];
     if (!scenario) throw new Error(`unknown scenario ${values.scenario}`);
-    const spec = { name: values.target as TargetName, workers: Number(values.workers) };
+    const spec = { name: values.target as TargetName, workers: Number(values.workers), hostFlags: values['host-flags']!.split(' ').filter(Boolean) };
     const target = await startTarget(spec);
     const generator = new Generator(adapterFor(spec.name), scenario, target.port);
     try {
       const rssBefore = target.probe.rssBytes();
+      const cpuBefore = target.probe.cpuSeconds();
+      const ownCpuBefore = process.cpuUsage();
       const joined = await generator.connectAll(Number(values['join-concurrency']));
       const rssAfter = target.probe.rssBytes();
+      const serverCpu = target.probe.cpuSeconds() - cpuBefore;
+      const ownCpu = process.cpuUsage(ownCpuBefore);
+      const generatorCpu = (ownCpu.user + ownCpu.system) / 1e6;
       const mb = (bytes: number): number => Number((bytes / 2 ** 20).toFixed(1));
       process.stdout.write(
         `${label(spec)}: ${joined.joined}/${joined.connections} joined in ${joined.joinMs} ms (${values['join-concurrency']} in flight), ` +
-          `settled ${joined.settleMs} ms later, server RSS ${mb(rssBefore)} MB before, ${mb(rssAfter)} MB after${joined.firstError ? ` (${joined.firstError})` : ''}\n`,
+          `settled ${joined.settleMs} ms later, server RSS ${mb(rssBefore)} MB before, ${mb(rssAfter)} MB after, ` +
+          `CPU meanwhile: server ${serverCpu.toFixed(2)} s, generator ${generatorCpu.toFixed(2)} s${joined.firstError ? ` (${joined.firstError})` : ''}\n`,
       );
       const sendsPerSec = Number(values.rate) / scenario.roomSize;
       // A first run warms both sides up; the second is the one reported.

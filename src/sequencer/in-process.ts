@@ -10,7 +10,7 @@
 import { encodeJoined, encodeMemberPage, encodeMessage, encodeSent, type ErrorCodeName, MEMBER_PAGE_SIZE } from '../protocol/index.js';
 import { RoomRegistry, type RoomSettings } from '../rooms/registry.js';
 import type { Room } from '../rooms/room.js';
-import { PRESENCE_TICK_MS, PresenceTicker } from './presence-ticker.js';
+import { PRESENCE_COUNT_TICK_MS, PRESENCE_TICK_MS, type PresenceSettings, PresenceTicker } from './presence-ticker.js';
 import { byMembersThenName, errorFrame, pageLimit, publicMember, recentEntry } from './room-views.js';
 import {
   newSequencerCounts,
@@ -30,6 +30,17 @@ export interface SequencerSettings extends RoomSettings {
   readonly presenceEventsMaxMembers: number;
   /** How long presence changes gather before they go out (PRESENCE_TICK_MS unless a test says otherwise). */
   readonly presenceTickMs?: number;
+  /** How often at most a count-only room hears its count (PRESENCE_COUNT_TICK_MS unless a test says otherwise). */
+  readonly presenceCountTickMs?: number;
+}
+
+/** The presence ticker's settings from a sequencer's. */
+export function presenceSettings(settings: SequencerSettings): PresenceSettings {
+  return {
+    eventsMaxMembers: settings.presenceEventsMaxMembers,
+    tickMs: settings.presenceTickMs ?? PRESENCE_TICK_MS,
+    countTickMs: settings.presenceCountTickMs ?? PRESENCE_COUNT_TICK_MS,
+  };
 }
 
 export class InProcessSequencer implements Sequencer {
@@ -44,13 +55,10 @@ export class InProcessSequencer implements Sequencer {
     private readonly now: () => number = Date.now,
   ) {
     this.registry = new RoomRegistry(settings);
-    this.presence = new PresenceTicker(
-      { eventsMaxMembers: settings.presenceEventsMaxMembers, tickMs: settings.presenceTickMs ?? PRESENCE_TICK_MS },
-      (name, frame) => {
-        const room = this.registry.get(name);
-        if (room) this.publish(room, frame);
-      },
-    );
+    this.presence = new PresenceTicker(presenceSettings(settings), (name, frame) => {
+      const room = this.registry.get(name);
+      if (room) this.publish(room, frame);
+    });
   }
 
   start(output: SequencerOutput): Promise<void> {

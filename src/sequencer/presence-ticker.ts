@@ -10,11 +10,18 @@ import { encodePresence, type MemberInfo } from '../protocol/index.js';
 
 /** How long presence changes gather before they go out. */
 export const PRESENCE_TICK_MS = 100;
+/**
+ * A room over the limit hears its count at most this often: during a join storm of
+ * thousands that is one small frame per member per second instead of ten.
+ */
+export const PRESENCE_COUNT_TICK_MS = 1000;
 
 export interface PresenceSettings {
   /** Rooms with more members than this get counts only. */
   readonly eventsMaxMembers: number;
   readonly tickMs: number;
+  /** How often at most a count-only room hears its count. */
+  readonly countTickMs: number;
 }
 
 /** One member's change within the tick: as it was when the tick began, and as it is now (null: not a member). */
@@ -32,6 +39,8 @@ interface RoomChanges {
 
 export class PresenceTicker {
   private readonly rooms = new Map<string, RoomChanges>();
+  /** When each count-only room last heard its count (performance.now()). */
+  private readonly countSentAt = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
 
   /** `deliver` takes one room's Presence frame to every worker with members of the room. */
@@ -50,13 +59,28 @@ export class PresenceTicker {
     this.change(room, member.id, member, null, count);
   }
 
-  /** Sends every room's changes now (the tick's end; tests call it directly). */
+  /**
+   * Sends every room's changes now (the tick's end; tests call it directly), but for
+   * count-only rooms that heard their count less than countTickMs ago: they wait.
+   */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    const now = performance.now();
+    const { countTickMs } = this.settings;
     const rooms = [...this.rooms];
     this.rooms.clear();
+    let wait = Number.POSITIVE_INFINITY;
     for (const [room, changes] of rooms) {
+      if (changes.countOnly) {
+        const early = (this.countSentAt.get(room) ?? Number.NEGATIVE_INFINITY) + countTickMs - now;
+        if (early > 0) {
+          this.rooms.set(room, changes);
+          wait = Math.min(wait, early);
+          continue;
+        }
+        this.countSentAt.set(room, now);
+      } else this.countSentAt.delete(room);
       const joined: MemberInfo[] = [];
       const left: MemberInfo[] = [];
       if (!changes.countOnly) {
@@ -69,6 +93,7 @@ export class PresenceTicker {
       }
       this.deliver(room, encodePresence({ room, joined, left, memberCount: changes.count }));
     }
+    if (wait !== Number.POSITIVE_INFINITY) this.timer = setTimeout(() => this.flush(), Math.max(this.settings.tickMs, wait));
   }
 
   stop(): void {

@@ -136,6 +136,7 @@ export const DEFAULT_SETTINGS: SequencerSettings = {
   joinHistory: 3,
   presenceEventsMaxMembers: 5,
   presenceTickMs: 3_600_000,
+  presenceCountTickMs: 0,
 };
 
 /** The relay's main end and an in-process sequencer, `workers` fake worker ports attached as indexes 0..workers-1, a settable clock. */

@@ -888,6 +888,31 @@ describe('presence', () => {
     expect(ofType(h.take(1), 'presence')).toEqual([{ type: 'presence', room: 'lobby', joined: [], left: [{ id: 'c37', name: 'm37' }], memberCount: 3 }]);
   });
 
+  test('a count-only room hears its count at most every presenceCountTickMs; named rooms every tick', async () => {
+    h.stop();
+    h = new RelayHarness(2, { ...DEFAULT_SETTINGS, presenceCountTickMs: 3_600_000 });
+    h.open(1, 'watcher', 'small');
+    h.join(1, 'watcher', 'big', 'watcher');
+    h.join(1, 'small', 'quiet', 'small');
+    for (let i = 0; i < 6; i++) {
+      h.open(0, `c${i}`);
+      h.join(0, `c${i}`, 'big', `m${i}`);
+    }
+    h.tick();
+    await flush();
+    expect(ofType(h.take(1), 'presence').map((p) => [p.room, p.memberCount, p.joined.length])).toEqual([
+      ['big', 7, 0],
+      ['quiet', 1, 1],
+    ]);
+    // Within the count tick: the big room's next count waits; the small room's change does not.
+    h.leave(0, 'c0', 'big');
+    h.open(1, 'other');
+    h.join(1, 'other', 'quiet', 'other');
+    h.tick();
+    await flush();
+    expect(ofType(h.take(1), 'presence').map((p) => [p.room, p.memberCount])).toEqual([['quiet', 2]]);
+  });
+
   test('a room whose presence is pending when it is swept, or whose members all left, sends nothing to anyone', async () => {
     h.open(0, 'c1');
     h.join(0, 'c1', 'lobby', 'ann');

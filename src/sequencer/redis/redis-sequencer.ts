@@ -35,8 +35,8 @@ import {
 import { RoomRegistry } from '../../rooms/registry.js';
 import { Room } from '../../rooms/room.js';
 import { nicknameKey } from '../../rooms/rules.js';
-import type { SequencerSettings } from '../in-process.js';
-import { PRESENCE_TICK_MS, PresenceTicker } from '../presence-ticker.js';
+import { presenceSettings, type SequencerSettings } from '../in-process.js';
+import { PresenceTicker } from '../presence-ticker.js';
 import { byMembersThenName, errorFrame, pageLimit, publicMember, recentEntry } from '../room-views.js';
 import {
   newSequencerCounts,
@@ -139,13 +139,10 @@ export class RedisSequencer implements Sequencer {
     this.subscriber = new Redis(settings.redisUrl, { ...options, connectionName: `chat-${settings.nodeId}-sub` });
     this.scripts = new ClusterScripts(this.commands, settings.nodeId);
     this.liveness = new NodeLiveness(settings, this.commands, (room, member, node) => this.leaveInRedis(room, member, node), log);
-    this.presence = new PresenceTicker(
-      { eventsMaxMembers: settings.presenceEventsMaxMembers, tickMs: settings.presenceTickMs ?? PRESENCE_TICK_MS },
-      (name, frame) => {
-        const room = this.clusterRooms.get(name);
-        if (room) for (const worker of room.local.workers()) this.output.publish(worker, name, frame);
-      },
-    );
+    this.presence = new PresenceTicker(presenceSettings(settings), (name, frame) => {
+      const room = this.clusterRooms.get(name);
+      if (room) for (const worker of room.local.workers()) this.output.publish(worker, name, frame);
+    });
     this.subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onChannelMessage(channel, message));
     for (const [name, connection] of [
       ['commands', this.commands],

@@ -9,7 +9,8 @@ import { Member } from '../../chat/wire/member.js';
  * The presence changes of one room during one tick (at most one frame per room
  * per tick), to every member: apply `left`, then `joined`. In a room larger than
  * the host's --presence-events-max-members both lists are empty and only the
- * count changes: ask for pages (Members) to see who is there.
+ * count changes, at most once a second: ask for pages (Members) to see who is
+ * there.
  */
 export class Presence {
   bb: flatbuffers.ByteBuffer|null = null;
