@@ -29,6 +29,19 @@ export const SCENARIOS: Record<string, Scenario & { readonly description: string
     textBytes: 64,
     startDeliveries: 20_000,
   },
+  /**
+   * A room as big as the open-file limit allows (about 19,500 connections per process,
+   * on both sides): for fixed-rate.ts, not part of `npm run bench`.
+   */
+  BIG: {
+    name: 'BIG',
+    description: 'one room of 19,000 members, one sender, 64-byte texts',
+    connections: 19_000,
+    roomSize: 19_000,
+    sendersPerRoom: 1,
+    textBytes: 64,
+    startDeliveries: 19_000,
+  },
 };
 
 /**
