@@ -39,6 +39,8 @@ export interface Config {
   readonly certFile: string;
   readonly keyFile: string;
   readonly shutdownGraceMs: number;
+  /** V8's young generation per worker thread, MB (0: V8's default, which grows to 32 MB). */
+  readonly workerYoungMb: number;
   readonly publicDir: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly allowJsFallback: boolean;
@@ -95,6 +97,7 @@ export const OPTIONS: readonly Option[] = [
   { key: 'certFile', flag: 'cert', env: 'CHAT_TLS_CERT', kind: 'string', help: 'TLS certificate chain (PEM): serve HTTPS and WSS', default: () => '', allowEmpty: true },
   { key: 'keyFile', flag: 'key', env: 'CHAT_TLS_KEY', kind: 'string', help: 'TLS private key (PEM), with --cert', default: () => '', allowEmpty: true },
   { key: 'shutdownGraceMs', flag: 'shutdown-grace', env: 'CHAT_SHUTDOWN_GRACE', kind: 'integer', help: 'milliseconds clients get to finish closing on shutdown', default: () => 500, min: 0, max: 4000 },
+  { key: 'workerYoungMb', flag: 'worker-young-mb', env: 'CHAT_WORKER_YOUNG_MB', kind: 'integer', help: "V8 young generation per worker thread, MB (0: V8's default, up to 32 MB each)", default: () => 4, min: 0, max: 256 },
   { key: 'publicDir', flag: 'public-dir', env: 'CHAT_PUBLIC_DIR', kind: 'string', help: 'folder of static files served over HTTP', default: () => defaultPublicDir },
   { key: 'logLevel', flag: 'log-level', env: 'CHAT_LOG_LEVEL', kind: 'string', help: 'fatal, error, warn, info, debug, trace or silent', default: () => 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
   { key: 'allowJsFallback', flag: 'allow-js-fallback', env: 'CHAT_ALLOW_JS_FALLBACK', kind: 'boolean', help: "run on uWS's slow pure-JS imitation if the native binary does not load", default: () => false },

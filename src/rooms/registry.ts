@@ -11,7 +11,8 @@ export interface RoomSettings {
 
 export class RoomRegistry {
   private readonly rooms = new Map<string, Room>();
-  private readonly roomsByConnection = new Map<string, Set<string>>();
+  /** A connection's one room as a plain name (most connections are in one), a Set once it has several. */
+  private readonly roomsByConnection = new Map<string, string | Set<string>>();
   private lastEpoch = 0;
 
   constructor(private readonly settings: RoomSettings) {}
@@ -40,23 +41,24 @@ export class RoomRegistry {
   }
 
   roomsOf(connectionId: string): ReadonlySet<string> {
-    return this.roomsByConnection.get(connectionId) ?? EMPTY;
+    const rooms = this.roomsByConnection.get(connectionId);
+    return rooms === undefined ? EMPTY : typeof rooms === 'string' ? new Set([rooms]) : rooms;
   }
 
   noteJoined(connectionId: string, room: string): void {
-    let set = this.roomsByConnection.get(connectionId);
-    if (!set) {
-      set = new Set();
-      this.roomsByConnection.set(connectionId, set);
-    }
-    set.add(room);
+    const rooms = this.roomsByConnection.get(connectionId);
+    if (rooms === undefined || rooms === room) this.roomsByConnection.set(connectionId, room);
+    else if (typeof rooms === 'string') this.roomsByConnection.set(connectionId, new Set([rooms, room]));
+    else rooms.add(room);
   }
 
   noteLeft(connectionId: string, room: string): void {
-    const set = this.roomsByConnection.get(connectionId);
-    if (!set) return;
-    set.delete(room);
-    if (set.size === 0) this.roomsByConnection.delete(connectionId);
+    const rooms = this.roomsByConnection.get(connectionId);
+    if (rooms === room) this.roomsByConnection.delete(connectionId);
+    else if (rooms instanceof Set) {
+      rooms.delete(room);
+      if (rooms.size === 0) this.roomsByConnection.delete(connectionId);
+    }
   }
 
   /** Forgets rooms that have been empty for the TTL or longer; returns how many. */

@@ -109,7 +109,10 @@ export class Supervisor {
   private spawn(slot: Slot, port: number, isRestart: boolean): Promise<number | false> {
     const incarnation = ++this.incarnations;
     const data: WorkerData = { index: slot.index, incarnation, nodeId: this.nodeId, port, config: this.config, shared: this.shared };
-    const worker = new Worker(WORKER_URL, { workerData: data });
+    // A small young generation: a worker's garbage is short-lived, and V8's default lets each
+    // thread's new space grow to 32 MB, which is most of the host's memory at rest.
+    const resourceLimits = this.config.workerYoungMb > 0 ? { maxYoungGenerationSizeMb: this.config.workerYoungMb } : {};
+    const worker = new Worker(WORKER_URL, { workerData: data, resourceLimits });
     slot.worker = worker;
     this.relay.attach(slot.index, incarnation, worker, isRestart);
 
