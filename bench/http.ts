@@ -46,6 +46,31 @@ export interface HttpMeasurement {
   readonly serverCpuPct: number;
   /** This process's CPU (autocannon and its threads) over the measured window, in percent of one core. */
   readonly clientCpuPct: number;
+  /** Set when the measurement could not be made (the server died: why); the figures are then 0. */
+  readonly error?: string;
+  /** Set when the server died just after the run (as autocannon closed its connections): why. */
+  readonly crashedAfter?: string;
+}
+
+/** The record of a measurement that failed (e.g. the server crashed during it). */
+export function failedHttp(server: string, path: string, options: HttpOptions, error: string): HttpMeasurement {
+  return {
+    server,
+    path,
+    connections: options.connections,
+    pipelining: options.pipelining,
+    workers: options.workers,
+    requestsPerSec: 0,
+    p50Ms: 0,
+    p99Ms: 0,
+    mbPerSec: 0,
+    non2xx: 0,
+    errors: 0,
+    serverCpuUsPerRequest: 0,
+    serverCpuPct: 0,
+    clientCpuPct: 0,
+    error,
+  };
 }
 
 export async function measureHttp(server: string, target: RunningTarget, path: string, options: HttpOptions): Promise<HttpMeasurement> {

@@ -1,12 +1,14 @@
 /**
  * Builds bench/RESULTS.md from the result files present in bench/results/ (so a
  * run of some scenarios keeps the others' last numbers, each with its own date and
- * command), plus bench/analysis.md verbatim, and renders the F1 chart.
+ * command), plus bench/analysis.md verbatim, and renders the F1 chart. A run made
+ * under `--cpu-quota` has its own files (F1-cpu0.5.json...) and sections, which say so.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { chartSvg, renderPng } from './chart.js';
+import { type CpuQuota, describeQuota } from './cpu-quota.js';
 import type { Timing } from './generator.js';
 import type { HttpMeasurement } from './http.js';
 import type { SearchResult } from './search.js';
@@ -22,6 +24,83 @@ export function machine(): Record<string, string | number> {
     node: process.version,
     openFilesPerProcess: /Max open files\s+(\d+)/.exec(limits)?.[1] ?? 'unknown',
   };
+}
+
+/** The quota a result file was measured under (`cpuQuota` in the JSON; absent: none). */
+export interface QuotaRecord {
+  readonly cores: number;
+  readonly quotaUs: number;
+  readonly periodUs: number;
+  readonly cgroupVersion: 1 | 2;
+  readonly description: string;
+}
+
+export const quotaRecord = (q: CpuQuota | null): QuotaRecord | null =>
+  q ? { cores: q.cores, quotaUs: q.quotaUs, periodUs: q.periodUs, cgroupVersion: q.cgroupVersion, description: describeQuota(q) } : null;
+
+/** ", CPU quota 0.5 core" for a section title; empty without a quota. */
+const quotaTitle = (q: QuotaRecord | null | undefined): string => (q ? `, CPU quota ${q.cores} core` : '');
+
+/** The sentence that opens a section measured under a quota; null without one. */
+export const quotaNote = (q: QuotaRecord | null | undefined): string | null =>
+  q
+    ? `**Under a CPU quota**: every server target (all its threads and processes together) was limited to ${q.description} through a cgroup of its own; the load generator had no limit.`
+    : null;
+
+/** Result files `base.json` and `base-cpuN.json` present in dir: the unlimited one first, then by quota. */
+function variants(dir: string, base: string): string[] {
+  if (!existsSync(dir)) return [];
+  const cores = (n: string): number => Number(/-cpu([\d.]+)\.json$/.exec(n)?.[1] ?? Number.POSITIVE_INFINITY);
+  return readdirSync(dir)
+    .filter((n) => n === `${base}.json` || (n.startsWith(`${base}-cpu`) && /-cpu[\d.]+\.json$/.test(n)))
+    .sort((a, b) => cores(b) - cores(a));
+}
+
+/** One row of an equal-rates run (equal-rates.ts): a target at one rate, medians of its repeats. */
+export interface EqualRatesRow {
+  readonly rate: number;
+  readonly target: string;
+  readonly label: string;
+  readonly deliveriesPerSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly serverCpuSecPerMillion: number;
+  readonly generatorCpuSecPerMillion: number;
+  readonly lost: number;
+  readonly passed: string;
+  /** Under a quota: the share of CFS periods in which the target was throttled, percent. */
+  readonly throttledPct: number | null;
+  /** Against the baseline target at the same rate (null for the baseline itself). */
+  readonly p99Ratio: number | null;
+  readonly cpuRatio: number | null;
+}
+
+export interface EqualRatesFile {
+  readonly scenario: { name: string; description: string };
+  readonly timing: Timing;
+  readonly repeats: number;
+  readonly baseline: string;
+  readonly command: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly cpuQuota?: QuotaRecord | null;
+  readonly rows: readonly EqualRatesRow[];
+}
+
+const fixed = (v: number | null, digits: number): string => (v === null ? '-' : v.toFixed(digits));
+
+/** The markdown table of an equal-rates run (printed by equal-rates.ts, and in RESULTS.md). */
+export function equalRatesTable(rows: readonly EqualRatesRow[], baseline: string): string {
+  const lines = [
+    `| asked deliveries/s | server | got deliveries/s | p50 ms | p99 ms | server CPU s per 1M | generator CPU s per 1M | runs passed | throttled periods | p99 / ${baseline} | CPU per delivery / ${baseline} |`,
+    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | :---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${fmt(r.rate)} | ${r.label} | ${fmt(r.deliveriesPerSec)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.serverCpuSecPerMillion.toFixed(2)} | ${r.generatorCpuSecPerMillion.toFixed(2)} | ${r.passed} | ${r.throttledPct === null ? '-' : `${r.throttledPct}%`} | ${r.p99Ratio === null ? '-' : `${fixed(r.p99Ratio, 2)}x`} | ${r.cpuRatio === null ? '-' : `${fixed(r.cpuRatio, 2)}x`} |`,
+    );
+  }
+  return lines.join('\n');
 }
 
 /** A target measured at one fixed rate (the cluster comparison). */
@@ -41,6 +120,7 @@ interface FanoutFile {
   finishedAt: string;
   machine: Record<string, string | number>;
   results: SearchResult[];
+  cpuQuota?: QuotaRecord | null;
 }
 
 const read = <T>(dir: string, name: string): T | null => {
@@ -54,6 +134,8 @@ const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}x
 function fanoutSection(title: string, f: FanoutFile, chart: string | null): string {
   const lines: string[] = [];
   lines.push(`### ${title}`, '');
+  const note = quotaNote(f.cpuQuota);
+  if (note) lines.push(note, '');
   lines.push(`${f.scenario.description}. Command: \`${f.command}\`; ${f.startedAt} to ${f.finishedAt}.`);
   lines.push(`Each run: ${f.timing.warmupMs} ms warm-up, ${f.timing.windowMs} ms measured, up to ${f.timing.drainMs} ms drain.`, '');
   lines.push(
@@ -125,8 +207,11 @@ function clusterSection(f: {
   finishedAt: string;
   timing: Timing;
   results: { label: string; search: SearchResult; fixed: FixedRate }[];
+  cpuQuota?: QuotaRecord | null;
 }): string {
-  const lines = ['## F1 on a 2-node cluster (Redis)', ''];
+  const lines = [`## F1 on a 2-node cluster (Redis${quotaTitle(f.cpuQuota)})`, ''];
+  const note = quotaNote(f.cpuQuota);
+  if (note) lines.push(note, '');
   lines.push(`Command: \`${f.command}\`; ${f.startedAt} to ${f.finishedAt}. Redis: \`${f.redis}\` (Debian's redis-server 7.0), on the same 2 cores.`);
   lines.push('The cluster is 2 host processes of 1 worker each (the same 2 worker threads as the single node), every');
   lines.push("room's 100 members alternating between the nodes (senders too), so every message crosses Redis. Server CPU and");
@@ -184,10 +269,12 @@ export async function writeReport(dir: string, log: (line: string) => void): Pro
     'npm run bench -- --quick --json             # F1 only: host (2 workers) + peers, short runs, JSON summary last',
     'npm run bench -- --scenario F2,F4           # some scenarios (F1 F2 F3 F4 HTTP)',
     'npm run bench -- --targets chat-host-2w,ws   # some targets (chat-host-2w chat-host-1w uws-bare ws socket.io)',
+    'npm run bench -- --quick --cpu-quota 0.5    # every server target limited to half a core (a cgroup per target)',
+    'node dist-bench/bench/equal-rates.js --rates 300000,600000 --targets chat-host-2w,uws-bare   # F1 at equal rates',
     '```',
     '',
   );
-  const files = ['quick-F1.json', 'F1.json', 'F2.json', 'F3.json'].map((n) => [n, read<FanoutFile>(dir, n)] as const);
+  const files = ['quick-F1', 'F1', 'F2', 'F3'].flatMap((base) => variants(dir, base)).map((n) => [n, read<FanoutFile>(dir, n)] as const);
   const anyMachine = files.find(([, f]) => f)?.[1]?.machine ?? machine();
   out.push('## Machine', '');
   for (const [k, v] of Object.entries(anyMachine)) out.push(`- ${k}: ${v}`);
@@ -210,11 +297,32 @@ export async function writeReport(dir: string, log: (line: string) => void): Pro
     if (!f) continue;
     const chartFile =
       name === 'F1.json' || (name === 'quick-F1.json' && !fullF1) ? await chart(dir, f, name === 'F1.json' ? 'fanout.png' : 'fanout-quick.png', log) : null;
-    out.push(fanoutSection(name.startsWith('quick') ? `${f.scenario.name} (quick)` : f.scenario.name, f, chartFile));
+    const quota = quotaTitle(f.cpuQuota);
+    out.push(
+      fanoutSection(name.startsWith('quick') ? `${f.scenario.name} (quick${quota})` : `${f.scenario.name}${quota ? ` (${quota.slice(2)})` : ''}`, f, chartFile),
+    );
   }
-  const f4 = read<{ scenario: { description: string }; command: string; startedAt: string; results: Array<Record<string, unknown>> }>(dir, 'F4.json');
-  if (f4) {
-    out.push('### F4: join storm and capacity', '', `${f4.scenario.description}. Command: \`${f4.command}\`; ${f4.startedAt}.`, '');
+  for (const name of ['F1', 'F2', 'F3', 'BIG'].flatMap((s) => variants(dir, `equal-rates-${s}`))) {
+    const e = read<EqualRatesFile>(dir, name)!;
+    out.push(`### ${e.scenario.name} at equal rates (\`bench/results/${name}\`${quotaTitle(e.cpuQuota)})`, '');
+    const note = quotaNote(e.cpuQuota);
+    if (note) out.push(note, '');
+    out.push(
+      `${e.scenario.description}. Command: \`${e.command}\`; ${e.startedAt} to ${e.finishedAt}. Every target at every rate, ${e.repeats} runs each (medians; a failed run restarts the target); each run: ${e.timing.warmupMs} ms warm-up, ${e.timing.windowMs} ms measured, up to ${e.timing.drainMs} ms drain.`,
+      '',
+      equalRatesTable(e.rows, e.baseline),
+      '',
+    );
+  }
+  for (const name of variants(dir, 'F4')) {
+    const f4 = read<{ scenario: { description: string }; command: string; startedAt: string; results: Array<Record<string, unknown>>; cpuQuota?: QuotaRecord }>(
+      dir,
+      name,
+    )!;
+    out.push(`### F4: join storm and capacity${f4.cpuQuota ? ` (${quotaTitle(f4.cpuQuota).slice(2)})` : ''}`, '');
+    const note = quotaNote(f4.cpuQuota);
+    if (note) out.push(note, '');
+    out.push(`${f4.scenario.description}. Command: \`${f4.command}\`; ${f4.startedAt}.`, '');
     out.push(
       '| server | joined | time until all joined | joins/s | RSS before MB | RSS after MB | KB per connection | then 100,000 deliveries/s for 2 s | first error |',
     );
@@ -232,9 +340,14 @@ export async function writeReport(dir: string, log: (line: string) => void): Pro
     h.serverCpuUsPerRequest === undefined
       ? '- | - | -'
       : `${h.serverCpuUsPerRequest}, ${f.serverCpuUsPerRequest} | ${h.serverCpuPct}, ${f.serverCpuPct}, ${h.clientCpuPct} / ${f.clientCpuPct} | ${ratio(f.serverCpuUsPerRequest, h.serverCpuUsPerRequest)}`;
-  const http = read<{ settings: Array<Record<string, number>>; command: string; startedAt: string; measurements: HttpMeasurement[] }>(dir, 'http.json');
-  if (http) {
-    out.push('## HTTP (autocannon)', '');
+  for (const name of variants(dir, 'http')) {
+    const http = read<{ settings: Array<Record<string, number>>; command: string; startedAt: string; measurements: HttpMeasurement[]; cpuQuota?: QuotaRecord }>(
+      dir,
+      name,
+    )!;
+    out.push(`## HTTP (autocannon${quotaTitle(http.cpuQuota)})`, '');
+    const note = quotaNote(http.cpuQuota);
+    if (note) out.push(note, '');
     out.push(
       `autocannon in the orchestrator process, on the same 2 cores as the server; 1 s warm-up, then 5 s per endpoint and setting. Command: \`${http.command}\`; ${http.startedAt}. \`/app.js\` is whatever bundle \`npm run build\` produced at the time.`,
       '',
@@ -251,23 +364,32 @@ export async function writeReport(dir: string, log: (line: string) => void): Pro
         const h = ms.find((m) => m.path === p && m.server.startsWith('chat-host'));
         const f = ms.find((m) => m.path === p && m.server === 'fastify');
         if (!h || !f) continue;
-        const bad = (m: HttpMeasurement): string => (m.non2xx || m.errors ? ` (${m.non2xx} non-2xx, ${m.errors} errors)` : '');
+        if (h.error || f.error) {
+          const cell = (m: HttpMeasurement): string => (m.error ? 'failed: the server died (below)' : fmt(m.requestsPerSec));
+          out.push(`| \`GET ${p}\` | ${cell(h)} | | ${cell(f)} | | | not measured | | | |`);
+          continue;
+        }
+        const bad = (m: HttpMeasurement): string =>
+          (m.non2xx || m.errors ? ` (${m.non2xx} non-2xx, ${m.errors} errors)` : '') + (m.crashedAfter ? ' (then the server died, below)' : '');
         out.push(
           `| \`GET ${p}\` | ${fmt(h.requestsPerSec)}${bad(h)} | ${h.p50Ms} / ${h.p99Ms} | ${fmt(f.requestsPerSec)}${bad(f)} | ${f.p50Ms} / ${f.p99Ms} | ${ratio(h.requestsPerSec, f.requestsPerSec)} | ${h.requestsPerSec >= 3 * f.requestsPerSec ? 'met' : 'not met'} | ${cpuCells(h, f)} |`,
         );
       }
       out.push('');
+      const deaths = ms.filter((m) => m.error || m.crashedAfter);
+      for (const m of deaths) {
+        const why = (m.error ?? m.crashedAfter)!.replace(/\s+/g, ' ').slice(0, 400);
+        out.push(
+          `- ${m.server}, \`GET ${m.path}\`: the server died ${m.error ? 'during the run' : 'just after the run, as autocannon closed its connections'}: ${why}`,
+        );
+      }
+      if (deaths.length) out.push('');
     }
   }
-  const cluster = read<{
-    command: string;
-    redis: string;
-    startedAt: string;
-    finishedAt: string;
-    timing: Timing;
-    results: { label: string; search: SearchResult; fixed: FixedRate }[];
-  }>(dir, 'cluster-F1.json');
-  if (cluster) out.push(clusterSection(cluster));
+  for (const name of variants(dir, 'cluster-F1')) {
+    const cluster = read<Parameters<typeof clusterSection>[0]>(dir, name)!;
+    out.push(clusterSection(cluster));
+  }
   const missing = ['F1.json', 'F2.json', 'F3.json', 'F4.json', 'http.json'].filter((n) => !existsSync(join(dir, n)));
   if (missing.length) out.push('## Not run yet', '', `No results for: ${missing.join(', ')}.`, '');
   writeFileSync(join(dir, '..', 'RESULTS.md'), out.join('\n'));

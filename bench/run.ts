@@ -14,6 +14,10 @@
  *                                          node, in the same run: rate search, then p50/p99 at a fixed
  *                                          100,000 deliveries/s for both (not part of the default run)
  *   npm run bench -- --report-only        rebuild RESULTS.md from bench/results/*.json
+ *   npm run bench -- --cpu-quota 0.5 ...   every server target (all its threads and processes) under
+ *                                          the same CPU quota, in cores, through a cgroup (cpu-quota.ts);
+ *                                          result files get a suffix (quick-F1-cpu0.5.json, http-cpu0.5.json)
+ *                                          so that they sit next to the unlimited ones
  *
  * Progress goes to stderr; results to bench/results/*.json, then RESULTS.md is
  * rebuilt from every result file present (report.ts).
@@ -21,30 +25,26 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Generator, type Scenario } from './generator.js';
-import { ENDPOINTS, type HttpMeasurement, measureHttp } from './http.js';
-import { type FixedRate, machine, writeReport } from './report.js';
+import { ENDPOINTS, failedHttp, type HttpMeasurement, measureHttp } from './http.js';
+import { cpuQuota, describeQuota, setCpuQuota } from './cpu-quota.js';
+import { type FixedRate, machine, quotaRecord, writeReport } from './report.js';
 import { FULL_TIMING, F4, QUICK_TIMING, SCENARIOS } from './scenarios.js';
 import { median, type SearchResult, searchTarget } from './search.js';
 import { QUIET_PCT, waitForQuiet } from './machine-load.js';
 import { runSlowConsumers } from './slow-consumers.js';
-import { adapterFor, hostCommand, label, REDIS_COMMAND, ROOT, runUntilDone, startProcess, startTarget, type TargetSpec } from './targets.js';
+import { adapterFor, hostCommand, label, NAMED_TARGETS, REDIS_COMMAND, ROOT, runUntilDone, startProcess, startTarget, type TargetSpec } from './targets.js';
 
 let RESULTS = join(ROOT, 'bench', 'results');
 
-const ALL_TARGETS: Record<string, TargetSpec> = {
-  'chat-host-2w': { name: 'chat-host', workers: 2 },
-  'chat-host-1w': { name: 'chat-host', workers: 1 },
-  'chat-cluster': { name: 'chat-cluster', nodes: 2, workers: 1 },
-  'uws-bare': { name: 'uws-bare' },
-  ws: { name: 'ws' },
-  'socket.io': { name: 'socket.io' },
-};
+const ALL_TARGETS: Record<string, TargetSpec> = NAMED_TARGETS;
 
 interface Args {
   quick: boolean;
   json: boolean;
   scenarios: string[];
   targets: string[];
+  /** --cpu-quota: cores per server target; null: no limit. */
+  cpuQuota: number | null;
   /** S1 only. */
   slow: { deliveriesPerSec: number; repeats: number; windowMs: number; maxBackpressureBytes: number | null };
 }
@@ -71,16 +71,23 @@ function parseArgs(argv: readonly string[]): Args {
     windowMs: positive('--window', 60) * 1000,
     maxBackpressureBytes: value('--max-backpressure') !== undefined ? Math.round(positive('--max-backpressure', 1)) : null,
   };
-  return { quick, json: argv.includes('--json'), scenarios, targets, slow };
+  const cpuQuota = value('--cpu-quota') !== undefined ? positive('--cpu-quota', 1) : null;
+  return { quick, json: argv.includes('--json'), scenarios, targets, cpuQuota, slow };
 }
 
 const log = (line: string): void => {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 };
 
-function save(name: string, data: unknown): void {
+/**
+ * Writes a result file; under --cpu-quota its name gets a suffix (F1.json: F1-cpu0.5.json)
+ * and it records the quota.
+ */
+function save(name: string, data: object): void {
   mkdirSync(RESULTS, { recursive: true });
-  writeFileSync(join(RESULTS, name), `${JSON.stringify(data, null, 1)}\n`);
+  const q = cpuQuota();
+  const file = q ? name.replace(/\.json$/, `-cpu${q.cores}.json`) : name;
+  writeFileSync(join(RESULTS, file), `${JSON.stringify(q ? { ...data, cpuQuota: quotaRecord(q) } : data, null, 1)}\n`);
 }
 
 async function fanout(id: string, args: Args, command: string): Promise<SearchResult[]> {
@@ -279,15 +286,36 @@ async function http(command: string): Promise<void> {
     { name: 'fastify', args: ['dist-bench/bench/peers/fastify-static.js', '--port', '0', '--public-dir', 'public'] },
   ];
   for (const server of servers) {
-    const running = await startProcess(server.args);
+    let running = await startProcess(server.args);
     try {
       for (const options of settings) {
         for (const path of ENDPOINTS) {
-          const m = await measureHttp(server.name, running, path, options);
+          let m: HttpMeasurement;
+          try {
+            m = await measureHttp(server.name, running, path, options);
+          } catch (error) {
+            // A server that dies under load is a finding: recorded, then a fresh one for the rest.
+            const why = running.exitedBy?.() ?? (error as Error).message;
+            measurements.push(failedHttp(server.name, path, options, why));
+            log(`HTTP ${server.name} ${path} pipelining ${options.pipelining} autocannon threads ${options.workers}: FAILED: ${why}; restarting the server`);
+            await running.stop();
+            running = await startProcess(server.args);
+            continue;
+          }
+          // autocannon closes its connections with requests still in flight: a server that
+          // dies of that does so within moments.
+          await new Promise((r) => setTimeout(r, 500));
+          const died = running.exitedBy?.();
+          if (died) m = { ...m, crashedAfter: died };
           measurements.push(m);
           log(
             `HTTP ${server.name} ${path} pipelining ${options.pipelining} autocannon threads ${options.workers}: ${m.requestsPerSec} req/s p50 ${m.p50Ms} p99 ${m.p99Ms} ms non2xx ${m.non2xx} errors ${m.errors}; server CPU ${m.serverCpuPct}% (${m.serverCpuUsPerRequest} µs/request), autocannon CPU ${m.clientCpuPct}%`,
           );
+          if (died) {
+            log(`HTTP ${server.name}: the server died after that run: ${died}; restarting it`);
+            await running.stop();
+            running = await startProcess(server.args);
+          }
         }
       }
     } finally {
@@ -304,6 +332,8 @@ async function main(): Promise<void> {
   if (resultsDir >= 0) RESULTS = resolve(argv[resultsDir + 1] ?? '.');
   const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
   if (argv.includes('--report-only')) return writeReport(RESULTS, log);
+  const quota = setCpuQuota(args.cpuQuota);
+  if (quota) log(`every server target under a CPU quota of ${describeQuota(quota)}, one cgroup per target in ${quota.parent}`);
   let f1: SearchResult[] = [];
   for (const s of args.scenarios) {
     log(`--- ${s}`);
@@ -321,6 +351,7 @@ async function main(): Promise<void> {
   if (args.json) {
     const summary = {
       scenario: 'F1',
+      ...(quota ? { cpuQuota: quotaRecord(quota) } : {}),
       results: f1.map((r) => ({
         target: r.target,
         ...(r.workers !== null ? { workers: r.workers } : {}),

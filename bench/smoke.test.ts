@@ -4,9 +4,12 @@
  * the real host (built dist/, 2 workers) being exact, and the orchestrator's rate
  * search end to end against the ws peer run in this process.
  */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chatAdapter } from './adapters.js';
+import { detectCgroup, setCpuQuota } from './cpu-quota.js';
 import { Generator, type Scenario } from './generator.js';
 import { lagByThread, metricValue, parsePrometheusText } from './host-metrics.js';
 import { startWsPeer } from './peers/ws.js';
@@ -192,6 +195,45 @@ describe('fan-out generator', () => {
       expect(result.maxDeliveriesPerSec).toBeGreaterThan(600);
     } finally {
       await peer.close();
+    }
+  });
+});
+
+describe('--cpu-quota', () => {
+  // Needs root and a cgroup cpu controller (v1 or v2); skipped elsewhere.
+  const usable = ((): boolean => {
+    try {
+      return process.getuid?.() === 0 && detectCgroup() !== null;
+    } catch {
+      return false;
+    }
+  })();
+
+  it.skipIf(!usable)('runs a target, every thread of it, in a cgroup of its own and removes it on stop', async () => {
+    const quota = setCpuQuota(0.5)!;
+    try {
+      expect(quota).toMatchObject({ cores: 0.5, quotaUs: 5000, periodUs: 10_000 });
+      const target = await startTarget({ name: 'chat-host', workers: 1 });
+      const path = target.cgroup!.path;
+      try {
+        expect(target.cgroup!.pids()).toEqual([target.pid]);
+        const threads = readdirSync(`/proc/${target.pid}/task`);
+        expect(threads.length).toBeGreaterThan(1);
+        const inCgroup = readFileSync(join(path, quota.cgroupVersion === 1 ? 'tasks' : 'cgroup.threads'), 'utf8').split('\n');
+        expect(inCgroup).toEqual(expect.arrayContaining(threads));
+        if (quota.cgroupVersion === 1) {
+          expect(readFileSync(join(path, 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('5000');
+          expect(readFileSync(join(path, 'cpu.cfs_period_us'), 'utf8').trim()).toBe('10000');
+        } else {
+          expect(readFileSync(join(path, 'cpu.max'), 'utf8').trim()).toBe('5000 10000');
+        }
+        expect(target.cgroup!.stats().periods).toBeGreaterThanOrEqual(0);
+      } finally {
+        await target.stop();
+      }
+      expect(existsSync(path)).toBe(false);
+    } finally {
+      setCpuQuota(null);
     }
   });
 });

@@ -3,7 +3,8 @@
  * 2 workers), a cluster of 2 host processes sharing one redis-server, and the
  * peers in bench/peers/. A target is started, reports its port
  * on stdout, is read through /proc/PID (utime+stime, RSS: the host's workers are
- * threads of that one process), and stopped with SIGTERM.
+ * threads of that one process), and stopped with SIGTERM. Under `--cpu-quota`
+ * (cpu-quota.ts) each target, all its processes together, runs in a cgroup of its own.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findFreePort } from '../src/free-port.js';
 import { type Adapter, bareAdapter, chatAdapter, socketIoAdapter } from './adapters.js';
+import { type Cgroup, createCgroup, removeAllCgroupsSync } from './cpu-quota.js';
 import type { ServerProbe } from './generator.js';
 
 /** The repository root, from dist-bench/bench/ or from bench/ (vitest). */
@@ -38,8 +40,22 @@ export interface RunningTarget {
   readonly ports?: readonly number[];
   readonly pid: number;
   readonly probe: ServerProbe;
+  /** The target's cgroup under `--cpu-quota` (its throttling counters). */
+  readonly cgroup?: Cgroup;
+  /** Why the process ended by itself (signal or code, last stderr); null while it runs or once stopped. */
+  readonly exitedBy?: () => string | null;
   stop(): Promise<void>;
 }
+
+/** The targets by the names the scripts take (`--targets`). */
+export const NAMED_TARGETS: Record<string, TargetSpec> = {
+  'chat-host-2w': { name: 'chat-host', workers: 2 },
+  'chat-host-1w': { name: 'chat-host', workers: 1 },
+  'chat-cluster': { name: 'chat-cluster', nodes: 2, workers: 1 },
+  'uws-bare': { name: 'uws-bare' },
+  ws: { name: 'ws' },
+  'socket.io': { name: 'socket.io' },
+};
 
 export function label(spec: TargetSpec): string {
   if (spec.name === 'chat-cluster') return `chat-host cluster (${spec.nodes ?? 2} nodes x ${spec.workers ?? 1}w + redis)`;
@@ -117,9 +133,10 @@ export function procProbe(pid: number): ServerProbe {
 /** Every target process still running. */
 const live = new Set<ChildProcess>();
 
-/** Kills every target process still running (the orchestrator calls it when interrupted). */
+/** Kills every target process still running and removes their cgroups (the orchestrator calls it when interrupted). */
 export function killAllTargets(): void {
   for (const child of live) child.kill('SIGKILL');
+  removeAllCgroupsSync(3000);
 }
 
 /**
@@ -143,14 +160,31 @@ export function runUntilDone(main: () => Promise<void>, log: (line: string) => v
   );
 }
 
-/** Starts a target process and resolves once it listens. */
-export function startProcess(args: readonly string[], extraArgs: readonly string[] = []): Promise<RunningTarget> {
+/**
+ * Starts a target process and resolves once it listens. `cgroup`: the cgroup to put
+ * it in (a cluster's, shared by its processes); undefined: a cgroup of its own under
+ * `--cpu-quota` (none without), removed when it stops; null: none.
+ */
+export function startProcess(args: readonly string[], extraArgs: readonly string[] = [], cgroup?: Cgroup | null): Promise<RunningTarget> {
   return new Promise((resolve, reject) => {
+    const own = cgroup === undefined ? createCgroup() : null;
+    const group = cgroup ?? own;
     const child: ChildProcess = spawn(process.execPath, [...extraArgs, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(child);
     child.once('exit', () => live.delete(child));
+    if (group) {
+      try {
+        // At once, while node is starting: all its threads move, worker threads started later are born in it.
+        group.add(child.pid!);
+      } catch (error) {
+        child.kill('SIGKILL');
+        child.once('exit', () => void own?.remove());
+        throw error;
+      }
+    }
     let out = '';
     let err = '';
+    let exitedBy: string | null = null;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${args[0]} did not report a port in 20 s: ${out}${err}`));
@@ -162,7 +196,9 @@ export function startProcess(args: readonly string[], extraArgs: readonly string
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       const why = `${args[0]} (pid ${child.pid}) exited by itself with ${signal ?? `code ${code}`}; its last stderr: ${err.slice(-2000) || '(none)'}`;
+      exitedBy = why;
       process.stderr.write(`${why}\n`);
+      void own?.remove();
       reject(new Error(why));
     });
     const onData = (d: Buffer): void => {
@@ -178,17 +214,22 @@ export function startProcess(args: readonly string[], extraArgs: readonly string
           port: Number(m[1]),
           pid,
           probe: procProbe(pid),
-          stop: () =>
-            new Promise<void>((done) => {
+          ...(group ? { cgroup: group } : {}),
+          exitedBy: () => exitedBy,
+          stop: async () => {
+            await new Promise<void>((done) => {
               if (child.exitCode !== null || child.signalCode !== null) return done();
               const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
               child.removeAllListeners('exit');
               child.once('exit', () => {
                 clearTimeout(kill);
+                live.delete(child);
                 done();
               });
               child.kill('SIGTERM');
-            }),
+            });
+            await own?.remove();
+          },
         });
         return;
       }
@@ -211,6 +252,8 @@ export const REDIS_COMMAND = ['redis-server', '--port', 'PORT', '--bind', '127.0
  */
 async function startCluster(spec: TargetSpec): Promise<RunningTarget> {
   const port = await findFreePort();
+  // Under --cpu-quota one cgroup holds the nodes and redis-server: the quota is the cluster's.
+  const cgroup = createCgroup();
   const redis = spawn(
     REDIS_COMMAND[0]!,
     REDIS_COMMAND.slice(1).map((a) => (a === 'PORT' ? String(port) : a)),
@@ -218,6 +261,7 @@ async function startCluster(spec: TargetSpec): Promise<RunningTarget> {
   );
   live.add(redis);
   redis.once('exit', () => live.delete(redis));
+  cgroup?.add(redis.pid!);
   await new Promise<void>((resolve, reject) => {
     let out = '';
     redis.stdout!.on('data', (d: Buffer) => {
@@ -226,12 +270,15 @@ async function startCluster(spec: TargetSpec): Promise<RunningTarget> {
     });
     redis.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out.slice(0, 2000)}`)));
   });
-  const nodes = await Promise.all(Array.from({ length: spec.nodes ?? 2 }, () => startProcess([...commandFor(spec), '--redis', `redis://127.0.0.1:${port}`])));
+  const nodes = await Promise.all(
+    Array.from({ length: spec.nodes ?? 2 }, () => startProcess([...commandFor(spec), '--redis', `redis://127.0.0.1:${port}`], [], cgroup)),
+  );
   const probes = [...nodes.map((n) => n.probe), procProbe(redis.pid!)];
   return {
     port: nodes[0]!.port,
     ports: nodes.map((n) => n.port),
     pid: nodes[0]!.pid,
+    ...(cgroup ? { cgroup } : {}),
     probe: {
       cpuSeconds: () => probes.reduce((sum, p) => sum + p.cpuSeconds(), 0),
       rssBytes: () => probes.reduce((sum, p) => sum + p.rssBytes(), 0),
@@ -243,6 +290,7 @@ async function startCluster(spec: TargetSpec): Promise<RunningTarget> {
         redis.once('exit', () => done());
         redis.kill('SIGKILL');
       });
+      await cgroup?.remove();
     },
   };
 }
