@@ -338,6 +338,10 @@ export class ChatServer implements BrokerHandler {
   private staticFile(res: HttpResponse, req: HttpRequest, withBody: boolean): void {
     const file = this.files.lookup(req.getUrl());
     const ifNoneMatch = req.getHeader('if-none-match');
+    // A body larger than the socket takes at once stays pending in uWS after end(); if the
+    // client resets the connection meanwhile, uWS aborts the whole process unless the
+    // response has an abort handler. Nothing is left to clean up: the file is in memory.
+    res.onAborted(ignoreAbort);
     res.cork(() => {
       if (!file) {
         if (withBody) return this.writeJson(res, '404 Not Found', { error: 'not found' });
@@ -421,6 +425,8 @@ export class ChatServer implements BrokerHandler {
       text = JSON.stringify(body(directory));
       this.bodies.set(key, text);
     }
+    // A room list can be large: as for static files, it may outlive a reset connection.
+    res.onAborted(ignoreAbort);
     const answer = jsonText(OK, text);
     res.cork(() => this.write(res, answer));
   }
@@ -445,6 +451,11 @@ export class ChatServer implements BrokerHandler {
   private write(res: HttpResponse, answer: Answer): void {
     res.writeStatus(answer.status).writeHeader('Content-Type', answer.contentType).writeHeader('Cache-Control', 'no-store').end(answer.body);
   }
+}
+
+/** An abort handler for a response written in full at once: nothing to undo. */
+function ignoreAbort(): void {
+  // The file or JSON body is already handed to uWS; the aborted connection takes it with it.
 }
 
 /** An HTTP answer that is not a static file (never cached by clients). */
