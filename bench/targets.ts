@@ -238,9 +238,12 @@ export function startProcess(args: readonly string[], extraArgs: readonly string
   });
 }
 
+/** Node's own flags for the chat host, as `npm start` gives them (package.json): the main thread's young generation. */
+export const HOST_NODE_FLAGS = ['--max-semi-space-size=2'];
+
 export function startTarget(spec: TargetSpec, extraNodeArgs: readonly string[] = []): Promise<RunningTarget> {
   if (spec.name === 'chat-cluster') return startCluster(spec);
-  return startProcess(commandFor(spec), extraNodeArgs);
+  return startProcess(commandFor(spec), spec.name === 'chat-host' ? [...HOST_NODE_FLAGS, ...extraNodeArgs] : extraNodeArgs);
 }
 
 /** The command line of the cluster's redis-server (also printed in RESULTS.md); PORT is filled in. */
@@ -271,7 +274,7 @@ async function startCluster(spec: TargetSpec): Promise<RunningTarget> {
     redis.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out.slice(0, 2000)}`)));
   });
   const nodes = await Promise.all(
-    Array.from({ length: spec.nodes ?? 2 }, () => startProcess([...commandFor(spec), '--redis', `redis://127.0.0.1:${port}`], [], cgroup)),
+    Array.from({ length: spec.nodes ?? 2 }, () => startProcess([...commandFor(spec), '--redis', `redis://127.0.0.1:${port}`], HOST_NODE_FLAGS, cgroup)),
   );
   const probes = [...nodes.map((n) => n.probe), procProbe(redis.pid!)];
   return {
