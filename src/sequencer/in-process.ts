@@ -8,9 +8,9 @@
  * only it can know (membership, nickname clashes, recipients).
  */
 import { encodeJoined, encodeMemberPage, encodeMessage, encodeSent, type ErrorCodeName, MEMBER_PAGE_SIZE } from '../protocol/index.js';
-import { RoomRegistry, type RoomSettings } from '../rooms/registry.js';
+import { RoomRegistry } from '../rooms/registry.js';
 import type { Room } from '../rooms/room.js';
-import { PRESENCE_COUNT_TICK_MS, PRESENCE_TICK_MS, type PresenceSettings, PresenceTicker } from './presence-ticker.js';
+import { PresenceTicker, presenceSettings } from './presence-ticker.js';
 import { byMembersThenName, errorFrame, pageLimit, publicMember, recentEntry } from './room-views.js';
 import {
   newSequencerCounts,
@@ -21,27 +21,8 @@ import {
   type SayRequest,
   type Sequencer,
   type SequencerOutput,
+  type SequencerSettings,
 } from './sequencer.js';
-
-export interface SequencerSettings extends RoomSettings {
-  /** How many recent messages a Joined frame carries when nothing is recovered. */
-  readonly joinHistory: number;
-  /** Rooms with more members than this get presence counts only (--presence-events-max-members). */
-  readonly presenceEventsMaxMembers: number;
-  /** How long presence changes gather before they go out (PRESENCE_TICK_MS unless a test says otherwise). */
-  readonly presenceTickMs?: number;
-  /** How often at most a count-only room hears its count (PRESENCE_COUNT_TICK_MS unless a test says otherwise). */
-  readonly presenceCountTickMs?: number;
-}
-
-/** The presence ticker's settings from a sequencer's. */
-export function presenceSettings(settings: SequencerSettings): PresenceSettings {
-  return {
-    eventsMaxMembers: settings.presenceEventsMaxMembers,
-    tickMs: settings.presenceTickMs ?? PRESENCE_TICK_MS,
-    countTickMs: settings.presenceCountTickMs ?? PRESENCE_COUNT_TICK_MS,
-  };
-}
 
 export class InProcessSequencer implements Sequencer {
   readonly counts = newSequencerCounts();

@@ -24,6 +24,19 @@ export interface PresenceSettings {
   readonly countTickMs: number;
 }
 
+/** The ticker's settings from a sequencer's (the defaults above unless a test sets them). */
+export function presenceSettings(settings: {
+  readonly presenceEventsMaxMembers: number;
+  readonly presenceTickMs?: number;
+  readonly presenceCountTickMs?: number;
+}): PresenceSettings {
+  return {
+    eventsMaxMembers: settings.presenceEventsMaxMembers,
+    tickMs: settings.presenceTickMs ?? PRESENCE_TICK_MS,
+    countTickMs: settings.presenceCountTickMs ?? PRESENCE_COUNT_TICK_MS,
+  };
+}
+
 /** One member's change within the tick: as it was when the tick began, and as it is now (null: not a member). */
 interface Change {
   readonly before: MemberInfo | null;

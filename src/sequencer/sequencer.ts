@@ -27,6 +27,7 @@
  */
 import type { HubCounts } from '../metrics/counters.js';
 import type { MemberInfo } from '../protocol/index.js';
+import type { RoomSettings } from '../rooms/registry.js';
 
 export interface JoinRequest {
   readonly requestId: number;
@@ -88,6 +89,18 @@ export interface Directory {
   readonly stats: ClusterStats;
   /** Most members first. */
   readonly rooms: readonly RoomSummary[];
+}
+
+/** What both sequencers are configured with. */
+export interface SequencerSettings extends RoomSettings {
+  /** How many recent messages a Joined frame carries when nothing is recovered. */
+  readonly joinHistory: number;
+  /** Rooms with more members than this get presence counts only (--presence-events-max-members). */
+  readonly presenceEventsMaxMembers: number;
+  /** How long presence changes gather before they go out (PRESENCE_TICK_MS unless a test says otherwise). */
+  readonly presenceTickMs?: number;
+  /** How often at most a count-only room hears its count (PRESENCE_COUNT_TICK_MS unless a test says otherwise). */
+  readonly presenceCountTickMs?: number;
 }
 
 /** What a sequencer counts for /metrics. */

@@ -20,8 +20,8 @@ import {
   writeSay,
 } from '../../src/relay/batch.js';
 import { MainEnd } from '../../src/relay/main-end.js';
-import { InProcessSequencer, type SequencerSettings } from '../../src/sequencer/in-process.js';
-import type { ClusterStats, Directory, QueryKind, RoomDetail, RoomSummary } from '../../src/sequencer/sequencer.js';
+import { InProcessSequencer } from '../../src/sequencer/in-process.js';
+import type { ClusterStats, Directory, QueryKind, RoomDetail, RoomSummary, SequencerSettings } from '../../src/sequencer/sequencer.js';
 
 /** Lets setImmediate-scheduled batches move: a couple of turns of the event loop, no timers. */
 export async function flush(turns = 3): Promise<void> {

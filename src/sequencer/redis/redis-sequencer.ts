@@ -35,8 +35,7 @@ import {
 import { RoomRegistry } from '../../rooms/registry.js';
 import { Room } from '../../rooms/room.js';
 import { nicknameKey } from '../../rooms/rules.js';
-import { presenceSettings, type SequencerSettings } from '../in-process.js';
-import { PresenceTicker } from '../presence-ticker.js';
+import { PresenceTicker, presenceSettings } from '../presence-ticker.js';
 import { byMembersThenName, errorFrame, pageLimit, publicMember, recentEntry } from '../room-views.js';
 import {
   newSequencerCounts,
@@ -48,6 +47,7 @@ import {
   type SayRequest,
   type Sequencer,
   type SequencerOutput,
+  type SequencerSettings,
 } from '../sequencer.js';
 import { decodeEntries, historyOf, keys, NODE_CHANNEL_PREFIX, nicknameIn, parseEnvelope, ROOM_CHANNEL_PREFIX } from './format.js';
 import { NodeLiveness } from './liveness.js';
