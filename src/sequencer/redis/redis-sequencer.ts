@@ -13,8 +13,9 @@
  * NodeLiveness (liveness.ts) keeps the node's heartbeat and reaps dead nodes; PresenceTicker
  * (../presence-ticker.ts) sends each room's member changes to the node's clients once per tick.
  *
- * After Redis comes back, a resync puts the node's members back (a sync script per
- * room) and repairs what its clients were told at each room's sync marker. When Redis
+ * After Redis comes back, a resync (resync.ts decides when; the steps are here) puts the
+ * node's members back (a sync script per room) and repairs what its clients were told
+ * at each room's sync marker. When Redis
  * is down, joins and room messages are refused with Unavailable (temporary);
  * connections stay up; leaves and closes are applied locally and to Redis on resync.
  */
@@ -52,6 +53,7 @@ import {
 import { decodeEntries, historyOf, keys, NODE_CHANNEL_PREFIX, nicknameIn, parseEnvelope, ROOM_CHANNEL_PREFIX } from './format.js';
 import { NodeLiveness } from './liveness.js';
 import { RoomStream } from './room-stream.js';
+import { ClusterResync } from './resync.js';
 import { ClusterScripts } from './scripts.js';
 
 export interface RedisSequencerSettings extends SequencerSettings {
@@ -107,16 +109,11 @@ export class RedisSequencer implements Sequencer {
   private readonly memberships = new RoomRegistry({ historyCapacity: 0, emptyRoomTtlMs: 0 });
   private roomList: RoomSummary[] = [];
   private nextToken = 0;
-  /** True while both connections are up and every room has been synced since they came up. */
-  private available = false;
-  private syncing: Promise<void> | null = null;
   /** Room messages of the worker batch being carried out (sent at endOfBatch). */
   private messages: ChainableCommander | null = null;
-  /** A resync was asked for while one ran: run another after it. */
-  private resyncAgain = false;
   private stopping = false;
   private readonly timers: NodeJS.Timeout[] = [];
-  private auditTimer: NodeJS.Timeout | null = null;
+  private readonly sync: ClusterResync;
 
   constructor(
     private readonly settings: RedisSequencerSettings,
@@ -139,6 +136,19 @@ export class RedisSequencer implements Sequencer {
     this.subscriber = new Redis(settings.redisUrl, { ...options, connectionName: `chat-${settings.nodeId}-sub` });
     this.scripts = new ClusterScripts(this.commands, settings.nodeId);
     this.liveness = new NodeLiveness(settings, this.commands, (room, member, node) => this.leaveInRedis(room, member, node), log);
+    this.sync = new ClusterResync(
+      {
+        heartbeat: () => this.heartbeat(),
+        subscribeNode: async () => {
+          await this.subscriber.subscribe(keys.nodeChannel(settings.nodeId));
+        },
+        syncRooms: (full) => this.syncRooms(full),
+        dropLeftRooms: () => this.dropLeftRooms(),
+        connected: () => this.commands.status === 'ready' && this.subscriber.status === 'ready',
+      },
+      settings.nodeTtlMs,
+      log,
+    );
     this.presence = new PresenceTicker(presenceSettings(settings), (name, frame) => {
       const room = this.clusterRooms.get(name);
       if (room) for (const worker of room.local.workers()) this.output.publish(worker, name, frame);
@@ -169,7 +179,7 @@ export class RedisSequencer implements Sequencer {
   async stop(): Promise<void> {
     this.stopping = true;
     for (const timer of this.timers) clearInterval(timer);
-    if (this.auditTimer) clearTimeout(this.auditTimer);
+    this.sync.stop();
     this.presence.stop();
     // The workers have closed every connection by now; their leaves are in flight on
     // this connection. Removing the heartbeat lets the others forget the node at once.
@@ -186,7 +196,7 @@ export class RedisSequencer implements Sequencer {
     if (out.workerOf(connection) === undefined) return;
     const refuse = (code: ErrorCodeName, message: string, temporary = false): void =>
       out.joinFailed(connection, attempt, roomName, errorFrame(this.counts, requestId, code, message, roomName, temporary));
-    if (!this.available) return refuse('Unavailable', UNAVAILABLE, true);
+    if (!this.sync.available) return refuse('Unavailable', UNAVAILABLE, true);
     const room = this.clusterRooms.get(roomName) ?? this.openRoom(roomName);
     if (room.local.member(connection) || room.joining.has(connection)) return refuse('AlreadyJoined', 'you are already in this room');
     const pending: PendingJoin = { cancelled: false, after: [] };
@@ -280,7 +290,7 @@ export class RedisSequencer implements Sequencer {
     if (!room || !member) return; // not in it, or joining (cancelled above: the join undoes itself)
     this.memberships.noteLeft(connection, roomName);
     // While Redis is away the leave is applied locally; the sync after it comes back removes it there.
-    if (this.available) void this.leaveInRedis(roomName, publicMember(member));
+    if (this.sync.available) void this.leaveInRedis(roomName, publicMember(member));
     this.release(room);
   }
 
@@ -307,7 +317,7 @@ export class RedisSequencer implements Sequencer {
       out.send(connection, errorFrame(this.counts, requestId, code, message, roomName, temporary));
     if (!room || !sender) return fail('NotJoined', 'join the room before talking in it');
     if (to !== null) return this.sayPrivately(room, publicMember(sender), requestId, text, to);
-    if (!this.available) return fail('Unavailable', UNAVAILABLE, true);
+    if (!this.sync.available) return fail('Unavailable', UNAVAILABLE, true);
 
     const { frame, seqOffset } = encodeMessageTemplate({ room: roomName, sender: publicMember(sender), to: null, text, timestampMs: this.now() });
     this.messages ??= this.commands.pipeline();
@@ -319,7 +329,7 @@ export class RedisSequencer implements Sequencer {
       } else if (seq < 0) {
         // The room is gone from Redis (it restarted, empty): put it back before anything more.
         out.send(connection, errorFrame(this.counts, requestId, 'Unavailable', UNAVAILABLE, roomName, true));
-        this.resync('room missing in redis');
+        this.sync.resync('room missing in redis');
       } else {
         this.counts.roomMessages++;
         if (requestId !== 0) out.send(connection, encodeSent(requestId, roomName, seq));
@@ -399,7 +409,7 @@ export class RedisSequencer implements Sequencer {
       out.send(to, frame);
       return delivered();
     }
-    if (!this.available) return out.send(connection, errorFrame(this.counts, requestId, 'Unavailable', UNAVAILABLE, room.name, true));
+    if (!this.sync.available) return out.send(connection, errorFrame(this.counts, requestId, 'Unavailable', UNAVAILABLE, room.name, true));
     this.scripts
       .sendPrivately({ room: room.name, recipient: to, frame })
       .then(
@@ -463,7 +473,7 @@ export class RedisSequencer implements Sequencer {
         memberJoined: (member, count) => this.presence.joined(name, member, count),
         memberLeft: (member, count) => this.presence.left(name, member, count),
         isLocal: (id): boolean => room.local.member(id) !== undefined,
-        ownMemberRemoved: () => this.resync('own member removed by another node', true),
+        ownMemberRemoved: () => this.sync.resync('own member removed by another node', true),
       },
       this.log,
     );
@@ -494,7 +504,7 @@ export class RedisSequencer implements Sequencer {
         .unsubscribe(room.channel)
         .catch((error: unknown) => this.log.warn({ room: room.name, err: (error as Error).message }, 'unsubscribe failed'));
     }
-    if (this.available) {
+    if (this.sync.available) {
       this.commands
         .srem(keys.nodeRooms(this.settings.nodeId), room.name)
         .catch((error: unknown) => this.log.debug({ err: (error as Error).message }, 'srem failed'));
@@ -522,13 +532,12 @@ export class RedisSequencer implements Sequencer {
 
   private onReady(connection: string): void {
     this.log.info({ connection }, 'redis connection ready');
-    if (this.commands.status === 'ready' && this.subscriber.status === 'ready') this.resync('connected');
+    if (this.commands.status === 'ready' && this.subscriber.status === 'ready') this.sync.resync('connected');
   }
 
   private onLost(connection: string): void {
     if (this.stopping) return;
-    if (this.available) this.log.warn({ connection }, 'redis connection lost: requests get Unavailable until it is back');
-    this.available = false;
+    if (this.sync.lost()) this.log.warn({ connection }, 'redis connection lost: requests get Unavailable until it is back');
     if (connection !== 'subscriber') return;
     // The subscriptions are gone with the connection: markers will not come, and every
     // room gets back in step at its sync marker.
@@ -540,69 +549,29 @@ export class RedisSequencer implements Sequencer {
 
   private async heartbeat(): Promise<void> {
     await this.liveness.beat(() => {
-      if (!this.available) return;
+      if (!this.sync.available) return;
       // Not in the node set although in step: the others took this node for dead (it was
       // silent past --node-ttl) and removed its members. Put them back.
       this.log.warn('this node was taken for dead by the cluster; rejoining');
-      this.resync('taken for dead', true);
+      this.sync.resync('taken for dead', true);
     });
   }
 
-  /**
-   * Gets the node back in step after (re)connecting: its own channel, every room with
-   * local members re-subscribed and synced (members put back, the room too if Redis lost
-   * it, stale entries removed, the member list and any gap repaired at the sync marker).
-   */
-  private resync(reason: string, stillServing = false): void {
-    if (this.stopping) return;
-    if (this.syncing) {
-      this.resyncAgain = true;
-      return;
-    }
-    // After a lost connection nothing is served until the node is in step again; when only
-    // presence needs repair (taken for dead) traffic goes on meanwhile.
-    if (!stillServing) this.available = false;
-    const run = async (): Promise<void> => {
-      await this.heartbeat();
-      await this.subscriber.subscribe(keys.nodeChannel(this.settings.nodeId));
-      const rooms = [...this.clusterRooms.values()].filter((r) => r.local.size > 0);
-      await Promise.all(rooms.map((room) => this.syncRoom(room, false)));
-      // Rooms this node had members in and has none now (they left while Redis was away): out of Redis with them.
-      const node = this.settings.nodeId;
-      for (const name of await this.commands.smembers(keys.nodeRooms(node))) {
-        if (this.clusterRooms.get(name)?.local.size) continue;
-        await this.liveness.removeMembersOf(node, name);
-        await this.commands.srem(keys.nodeRooms(node), name);
-      }
-      this.available = true;
-      this.log.info({ reason, rooms: rooms.length }, 'in step with the cluster');
-      if (this.auditTimer) clearTimeout(this.auditTimer);
-      this.auditTimer = setTimeout(() => this.audit(), this.settings.nodeTtlMs).unref();
-    };
-    this.syncing = run()
-      .catch((error: unknown) => this.log.warn({ reason, err: (error as Error).message }, 'resync failed; retrying when redis is back'))
-      .finally(() => {
-        this.syncing = null;
-        const again = this.resyncAgain;
-        this.resyncAgain = false;
-        // Lost again meanwhile, or asked for again while this one ran: the next ready event or this check starts another.
-        if ((again || !this.available) && this.commands.status === 'ready' && this.subscriber.status === 'ready') this.resync('retry', this.available);
-      });
+  /** Syncs every room with local members (see resync.ts); returns how many. */
+  private async syncRooms(full: boolean): Promise<number> {
+    const rooms = [...this.clusterRooms.values()].filter((r) => r.local.size > 0);
+    await Promise.all(rooms.map((room) => this.syncRoom(room, full)));
+    return rooms.length;
   }
 
-  /**
-   * One node TTL after a resync every live node has synced too (or has been reaped):
-   * a second sync of every room may now also remove members that Redis does not have
-   * (members of a dead node, or who left while Redis was away and lost its data).
-   */
-  private audit(): void {
-    this.auditTimer = null;
-    if (!this.available) return;
-    const rooms = [...this.clusterRooms.values()].filter((r) => r.local.size > 0);
-    Promise.all(rooms.map((room) => this.syncRoom(room, true))).then(
-      () => this.log.debug({ rooms: rooms.length }, 'member lists audited'),
-      (error: unknown) => this.log.warn({ err: (error as Error).message }, 'member list audit failed; the next resync does it again'),
-    );
+  /** Rooms this node had members in and has none now (they left while Redis was away): out of Redis with them. */
+  private async dropLeftRooms(): Promise<void> {
+    const node = this.settings.nodeId;
+    for (const name of await this.commands.smembers(keys.nodeRooms(node))) {
+      if (this.clusterRooms.get(name)?.local.size) continue;
+      await this.liveness.removeMembersOf(node, name);
+      await this.commands.srem(keys.nodeRooms(node), name);
+    }
   }
 
   /** Puts this node's members of `room` back in Redis; `full`: the member list may lose members too (see audit). */
@@ -648,7 +617,7 @@ export class RedisSequencer implements Sequencer {
 
   /** The cluster's rooms (members, head seq), read every ROOM_LIST_INTERVAL_MS; rooms Redis expired are swept. */
   private async refreshRoomList(): Promise<void> {
-    if (!this.available) return;
+    if (!this.sync.available) return;
     try {
       // One script call: with thousands of rooms, two commands per room every second kept a core busy.
       this.roomList = (await this.scripts.roomList()).sort(byMembersThenName);
