@@ -333,7 +333,14 @@ export class Generator implements FrameSink {
    * Sends `sendsPerSec` messages per second in total for warm-up + window, then
    * waits up to drainMs for every expected delivery.
    */
-  async run(sendsPerSec: number, timing: Timing, server: ServerProbe | null, p99LimitMs = PASS_P99_MS, progress: Progress | null = null): Promise<RunResult> {
+  async run(
+    sendsPerSec: number,
+    timing: Timing,
+    server: ServerProbe | null,
+    p99LimitMs = PASS_P99_MS,
+    progress: Progress | null = null,
+    passRatio = PASS_RATIO,
+  ): Promise<RunResult> {
     const sizes = this.roomSizes();
     const senderRoomSize = this.senders.map((s) => sizes.get(s.conn.room) ?? 0);
     const startReceived = this.received;
@@ -469,7 +476,7 @@ export class Generator implements FrameSink {
     const failReasons: string[] = [];
     if (result.latencySamples === 0) failReasons.push('no latency samples');
     if (result.p99Ms > p99LimitMs) failReasons.push(`p99 ${result.p99Ms} ms > ${p99LimitMs}`);
-    if (result.deliveryRatio < PASS_RATIO) failReasons.push(`delivery ratio ${result.deliveryRatio} < ${PASS_RATIO}`);
+    if (result.deliveryRatio < passRatio) failReasons.push(`delivery ratio ${result.deliveryRatio} < ${passRatio}`);
     if (lost > 0) failReasons.push(`${lost} lost after ${timing.drainMs} ms drain`);
     if (result.closedConnections > 0) failReasons.push(`${result.closedConnections} connections closed`);
     if (result.errorFrames > 0) failReasons.push(`${result.errorFrames} error frames`);

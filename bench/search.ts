@@ -23,6 +23,8 @@ export interface SearchOptions {
   readonly quietWaitMs?: number;
   /** The p99 pass limit; PASS_P99_MS unless a test loosens it. */
   readonly p99LimitMs?: number;
+  /** The share of the expected deliveries that must arrive within the window; PASS_RATIO unless a test loosens it. */
+  readonly passRatio?: number;
   /** Starts the target; the default spawns its process. */
   readonly start?: (spec: TargetSpec) => Promise<RunningTarget>;
 }
@@ -123,7 +125,7 @@ export async function searchTarget(spec: TargetSpec, scenario: Scenario, options
       if (q.busyPct > QUIET_PCT) log(`machine still busy (${q.busyPct}% of a core) after ${q.waitedMs} ms; running anyway`);
       else if (q.waitedMs > 1000) log(`waited ${q.waitedMs} ms for other processes to leave the CPU`);
     }
-    const r = await gen.run(deliveries / scenario.roomSize, timing, running.probe, options.p99LimitMs);
+    const r = await gen.run(deliveries / scenario.roomSize, timing, running.probe, options.p99LimitMs, null, options.passRatio);
     const record = { phase, targetDeliveriesPerSec: Math.round(deliveries), ...r };
     runs.push(record);
     log(

@@ -179,8 +179,11 @@ describe('fan-out generator', () => {
           bisectSteps: 0,
           repeats: 3,
           log: (line) => lines.push(line),
-          // Other suites share the CPU under `npm test`: latency is not what this checks.
+          // Other suites share the CPU under `npm test` (a browser test opens 5,000 sockets meanwhile):
+          // neither latency nor how much arrives within the 300 ms window is what this checks; that
+          // nothing is lost after the drain and every count is exact is.
           p99LimitMs: 60_000,
+          passRatio: 0,
           start: async () => ({ port: peer.port, pid: process.pid, probe: procProbe(process.pid), stop: async () => undefined }),
         },
       );
