@@ -74,7 +74,10 @@ export class NodeLiveness {
       const rooms = await this.redis.smembers(keys.nodeRooms(dead));
       let removed = 0;
       for (const room of rooms) removed += await this.removeMembersOf(dead, room);
-      await this.redis.multi().del(keys.nodeRooms(dead)).srem(keys.nodes, dead).exec();
+      const replies = await this.redis.multi().del(keys.nodeRooms(dead)).srem(keys.nodes, dead).exec();
+      // A node that stopped cleanly between our look at the set and at its heartbeat has
+      // already taken its members out and left the set itself: it did not expire.
+      if (removed === 0 && replies?.[1]?.[1] !== 1) continue;
       this.log.warn({ node: dead, rooms: rooms.length, members: removed }, 'node expired: its members were removed');
     }
   }
