@@ -50,6 +50,19 @@ describe.each(TOPOLOGIES)('$name', (topology) => {
     const everyone = [...joined.members, ...rest.members];
     expect(new Set(everyone.map((m) => m.id))).toEqual(new Set([late.id, ...crowd.map((c) => c.id)]));
 
+    // Every node gives the same pages (clients take turns between the nodes of a cluster).
+    const pagesOf = async (client: TestClient): Promise<MemberInfo[]> => {
+      const members: MemberInfo[] = [];
+      let after = '';
+      do {
+        const p = await page(client, 'crowd', after);
+        members.push(...p.members);
+        after = p.nextAfter;
+      } while (after !== '');
+      return members;
+    };
+    for (const client of [crowd[0]!, crowd[1]!]) expect(await pagesOf(client)).toEqual(everyone);
+
     const found = await page(late, 'crowd', '', 'P12');
     expect(found.members.map((m) => m.name)).toEqual(['p120', 'p121', 'p122', 'p123', 'p124', 'p125', 'p126', 'p127', 'p128', 'p129']);
     expect(found.nextAfter).toBe('');
