@@ -120,21 +120,21 @@ export class ChatServer implements BrokerHandler {
     this.app.get('/readyz', (res) => {
       const ready = !this.draining && this.options.broker.directory() !== null;
       const status = this.draining ? 'draining' : ready ? 'ready' : 'starting';
-      res.cork(() => this.writeJson(res, ready ? OK : '503 Service Unavailable', { status }));
+      this.answerNow(res, json(ready ? OK : '503 Service Unavailable', { status }));
     });
     this.app.get('/metrics', (res) => this.metrics(res));
     this.app.get('/api/rooms', (res) => this.fromDirectory(res, 'rooms', { error: 'starting' }, (d) => ({ rooms: d.rooms })));
     this.app.get('/api/rooms/:room', (res, req) => this.roomDetail(res, req));
     if (config.faultInjection) {
       this.app.post('/debug/crash-worker', (res) => {
-        res.cork(() => this.writeJson(res, '200 OK', { worker: options.workerIndex, incarnation: options.incarnation }));
+        this.answerNow(res, json('200 OK', { worker: options.workerIndex, incarnation: options.incarnation }));
         setImmediate(() => options.onCrashRequest?.());
       });
     }
     this.app.get('/*', (res, req) => this.staticFile(res, req, true));
     this.app.head('/*', (res, req) => this.staticFile(res, req, false));
     this.app.any('/*', (res) => {
-      res.cork(() => this.writeJson(res, '404 Not Found', { error: 'not found' }));
+      this.answerNow(res, json('404 Not Found', { error: 'not found' }));
     });
   }
 
@@ -241,7 +241,7 @@ export class ChatServer implements BrokerHandler {
   private refuse(res: HttpResponse, reason: RefusalReason, status: string, message: string): void {
     this.options.counts.refused[reason]++;
     if (this.debug) this.options.log.debug({ reason, address: Buffer.from(res.getRemoteAddressAsText()).toString() }, 'upgrade refused');
-    res.cork(() => this.writeJson(res, status, { error: message }));
+    this.answerNow(res, json(status, { error: message }));
   }
 
   private open(ws: Ws): void {
@@ -338,9 +338,7 @@ export class ChatServer implements BrokerHandler {
   private staticFile(res: HttpResponse, req: HttpRequest, withBody: boolean): void {
     const file = this.files.lookup(req.getUrl());
     const ifNoneMatch = req.getHeader('if-none-match');
-    // A body larger than the socket takes at once stays pending in uWS after end(); if the
-    // client resets the connection meanwhile, uWS aborts the whole process unless the
-    // response has an abort handler. Nothing is left to clean up: the file is in memory.
+    // As in answerNow: a file may outlive a reset connection (nothing to clean up, it is in memory).
     res.onAborted(ignoreAbort);
     res.cork(() => {
       if (!file) {
@@ -385,7 +383,7 @@ export class ChatServer implements BrokerHandler {
       name = '';
     }
     if (!checkRoomName(name).ok) {
-      res.cork(() => this.writeJson(res, '400 Bad Request', { error: 'invalid room name' }));
+      this.answerNow(res, json('400 Bad Request', { error: 'invalid room name' }));
       return;
     }
     // A room's members and recent messages come from the hub, asynchronously (exact, not
@@ -413,7 +411,7 @@ export class ChatServer implements BrokerHandler {
   private fromDirectory(res: HttpResponse, key: string, starting: unknown, body: (directory: Directory) => unknown): void {
     const directory = this.options.broker.directory();
     if (!directory) {
-      res.cork(() => this.writeJson(res, '503 Service Unavailable', starting));
+      this.answerNow(res, json('503 Service Unavailable', starting));
       return;
     }
     if (directory !== this.bodiesOf) {
@@ -425,9 +423,16 @@ export class ChatServer implements BrokerHandler {
       text = JSON.stringify(body(directory));
       this.bodies.set(key, text);
     }
-    // A room list can be large: as for static files, it may outlive a reset connection.
+    this.answerNow(res, jsonText(OK, text));
+  }
+
+  /**
+   * Answers in full at once. An answer larger than the socket takes at once stays pending
+   * in uWS after end(); if the client resets the connection meanwhile, uWS aborts the whole
+   * process unless the response has an abort handler, so every answer given at once has one.
+   */
+  private answerNow(res: HttpResponse, answer: Answer): void {
     res.onAborted(ignoreAbort);
-    const answer = jsonText(OK, text);
     res.cork(() => this.write(res, answer));
   }
 
