@@ -52,14 +52,15 @@ export interface HttpMeasurement {
   readonly crashedAfter?: string;
 }
 
+/** What a measurement was of: the same fields for a measured and a failed one. */
+function setting(server: string, path: string, options: HttpOptions) {
+  return { server, path, connections: options.connections, pipelining: options.pipelining, workers: options.workers };
+}
+
 /** The record of a measurement that failed (e.g. the server crashed during it). */
 export function failedHttp(server: string, path: string, options: HttpOptions, error: string): HttpMeasurement {
   return {
-    server,
-    path,
-    connections: options.connections,
-    pipelining: options.pipelining,
-    workers: options.workers,
+    ...setting(server, path, options),
     requestsPerSec: 0,
     p50Ms: 0,
     p99Ms: 0,
@@ -86,11 +87,7 @@ export async function measureHttp(server: string, target: RunningTarget, path: s
   const serverCpu = target.probe.cpuSeconds() - server0;
   const client = process.cpuUsage(client0);
   return {
-    server,
-    path,
-    connections: options.connections,
-    pipelining: options.pipelining,
-    workers: options.workers,
+    ...setting(server, path, options),
     requestsPerSec: Math.round(r.requests.average),
     p50Ms: r.latency.p50,
     p99Ms: r.latency.p99,
