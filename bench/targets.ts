@@ -76,17 +76,28 @@ export function hostHasFlag(flag: string): boolean {
 
 /**
  * The host's admission limits are for people, not for one load generator on one
- * address: per-connection request rate (every sender goes far past it), connections
- * per address, and connections in all (F4 opens as many as the peers accept). They
- * are lifted, as the peers have none. Older builds have no such flags and refuse
+ * address: per-connection and per-address request rates (every sender goes far past
+ * them), connections per address, and connections in all (F4 opens as many as the
+ * peers accept), rooms in all and new rooms per address (F3 makes 5,000). They are
+ * lifted, as the peers have none. Older builds have no such flags and refuse
  * unknown ones: each is passed only when --help lists it.
  */
 export function liftedLimitFlags(): string[] {
   const unlimited = '1000000';
   const flags: string[] = [];
-  for (const flag of ['rate-limit', 'rate-burst', 'max-connections-per-ip', 'max-connections']) {
+  for (const flag of [
+    'rate-limit',
+    'rate-burst',
+    'rate-limit-per-ip',
+    'max-connections-per-ip',
+    'max-connections',
+    'new-rooms-per-minute',
+    'max-rooms-total',
+  ]) {
     if (hostHasFlag(flag)) flags.push(`--${flag}`, unlimited);
   }
+  // The peers keep HTTP connections alive, as autocannon expects; the host closes them by default (see its README).
+  if (hostHasFlag('http-keep-alive')) flags.push('--http-keep-alive');
   return flags;
 }
 

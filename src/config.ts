@@ -7,10 +7,12 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { existsSync } from 'node:fs';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { defaultMaxConnections, openFileLimit } from './admission/connection-limits.js';
-import { parseOriginPolicy } from './admission/origin.js';
-import { DEFAULT_MAX_FRAME_BYTES, MAX_TEXT_CHARS } from './protocol/index.js';
+import { parseOriginPolicy, parsePublicOrigin } from './admission/origin.js';
+import { DEFAULT_TOKEN_MAX_LIFETIME_SECONDS } from './admission/token.js';
+import { DEFAULT_MAX_FRAME_BYTES, encodeClientRequest, MAX_TEXT_CHARS } from './protocol/index.js';
 
 export interface Config {
   readonly host: string;
@@ -23,6 +25,14 @@ export interface Config {
   readonly emptyRoomTtlSeconds: number;
   readonly idleTimeoutSeconds: number;
   readonly maxRooms: number;
+  /** Rooms the host (or the cluster) holds at most. */
+  readonly maxRoomsTotal: number;
+  /** New rooms one address may make a minute. */
+  readonly newRoomsPerMinute: number;
+  /** Requests a second all connections from one address may make together. */
+  readonly rateLimitPerIp: number;
+  /** Keep HTTP connections open after an answer (uWS never times an idle one out). */
+  readonly httpKeepAlive: boolean;
   readonly maxFrameBytes: number;
   readonly maxTextChars: number;
   readonly maxBackpressureBytes: number;
@@ -33,8 +43,12 @@ export interface Config {
   readonly maxConnectionsPerIp: number;
   /** '' (same origin only), '*' or a comma-separated list of origins. */
   readonly allowedOrigins: string;
+  /** '' or the origin users reach the host at (normalised); when set, the only own origin pages may have. */
+  readonly publicOrigin: string;
   /** '' when joins need no token. */
   readonly tokenSecret: string;
+  /** With --token-secret: the furthest a token's `exp` may be from now, seconds. */
+  readonly tokenMaxLifetimeSeconds: number;
   /** PEM files; both '' for plain HTTP/WS. */
   readonly certFile: string;
   readonly keyFile: string;
@@ -84,16 +98,22 @@ export const OPTIONS: readonly Option[] = [
   { key: 'emptyRoomTtlSeconds', flag: 'empty-room-ttl', env: 'CHAT_EMPTY_ROOM_TTL', kind: 'integer', help: 'seconds an empty room keeps its history', default: () => 600, min: 0, max: 30 * 86_400 },
   { key: 'idleTimeoutSeconds', flag: 'idle-timeout', env: 'CHAT_IDLE_TIMEOUT', kind: 'integer', help: 'seconds of silence before a connection is closed (pings are automatic)', default: () => 120, min: 8, max: 960 },
   { key: 'maxRooms', flag: 'max-rooms', env: 'CHAT_MAX_ROOMS', kind: 'integer', help: 'rooms one connection may be in', default: () => 16, min: 1, max: 1000 },
+  { key: 'maxRoomsTotal', flag: 'max-rooms-total', env: 'CHAT_MAX_ROOMS_TOTAL', kind: 'integer', help: 'rooms the host (the cluster, with --redis) holds at most, empty ones with history included (more: RoomLimit)', default: () => 10_000, min: 1, max: 10_000_000 },
+  { key: 'newRoomsPerMinute', flag: 'new-rooms-per-minute', env: 'CHAT_NEW_ROOMS_PER_MINUTE', kind: 'integer', help: 'new rooms one address may make a minute (more: RateLimited)', default: () => 30, min: 1, max: 1_000_000_000 },
   { key: 'maxFrameBytes', flag: 'max-frame', env: 'CHAT_MAX_FRAME', kind: 'integer', help: 'largest frame a client may send, bytes', default: () => DEFAULT_MAX_FRAME_BYTES, min: 1024, max: 1 << 20 },
   { key: 'maxTextChars', flag: 'max-text', env: 'CHAT_MAX_TEXT', kind: 'integer', help: 'longest message text, characters', default: () => MAX_TEXT_CHARS, min: 1, max: 65_535 },
   { key: 'maxBackpressureBytes', flag: 'max-backpressure', env: 'CHAT_MAX_BACKPRESSURE', kind: 'integer', help: 'bytes buffered for a slow reader before it is closed', default: () => 1 << 20, min: 64 * 1024, max: 1 << 30 },
   { key: 'rateLimit', flag: 'rate-limit', env: 'CHAT_RATE_LIMIT', kind: 'integer', help: 'requests per second one connection may make on average', default: () => 20, min: 1, max: 1_000_000_000 },
   { key: 'rateBurst', flag: 'rate-burst', env: 'CHAT_RATE_BURST', kind: 'integer', help: 'requests one connection may make at once', default: () => 40, min: 1, max: 1_000_000_000 },
+  { key: 'rateLimitPerIp', flag: 'rate-limit-per-ip', env: 'CHAT_RATE_LIMIT_PER_IP', kind: 'integer', help: 'requests per second all connections from one address may make together', default: () => 100, min: 1, max: 1_000_000_000 },
   { key: 'rateAbuseSeconds', flag: 'rate-abuse-seconds', env: 'CHAT_RATE_ABUSE_SECONDS', kind: 'integer', help: 'seconds over the rate limit before the connection is closed (1008)', default: () => 10, min: 1, max: 3600 },
   { key: 'maxConnections', flag: 'max-connections', env: 'CHAT_MAX_CONNECTIONS', kind: 'integer', help: 'WebSocket connections in all (more get HTTP 503)', default: () => defaultMaxConnections(openFileLimit()), min: 1, max: 10_000_000 },
   { key: 'maxConnectionsPerIp', flag: 'max-connections-per-ip', env: 'CHAT_MAX_CONNECTIONS_PER_IP', kind: 'integer', help: 'WebSocket connections from one address (more get HTTP 429)', default: () => 200, min: 1, max: 10_000_000 },
+  { key: 'httpKeepAlive', flag: 'http-keep-alive', env: 'CHAT_HTTP_KEEP_ALIVE', kind: 'boolean', help: 'keep HTTP connections open after an answer (uWS never closes an idle one: only behind a proxy that bounds connections)', default: () => false },
   { key: 'allowedOrigins', flag: 'allowed-origins', env: 'CHAT_ALLOWED_ORIGINS', kind: 'string', help: 'origins whose pages may connect, comma-separated, or * for any (empty: this host only)', default: () => '', allowEmpty: true },
+  { key: 'publicOrigin', flag: 'public-origin', env: 'CHAT_PUBLIC_ORIGIN', kind: 'string', help: 'the origin users reach the host at, e.g. https://chat.example.com: the only own origin pages may have (none: localhost and this machine\'s addresses)', default: () => '', allowEmpty: true },
   { key: 'tokenSecret', flag: 'token-secret', env: 'CHAT_TOKEN_SECRET', kind: 'string', help: 'HS256 secret (32+ characters); when set, every join needs a signed token', default: () => '', allowEmpty: true },
+  { key: 'tokenMaxLifetimeSeconds', flag: 'token-max-lifetime', env: 'CHAT_TOKEN_MAX_LIFETIME', kind: 'integer', help: 'longest a join token may live: its exp at most this many seconds from now (with --token-secret)', default: () => DEFAULT_TOKEN_MAX_LIFETIME_SECONDS, min: 60, max: 365 * 86_400 },
   { key: 'certFile', flag: 'cert', env: 'CHAT_TLS_CERT', kind: 'string', help: 'TLS certificate chain (PEM): serve HTTPS and WSS', default: () => '', allowEmpty: true },
   { key: 'keyFile', flag: 'key', env: 'CHAT_TLS_KEY', kind: 'string', help: 'TLS private key (PEM), with --cert', default: () => '', allowEmpty: true },
   { key: 'shutdownGraceMs', flag: 'shutdown-grace', env: 'CHAT_SHUTDOWN_GRACE', kind: 'integer', help: 'milliseconds clients get to finish closing on shutdown', default: () => 500, min: 0, max: 4000 },
@@ -175,6 +195,13 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
   } catch (error) {
     throw new ConfigError(`invalid --allowed-origins: ${(error as Error).message}`);
   }
+  let publicOrigin: string;
+  try {
+    publicOrigin = parsePublicOrigin(result.publicOrigin);
+  } catch (error) {
+    throw new ConfigError(`invalid --public-origin: ${(error as Error).message}`);
+  }
+  checkTextFitsFrame(result.maxTextChars, result.maxFrameBytes);
   if (result.tokenSecret !== '' && Buffer.byteLength(result.tokenSecret) < 32) {
     throw new ConfigError('invalid --token-secret: use at least 32 characters (HS256 needs a 256-bit key)');
   }
@@ -185,6 +212,61 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
   ] as const) {
     if (file !== '' && !existsSync(file)) throw new ConfigError(`invalid ${flag}: no such file "${file}"`);
   }
+  if (result.certFile !== '') checkTlsFiles(result.certFile, result.keyFile);
   const tls = (file: string): string => (file === '' ? '' : resolve(file));
-  return Object.freeze({ ...result, publicDir: resolve(result.publicDir), certFile: tls(result.certFile), keyFile: tls(result.keyFile) });
+  return Object.freeze({ ...result, publicOrigin, publicDir: resolve(result.publicDir), certFile: tls(result.certFile), keyFile: tls(result.keyFile) });
+}
+
+/** The longest connection id the host hands out (node.incarnation.counter, each part at most 2^53 in base 36). */
+const LONGEST_MEMBER_ID = `${'f'.repeat(8)}.${Number.MAX_SAFE_INTEGER.toString(36)}.${Number.MAX_SAFE_INTEGER.toString(36)}`;
+
+/** Bytes of the largest legal Say frame: the longest room name, the longest id as `to`, and `bytes` of text. */
+function largestSayFrame(textBytes: number): number {
+  return encodeClientRequest({ type: 'say', requestId: 0xffffffff, room: 'r'.repeat(64), text: 'x'.repeat(textBytes), to: LONGEST_MEMBER_ID }).byteLength;
+}
+
+/**
+ * A text of --max-text characters, each of up to 4 bytes of UTF-8, must fit in a --max-frame
+ * Say frame: otherwise a legal message is closed 1009 instead of sent.
+ */
+function checkTextFitsFrame(maxTextChars: number, maxFrameBytes: number): void {
+  const needed = largestSayFrame(maxTextChars * 4);
+  if (needed <= maxFrameBytes) return;
+  let fits = Math.max(0, Math.floor((maxFrameBytes - (needed - maxTextChars * 4)) / 4));
+  while (fits > 0 && largestSayFrame(fits * 4) > maxFrameBytes) fits--;
+  throw new ConfigError(
+    `invalid --max-text: ${maxTextChars} characters (up to 4 bytes each) make a Say frame of up to ${needed} bytes, over --max-frame ${maxFrameBytes}; raise --max-frame to ${needed} or lower --max-text to ${fits}`,
+  );
+}
+
+/** Both PEM files parse (and the key is the certificate's), so that a bad file is named here, not in a native stack. */
+function checkTlsFiles(certFile: string, keyFile: string): void {
+  const read = (flag: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new ConfigError(`invalid ${flag}: cannot read "${file}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+  };
+  const certPem = read('--cert', certFile);
+  let cert: X509Certificate;
+  try {
+    // uWS reads PEM only; X509Certificate alone would also take DER.
+    if (!certPem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no "BEGIN CERTIFICATE" block');
+    cert = new X509Certificate(certPem);
+  } catch (error) {
+    throw new ConfigError(`invalid --cert: "${certFile}" is not a PEM certificate (${firstLine(error)})`);
+  }
+  let key: ReturnType<typeof createPrivateKey>;
+  try {
+    key = createPrivateKey({ key: read('--key', keyFile), format: 'pem' });
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(`invalid --key: "${keyFile}" is not an unencrypted PEM private key (${firstLine(error)})`);
+  }
+  if (!cert.checkPrivateKey(key)) throw new ConfigError(`invalid --key: "${keyFile}" is not the private key of the certificate in --cert "${certFile}"`);
+}
+
+function firstLine(error: unknown): string {
+  return ((error as Error).message ?? String(error)).split('\n')[0] ?? '';
 }

@@ -47,6 +47,8 @@ const roomSettings = {
   joinHistory: config.joinHistory,
   emptyRoomTtlMs: config.emptyRoomTtlSeconds * 1000,
   presenceEventsMaxMembers: config.presenceEventsMaxMembers,
+  maxRoomsTotal: config.maxRoomsTotal,
+  newRoomsPerMinute: config.newRoomsPerMinute,
 };
 const sequencer: Sequencer =
   config.redisUrl === ''
@@ -94,4 +96,10 @@ try {
 } catch (error) {
   stop((error as Error).message);
 }
-if (!shuttingDown) log.info({ host: config.host, port, workers: config.workers }, `chat host listening on http://${config.host}:${port}`);
+if (!shuttingDown) {
+  const scheme = config.certFile ? 'https' : 'http';
+  log.info(
+    { host: config.host, port, workers: config.workers, tls: config.certFile !== '' },
+    `chat host listening on ${scheme}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+  );
+}

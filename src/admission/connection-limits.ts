@@ -8,6 +8,9 @@
  * address (the key is random per process, so nobody can aim at another's slot);
  * two addresses share a slot only by chance. Check and count are not one atomic
  * step across workers, so a burst may pass a limit by at most one per worker.
+ *
+ * The same slots hold each address's requests of the current second (all workers
+ * count into one counter per slot), for the per-address request budget.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -19,17 +22,21 @@ const SLICE = ADDRESS_SLOTS + 1;
 export interface ConnectionLimitSettings {
   readonly maxConnections: number;
   readonly maxConnectionsPerIp: number;
+  /** Requests a second all connections of one address may make together. */
+  readonly rateLimitPerIp: number;
 }
 
 /** The memory every worker shares; made once by the supervisor. */
 export interface SharedCounts {
   readonly buffer: SharedArrayBuffer;
+  /** Per address slot: the second being counted, and the requests counted in it. */
+  readonly requests: SharedArrayBuffer;
   readonly key: Uint8Array;
   readonly workers: number;
 }
 
 export function createSharedCounts(workers: number): SharedCounts {
-  return { buffer: new SharedArrayBuffer(workers * SLICE * 4), key: randomBytes(32), workers };
+  return { buffer: new SharedArrayBuffer(workers * SLICE * 4), requests: new SharedArrayBuffer(ADDRESS_SLOTS * 2 * 4), key: randomBytes(32), workers };
 }
 
 /** Forgets what a stopped worker counted (its sockets are gone). */
@@ -41,6 +48,7 @@ export type Admission = { readonly ok: true; readonly slot: number } | { readonl
 
 export class ConnectionLimits {
   private readonly counts: Int32Array;
+  private readonly requests: Int32Array;
   private readonly base: number;
 
   constructor(
@@ -49,7 +57,23 @@ export class ConnectionLimits {
     private readonly settings: ConnectionLimitSettings,
   ) {
     this.counts = new Int32Array(shared.buffer);
+    this.requests = new Int32Array(shared.requests);
     this.base = worker * SLICE;
+  }
+
+  /**
+   * Counts one request of the address in `slot` (from admit) in the second `nowMs` falls
+   * in; false when its connections together made --rate-limit-per-ip already. Fixed
+   * one-second windows: across a window's edge an address may make up to twice the rate.
+   */
+  takeRequest(slot: number, nowMs: number): boolean {
+    if (slot < 0) return true;
+    const second = Math.floor(nowMs / 1000) & 0x7fffffff;
+    const at = slot * 2;
+    const counted = Atomics.load(this.requests, at);
+    // The first request of a new second resets the count (another worker may win the race: it resets instead).
+    if (counted !== second && Atomics.compareExchange(this.requests, at, counted, second) === counted) Atomics.store(this.requests, at + 1, 0);
+    return Atomics.add(this.requests, at + 1, 1) < this.settings.rateLimitPerIp;
   }
 
   /** Counts a connection from `address` if both limits allow it; `slot` is given back to release(). */

@@ -1,9 +1,9 @@
 /**
  * Signed access tokens: JWT (RFC 7519) with HS256 only. When the host has a secret,
  * every join carries a token whose claims allow that room and nickname:
- *   name   the nickname (required)
+ *   name   the nickname (required; compared after the host's trimming and NFC normalisation)
  *   rooms  the room names allowed, or "*" for every room (required)
- *   exp    expiry, seconds since the epoch (optional; honoured when present)
+ *   exp    expiry, seconds since the epoch (required, at most --token-max-lifetime from now)
  *   nbf    not before, seconds since the epoch (optional; honoured when present)
  *
  * Verified synchronously with node:crypto: a join is checked in the order it came,
@@ -11,15 +11,26 @@
  * let a later request overtake the join).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { checkNickname } from '../rooms/rules.js';
 
-/** Allowed clock difference between the token issuer and this host. */
+/**
+ * Allowed clock difference between the token issuer and this host, for `nbf` and for the
+ * longest lifetime only. `exp` gets no leeway: the host closes a member's connection at
+ * `exp` (a documented close code), and a join must be refused from that same instant, or
+ * a token could be accepted at join and its connection closed at once.
+ */
 const CLOCK_SKEW_SECONDS = 30;
+/** --token-max-lifetime's default: a day. */
+export const DEFAULT_TOKEN_MAX_LIFETIME_SECONDS = 86_400;
 /** Longer tokens are refused unread. */
 export const MAX_TOKEN_CHARS = 4096;
 
 export interface TokenGrant {
+  /** The nickname, trimmed and NFC-normalised as the host does with the nickname of a join. */
   readonly name: string;
   readonly rooms: '*' | readonly string[];
+  /** When the token expires: seconds since the epoch (the `exp` claim). */
+  readonly exp: number;
 }
 
 export type TokenCheck = { readonly ok: true; readonly grant: TokenGrant } | { readonly ok: false; readonly reason: string };
@@ -27,7 +38,11 @@ export type TokenCheck = { readonly ok: true; readonly grant: TokenGrant } | { r
 export class TokenVerifier {
   private readonly key: Buffer;
 
-  constructor(secret: string) {
+  /** `maxLifetimeSeconds`: a token whose `exp` is further from now than this (plus the clock skew) is refused. */
+  constructor(
+    secret: string,
+    private readonly maxLifetimeSeconds = DEFAULT_TOKEN_MAX_LIFETIME_SECONDS,
+  ) {
     this.key = Buffer.from(secret, 'utf8');
   }
 
@@ -48,15 +63,26 @@ export class TokenVerifier {
     const claims = parseJson(payload64);
     if (!claims) return refuse('the token payload is not a JSON object');
     const now = nowMs / 1000;
-    if (claims.exp !== undefined && (typeof claims.exp !== 'number' || now > claims.exp + CLOCK_SKEW_SECONDS)) return refuse('the token has expired');
+    const exp = claims.exp;
+    if (exp === undefined) return refuse('the token has no "exp" claim: this host requires tokens that expire');
+    // JSON.parse reads 1e400 as Infinity: only a finite number is a time.
+    if (typeof exp !== 'number' || !Number.isFinite(exp)) return refuse('the token\'s "exp" claim is not a time in seconds since the epoch');
+    if (now >= exp) return refuse('the token has expired');
+    // Measured from the host's clock, not from `iat`: an issuer's claim of when it signed is no bound.
+    if (exp - now > this.maxLifetimeSeconds + CLOCK_SKEW_SECONDS) {
+      return refuse(`the token lives too long: its "exp" is more than ${this.maxLifetimeSeconds} s away (--token-max-lifetime)`);
+    }
     if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || now < claims.nbf - CLOCK_SKEW_SECONDS)) return refuse('the token is not valid yet');
     if (typeof claims.name !== 'string' || claims.name.length === 0) return refuse('the token has no "name" claim');
+    // The same normalisation as a join's nickname, so that " Ann " or a decomposed "Zoë" allows what it says.
+    const name = checkNickname(claims.name);
+    if (!name.ok) return refuse(`the token's "name" is not a valid nickname: ${name.message}`);
     const rooms = claims.rooms;
-    if (rooms === '*') return { ok: true, grant: { name: claims.name, rooms } };
+    if (rooms === '*') return { ok: true, grant: { name: name.value, rooms, exp } };
     if (!Array.isArray(rooms) || !rooms.every((r): r is string => typeof r === 'string')) {
       return refuse('the token\'s "rooms" claim is neither "*" nor a list of room names');
     }
-    return { ok: true, grant: { name: claims.name, rooms } };
+    return { ok: true, grant: { name: name.value, rooms, exp } };
   }
 
   /** Verifies and checks that the grant covers joining `room` as `nickname`. */
@@ -64,7 +90,9 @@ export class TokenVerifier {
     if (!token) return refuse('this host requires a token to join');
     const check = this.verify(token, nowMs);
     if (!check.ok) return check;
-    if (check.grant.name !== nickname) return refuse('the token is for another nickname');
+    const wanted = checkNickname(nickname);
+    // Exact (case included) after normalisation: the token names the one nickname it allows.
+    if (!wanted.ok || wanted.value !== check.grant.name) return refuse('the token is for another nickname');
     if (check.grant.rooms !== '*' && !check.grant.rooms.includes(room)) return refuse('the token does not allow this room');
     return check;
   }

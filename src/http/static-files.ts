@@ -1,7 +1,7 @@
 /**
  * The files under public/, read once into memory with their content type and a
- * strong ETag. URLs are looked up in that table and never touch the file system,
- * so no path can reach outside the folder.
+ * strong ETag. URLs are decoded once and looked up in that table; they never touch
+ * the file system, so no path can reach outside the folder.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -30,6 +30,24 @@ const CONTENT_TYPES: Record<string, string> = {
   '.webmanifest': 'application/manifest+json',
 };
 
+/**
+ * Sent with every file: the web client runs only its own script (no inline script, no
+ * eval), talks only to its own host ('self' covers ws: and wss: of the same host in CSP 3),
+ * may not be framed (clickjacking), and leaks no URL (room, #token=...) as a referrer.
+ */
+export const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
+  [
+    'Content-Security-Policy',
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  ],
+  ['X-Frame-Options', 'DENY'],
+  ['Referrer-Policy', 'no-referrer'],
+  ['X-Content-Type-Options', 'nosniff'],
+];
+
+/** What a URL path names: a file, nothing (404), or a path that does not decode (400). */
+export type Lookup = StaticFile | 'malformed' | undefined;
+
 export function contentTypeOf(path: string): string {
   const dot = path.lastIndexOf('.');
   return (dot >= 0 && CONTENT_TYPES[path.slice(dot).toLowerCase()]) || 'application/octet-stream';
@@ -53,10 +71,29 @@ export class StaticFiles {
     return this.files.size;
   }
 
-  /** The file for a URL path ("/", "/app.js"), or undefined. */
-  lookup(urlPath: string): StaticFile | undefined {
-    const path = urlPath.endsWith('/') ? `${urlPath}index.html` : urlPath;
-    return this.files.get(path);
+  /**
+   * The file for a raw URL path ("/", "/app.js", "/a%20b.txt"). Each segment is decoded
+   * once, as UTF-8; a bad escape is 'malformed'. A segment that decodes to "." or "..",
+   * or holds "/" or NUL, names no file (no name on disk is one or holds one), so an
+   * escape never moves the lookup to another folder.
+   */
+  lookup(urlPath: string): Lookup {
+    const segments = urlPath.split('/');
+    for (let i = 0; i < segments.length; i++) {
+      const raw = segments[i]!;
+      if (!raw.includes('%')) continue;
+      let segment: string;
+      try {
+        segment = decodeURIComponent(raw);
+      } catch (error) {
+        if (error instanceof URIError) return 'malformed';
+        throw error;
+      }
+      if (segment === '.' || segment === '..' || /[/\0]/.test(segment)) return undefined;
+      segments[i] = segment;
+    }
+    const path = segments.join('/');
+    return this.files.get(path.endsWith('/') ? `${path}index.html` : path);
   }
 
   private load(root: string, dir: string): void {

@@ -21,8 +21,15 @@ export const CloseCode = {
   InternalError: 1011,
   /** The worker thread holding the connection is restarting; reconnect now. */
   ServiceRestart: 1012,
-  /** The client read too slowly: its send buffer passed --max-backpressure. Reconnect and recover with `since`. */
+  /**
+   * The client read too slowly: its send buffer passed --max-backpressure. Sent after what was buffered
+   * (read before uWS gives up on the closing socket, it loses nothing up to here). Rejoin with `since`:
+   * what the room said after the close comes back only while it is within --history, else
+   * `recovered = false`, a gap to show (README "Operating the host").
+   */
   TooSlow: 4001,
+  /** With --token-secret: the token a room was joined with expired. Get a fresh token, reconnect and rejoin with `since`. */
+  TokenExpired: 4002,
 } as const;
 
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];

@@ -89,6 +89,9 @@ export interface WelcomeInfo {
   readonly maxRooms: number;
   readonly maxTextChars: number;
   readonly idleTimeoutSeconds: number;
+  /** The per-connection rate limit: requests per second on average, and at once; 0 from a host that does not announce it. */
+  readonly rateLimitPerSecond: number;
+  readonly rateBurst: number;
 }
 
 export interface JoinedInfo {
@@ -156,7 +159,7 @@ const JOIN: TableSpec = { name: 'Join', fields: [str, str, { kind: 'struct', siz
 const LEAVE: TableSpec = { name: 'Leave', fields: [str] };
 const SAY: TableSpec = { name: 'Say', fields: [str, str, str] };
 const MEMBERS: TableSpec = { name: 'Members', fields: [str, str, str, u16] };
-const WELCOME: TableSpec = { name: 'Welcome', fields: [str, u16, u32, u16, u16, u16] };
+const WELCOME: TableSpec = { name: 'Welcome', fields: [str, u16, u32, u16, u16, u16, u32, u32] };
 const MESSAGE: TableSpec = { name: 'Message', fields: [str, u64, member, member, str, u64] };
 const JOINED: TableSpec = {
   name: 'Joined',
@@ -317,6 +320,8 @@ export function decodeServerFrame(bytes: Uint8Array): ServerEvent {
         maxRooms: w.maxRooms(),
         maxTextChars: w.maxTextChars(),
         idleTimeoutSeconds: w.idleTimeoutSeconds(),
+        rateLimitPerSecond: w.rateLimitPerSecond(),
+        rateBurst: w.rateBurst(),
       };
     }
     case ServerBody.Joined: {
@@ -477,6 +482,8 @@ export function encodeWelcome(w: WelcomeInfo): Uint8Array {
   Welcome.addMaxRooms(builder, w.maxRooms);
   Welcome.addMaxTextChars(builder, w.maxTextChars);
   Welcome.addIdleTimeoutSeconds(builder, w.idleTimeoutSeconds);
+  Welcome.addRateLimitPerSecond(builder, w.rateLimitPerSecond);
+  Welcome.addRateBurst(builder, w.rateBurst);
   return serverFrame(0, ServerBody.Welcome, Welcome.endWelcome(builder));
 }
 

@@ -31,6 +31,7 @@ export const enum HubOp {
   JoinFailed = 5,
   Directory = 6,
   QueryUnavailable = 7,
+  SendInRoom = 8,
 }
 
 export interface RelayBatch {
@@ -113,7 +114,7 @@ export function writeClose(w: BatchWriter, connection: string): void {
 
 /** `since` null travels as -1. */
 export function writeJoin(w: BatchWriter, connection: string, attempt: number, request: JoinRequest): void {
-  w.push(WorkerOp.Join, connection, attempt, request.requestId, request.room, request.nickname, request.since ?? -1, request.epoch);
+  w.push(WorkerOp.Join, connection, attempt, request.requestId, request.room, request.nickname, request.since ?? -1, request.epoch, request.addressSlot ?? -1);
 }
 
 export function writeLeave(w: BatchWriter, connection: string, room: string): void {
@@ -157,7 +158,8 @@ export function dispatchWorkerBatch(from: number, batch: RelayBatch, to: WorkerR
         const nickname = ops[i++] as string;
         const since = ops[i++] as number;
         const epoch = ops[i++] as number;
-        to.join(connection, attempt, { requestId, room, nickname, since: since < 0 ? null : since, epoch });
+        const addressSlot = ops[i++] as number;
+        to.join(connection, attempt, { requestId, room, nickname, since: since < 0 ? null : since, epoch, ...(addressSlot >= 0 ? { addressSlot } : {}) });
         break;
       }
       case WorkerOp.Leave:
@@ -211,6 +213,11 @@ export function writeSend(w: BatchWriter, connection: string, frame: Uint8Array)
   w.pushFrame(frame);
 }
 
+export function writeSendInRoom(w: BatchWriter, connection: string, room: string, frame: Uint8Array): void {
+  w.push(HubOp.SendInRoom, connection, room);
+  w.pushFrame(frame);
+}
+
 export function writeJoined(w: BatchWriter, connection: string, attempt: number, room: string, frame: Uint8Array): void {
   w.push(HubOp.Joined, connection, attempt, room);
   w.pushFrame(frame);
@@ -252,6 +259,12 @@ export function dispatchHubBatch(batch: RelayBatch, to: HubEvents): DispatchResu
       case HubOp.Send: {
         const connection = ops[i++] as string;
         to.onSend(connection, frame(ops[i++] as number, ops[i++] as number));
+        break;
+      }
+      case HubOp.SendInRoom: {
+        const connection = ops[i++] as string;
+        const room = ops[i++] as string;
+        to.onSendInRoom(connection, room, frame(ops[i++] as number, ops[i++] as number));
         break;
       }
       case HubOp.Joined:

@@ -21,6 +21,8 @@ export interface BrokerHandler {
   onPublish(room: string, frame: Uint8Array): void;
   /** A frame for one local connection. */
   onSend(connectionId: string, frame: Uint8Array): void;
+  /** A private message in `room`: dropped if the connection has left the room (it may have been in flight past the Left). */
+  onSendInRoom(connectionId: string, room: string, frame: Uint8Array): void;
   /** A join succeeded: subscribe the connection to the room's topic, then send it `frame` (Joined). */
   onJoined(connectionId: string, attempt: number, room: string, frame: Uint8Array): void;
   /** A join was refused: forget the pending join, then send the connection `frame` (Error). */

@@ -31,8 +31,11 @@ import {
   writeQueryResult,
   writeQueryUnavailable,
   writeSend,
+  writeSendInRoom,
 } from './batch.js';
 
+/** The rooms the Directory lists, most members first: every worker gets a copy of it each time. */
+export const DIRECTORY_ROOMS = 1000;
 /** The longest the Directory lags behind the rooms while they change. */
 export const DIRECTORY_INTERVAL_MS = 100;
 
@@ -213,6 +216,11 @@ export class MainEnd implements WorkerRequests, SequencerOutput {
     if (out) writeSend(out, connection, frame);
   }
 
+  sendInRoom(connection: string, room: string, frame: Uint8Array): void {
+    const out = this.outForConnection(connection);
+    if (out) writeSendInRoom(out, connection, room, frame);
+  }
+
   joined(connection: string, attempt: number, room: string, frame: Uint8Array): void {
     const out = this.outForConnection(connection);
     if (out) writeJoined(out, connection, attempt, room, frame);
@@ -270,7 +278,8 @@ export class MainEnd implements WorkerRequests, SequencerOutput {
   private flush(): void {
     this.flushScheduled = false;
     if (this.directoryChanged && this.directoryDue) {
-      const directory: Directory = { stats: this.stats(), rooms: this.sequencer.rooms() };
+      // The busiest rooms only: what /api/rooms pages through; a room past them is still found by name (/api/rooms/:room).
+      const directory: Directory = { stats: this.stats(), rooms: this.sequencer.rooms().slice(0, DIRECTORY_ROOMS) };
       this.directoryChanged = false;
       this.directoryDue = false;
       this.lastDirectoryPush = performance.now();

@@ -121,6 +121,10 @@ export class WorkerEnd implements Broker, HubEvents {
     this.handler!.onSend(connectionId, frame);
   }
 
+  onSendInRoom(connectionId: string, room: string, frame: Uint8Array): void {
+    this.handler!.onSendInRoom(connectionId, room, frame);
+  }
+
   onJoined(connectionId: string, attempt: number, room: string, frame: Uint8Array): void {
     this.handler!.onJoined(connectionId, attempt, room, frame);
   }

@@ -7,6 +7,7 @@
  */
 import type { MemberInfo } from '../protocol/index.js';
 import { nicknameKey } from './rules.js';
+import { nicknameKeys } from './skeleton.js';
 
 /** Entries per block before it splits in two (a sorted list of blocks: a flat B-tree). */
 const BLOCK = 128;
@@ -24,6 +25,7 @@ export interface MemberPageSlice<T> {
 
 export class MemberSet<T extends MemberInfo = MemberInfo> {
   private readonly byId = new Map<string, T>();
+  /** Both uniqueness keys of every member (nicknameKeys: case-folded and look-alike), in one map as in Redis. */
   private readonly idsByKey = new Map<string, string>();
   /** Sorted by key; every block non-empty. */
   private blocks: Entry<T>[][] = [];
@@ -40,9 +42,9 @@ export class MemberSet<T extends MemberInfo = MemberInfo> {
     return this.byId.has(id);
   }
 
-  /** Whether someone has this nickname, ignoring case. */
+  /** Whether someone has this nickname, ignoring case, or one that looks the same. */
   hasNickname(name: string): boolean {
-    return this.idsByKey.has(nicknameKey(name));
+    return nicknameKeys(name).some((key) => this.idsByKey.has(key));
   }
 
   values(): IterableIterator<T> {
@@ -53,7 +55,7 @@ export class MemberSet<T extends MemberInfo = MemberInfo> {
   add(member: T): void {
     this.remove(member.id);
     this.byId.set(member.id, member);
-    this.idsByKey.set(nicknameKey(member.name), member.id);
+    for (const nameKey of nicknameKeys(member.name)) this.idsByKey.set(nameKey, member.id);
     const key = sortKey(member);
     const entry = { key, member };
     if (this.blocks.length === 0) {
@@ -70,8 +72,7 @@ export class MemberSet<T extends MemberInfo = MemberInfo> {
     const member = this.byId.get(id);
     if (!member) return undefined;
     this.byId.delete(id);
-    const nameKey = nicknameKey(member.name);
-    if (this.idsByKey.get(nameKey) === id) this.idsByKey.delete(nameKey);
+    for (const nameKey of nicknameKeys(member.name)) if (this.idsByKey.get(nameKey) === id) this.idsByKey.delete(nameKey);
     const key = sortKey(member);
     const b = this.blockFor(key);
     const block = this.blocks[b]!;

@@ -1,6 +1,7 @@
 /**
  * The rooms one sequencer owns, and which rooms each connection is in. Rooms are
- * created on first join; an empty room keeps its history for `emptyRoomTtlMs`.
+ * created on first join; an empty room keeps its history for `emptyRoomTtlMs`, and
+ * one that never had a message is forgotten at once (there is nothing to keep).
  */
 import { Room } from './room.js';
 
@@ -30,6 +31,27 @@ export class RoomRegistry {
       this.rooms.set(name, room);
     }
     return room;
+  }
+
+  /** Forgets `room` if it is empty and never had a message; true when it did. */
+  dropIfBare(room: Room): boolean {
+    if (room.size > 0 || room.headSeq > 0 || this.rooms.get(room.name) !== room) return false;
+    this.rooms.delete(room.name);
+    return true;
+  }
+
+  /**
+   * Forgets the empty room that has been empty longest (its history goes with it),
+   * to make space for a new room at the limit; false when every room has members.
+   */
+  dropOldestEmpty(): boolean {
+    let oldest: Room | null = null;
+    for (const room of this.rooms.values()) {
+      if (room.emptySince !== null && (oldest === null || room.emptySince < oldest.emptySince!)) oldest = room;
+    }
+    if (!oldest) return false;
+    this.rooms.delete(oldest.name);
+    return true;
   }
 
   all(): IterableIterator<Room> {

@@ -18,29 +18,50 @@ export function checkRoomName(room: string): Checked<string> {
 // name must show something (not only zero-width or format characters).
 const NAME_FORBIDDEN = /[\p{Cc}\u2028\u2029]/u;
 const NAME_VISIBLE = /[\p{L}\p{N}\p{S}\p{P}]/u;
+// Bidirectional controls reorder what follows them: U+202E + "nnA" shows as "Ann".
+const NAME_BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+// Default-ignorable code points draw nothing (zero-width space, joiners, word joiner, soft
+// hyphen, variation selectors, tags, Hangul fillers), so they would let a name pass for another.
+const NAME_IGNORABLE = /\p{Default_Ignorable_Code_Point}/u;
+// ... except where an emoji is written with them: the emoji variation selector after a
+// pictograph (or before a keycap), and the joiner between pictographs (skin tones included).
+const EMOJI_GLUE =
+  /(?<=\p{Extended_Pictographic})\ufe0f|\ufe0f(?=\u20e3)|(?<=\p{Extended_Pictographic}|\p{Emoji_Modifier}|\ufe0f)\u200d(?=\p{Extended_Pictographic})/gu;
+// Symbols that draw as blank space (no category tells them apart from visible ones).
+const NAME_BLANK = /[\u2800\u{1d159}]/u;
 
-/** Trims and NFC-normalizes a nickname; 1-32 characters, no control characters. */
+/**
+ * Trims and NFC-normalizes a nickname; 1-32 characters, no control, bidirectional-control or
+ * invisible characters, and something visible.
+ */
 export function checkNickname(nickname: string): Checked<string> {
   const name = nickname.trim().normalize('NFC');
   const length = countChars(name);
   if (length === 0 || length > MAX_NICKNAME_CHARS) return fail('InvalidNickname', `nicknames are 1-${MAX_NICKNAME_CHARS} characters after trimming`);
   if (NAME_FORBIDDEN.test(name)) return fail('InvalidNickname', 'nicknames may not contain control characters');
+  if (NAME_BIDI.test(name)) return fail('InvalidNickname', 'nicknames may not contain bidirectional controls (U+061C, U+200E-F, U+202A-E, U+2066-9)');
+  if (NAME_IGNORABLE.test(name.replace(EMOJI_GLUE, '')))
+    return fail('InvalidNickname', 'nicknames may not contain invisible characters (zero-width, soft hyphen, variation selector, tag, filler)');
+  if (NAME_BLANK.test(name)) return fail('InvalidNickname', 'nicknames may not contain blank symbols (U+2800, U+1D159)');
   if (!NAME_VISIBLE.test(name)) return fail('InvalidNickname', 'nicknames need at least one visible character');
   return { ok: true, value: name };
 }
 
 /**
- * The form under which nicknames must be unique within a room: compatibility
+ * A nickname's place in the member order and in prefix search: compatibility
  * normalized (fullwidth "ＡＮＮ" is "ANN") and case folded through upper case, so
- * that "ß" meets "SS" and final sigma meets sigma.
+ * that "ß" meets "SS" and final sigma meets sigma. Uniqueness goes further
+ * (nicknameKeys in skeleton.ts: this key or the look-alike one); the web client mirrors this
+ * function (foldName), so it stays free of tables.
  */
 export function nicknameKey(name: string): string {
   return name.normalize('NFKC').toUpperCase().toLowerCase();
 }
 
-// Tabs and newlines are text; other control characters are not.
+// Tabs and newlines are text; other control characters (C0, DEL and C1: U+009B is a
+// terminal's CSI, U+0085 a line break) are not.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: this pattern exists to find control characters
-const TEXT_FORBIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f]/;
+const TEXT_FORBIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
 /** Accepts message text; CRLF and lone CR become LF (a bare CR could overwrite a line in a terminal). */
 export function checkText(raw: string, maxChars: number): Checked<string> {

@@ -8,6 +8,7 @@
  * only it can know (membership, nickname clashes, recipients).
  */
 import { encodeJoined, encodeMemberPage, encodeMessage, encodeSent, type ErrorCodeName, MEMBER_PAGE_SIZE } from '../protocol/index.js';
+import { RoomCreationLimit } from '../admission/room-creation.js';
 import { RoomRegistry } from '../rooms/registry.js';
 import type { Room } from '../rooms/room.js';
 import { PresenceTicker, presenceSettings } from './presence-ticker.js';
@@ -30,12 +31,14 @@ export class InProcessSequencer implements Sequencer {
   private readonly presence: PresenceTicker;
   private out: SequencerOutput | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly creations: RoomCreationLimit;
 
   constructor(
     private readonly settings: SequencerSettings,
     private readonly now: () => number = Date.now,
   ) {
     this.registry = new RoomRegistry(settings);
+    this.creations = new RoomCreationLimit(settings.newRoomsPerMinute);
     this.presence = new PresenceTicker(presenceSettings(settings), (name, frame) => {
       const room = this.registry.get(name);
       if (room) this.publish(room, frame);
@@ -68,10 +71,20 @@ export class InProcessSequencer implements Sequencer {
     if (worker === undefined) return; // closed meanwhile
     const { requestId, room: roomName, nickname } = request;
     const existing = this.registry.get(roomName);
-    const refuse = (code: ErrorCodeName, message: string): void =>
-      out.joinFailed(connection, attempt, roomName, errorFrame(this.counts, requestId, code, message, roomName));
+    const refuse = (code: ErrorCodeName, message: string, temporary = false): void =>
+      out.joinFailed(connection, attempt, roomName, errorFrame(this.counts, requestId, code, message, roomName, temporary));
+    if (!existing) {
+      const { maxRoomsTotal, newRoomsPerMinute } = this.settings;
+      if (!this.creations.allow(request.addressSlot, this.now())) {
+        return refuse('RateLimited', `at most ${newRoomsPerMinute} new rooms a minute from one address: join an existing room or wait`, true);
+      }
+      // At the limit, the room empty longest gives way (its history is the least missed); with none empty, no new room.
+      if (this.registry.size >= maxRoomsTotal && !this.registry.dropOldestEmpty()) {
+        return refuse('RoomLimit', `the host holds its limit of ${maxRoomsTotal} rooms: join an existing room or try later`, true);
+      }
+    }
     if (existing?.member(connection)) return refuse('AlreadyJoined', 'you are already in this room');
-    if (existing?.hasNickname(nickname)) return refuse('NicknameTaken', `the nickname "${nickname}" is taken in this room`);
+    if (existing?.hasNickname(nickname)) return refuse('NicknameTaken', `the nickname "${nickname}" (or one that looks the same) is taken in this room`);
     const room = existing ?? this.registry.getOrCreate(roomName, this.now());
     const member = { id: connection, name: nickname, worker };
     const you = publicMember(member);
@@ -102,6 +115,8 @@ export class InProcessSequencer implements Sequencer {
     if (!room || !member) return;
     this.registry.noteLeft(connection, roomName);
     this.presence.left(roomName, publicMember(member), room.size);
+    // An empty room that never had a message is nothing to keep: it goes now, not after --empty-room-ttl.
+    this.registry.dropIfBare(room);
   }
 
   close(connection: string): void {
@@ -121,9 +136,9 @@ export class InProcessSequencer implements Sequencer {
       const recipient = room.member(to);
       if (!recipient) return fail('RecipientNotFound', 'no such member in this room');
       const frame = encodeMessage({ room: roomName, seq: 0, sender: publicMember(sender), to: publicMember(recipient), text, timestampMs: this.now() });
-      out.send(recipient.id, frame);
+      out.sendInRoom(recipient.id, roomName, frame);
       this.counts.privateMessages++;
-      if (recipient.id !== sender.id) out.send(connection, frame);
+      if (recipient.id !== sender.id) out.sendInRoom(connection, roomName, frame);
       if (requestId !== 0) out.send(connection, encodeSent(requestId, roomName, 0));
       return;
     }

@@ -37,6 +37,8 @@ export interface JoinRequest {
   readonly since: number | null;
   /** The room epoch `since` belongs to; 0: unknown. */
   readonly epoch: number;
+  /** The admission slot of the connection's address, for the per-address rate of new rooms; absent: not limited. */
+  readonly addressSlot?: number;
 }
 
 export interface SayRequest {
@@ -87,7 +89,7 @@ export interface ClusterStats {
  */
 export interface Directory {
   readonly stats: ClusterStats;
-  /** Most members first. */
+  /** The busiest rooms (DIRECTORY_ROOMS at most), most members first. */
   readonly rooms: readonly RoomSummary[];
 }
 
@@ -95,6 +97,10 @@ export interface Directory {
 export interface SequencerSettings extends RoomSettings {
   /** How many recent messages a Joined frame carries when nothing is recovered. */
   readonly joinHistory: number;
+  /** Rooms the host (the cluster, with Redis) holds at most, empty ones with history included (--max-rooms-total). */
+  readonly maxRoomsTotal: number;
+  /** New rooms one address may make a minute (--new-rooms-per-minute). */
+  readonly newRoomsPerMinute: number;
   /** Rooms with more members than this get presence counts only (--presence-events-max-members). */
   readonly presenceEventsMaxMembers: number;
   /** How long presence changes gather before they go out (PRESENCE_TICK_MS unless a test says otherwise). */
@@ -123,6 +129,8 @@ export interface SequencerOutput {
   publish(worker: number, room: string, frame: Uint8Array): void;
   /** A frame for one connection; dropped when it has closed. */
   send(connection: string, frame: Uint8Array): void;
+  /** A private message of `room` for one connection; dropped when it has closed or left the room. */
+  sendInRoom(connection: string, room: string, frame: Uint8Array): void;
   /** A join succeeded: the worker subscribes the connection, then sends it `frame` (Joined). */
   joined(connection: string, attempt: number, room: string, frame: Uint8Array): void;
   /** A join was refused: the worker forgets the pending join, then sends `frame` (ErrorReply). */

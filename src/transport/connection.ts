@@ -22,24 +22,55 @@ export interface ConnectionLimits {
   readonly maxTextChars: number;
   /** Set when joins need a signed token. */
   readonly tokens?: TokenVerifier | null;
+  /** Called after a join passed the token check: the transport closes the connection when its earliest token expires. */
+  readonly watchTokenExpiry?: (state: ConnectionState) => void;
   /** Error replies sent, by code (for /metrics). */
   readonly errors?: Partial<Record<ErrorCodeName, number>>;
+}
+
+export interface Membership {
+  readonly attempt: number;
+  readonly requestId: number;
+  joined: boolean;
 }
 
 /** Per-connection state, kept in uWS userData. */
 export interface ConnectionState {
   readonly id: string;
-  /** Rooms joined or being joined, with the attempt number of the join. */
-  readonly rooms: Map<string, { readonly attempt: number; joined: boolean }>;
+  /** Rooms joined or being joined, with the attempt number of the join and its request (answered if a Leave overtakes it). */
+  readonly rooms: Map<string, Membership>;
   attempts: number;
   /** Per-connection flood control; null when the transport does not limit (tests of the rules). */
   readonly limiter: RateLimiter | null;
   /** The connection-limit slot to release on close (-1: none). */
   readonly admissionSlot: number;
+  /** With --token-secret, once a join passed the token check; null until then (no cost without tokens). */
+  tokenExpiry: TokenExpiry | null;
+}
+
+/** When the tokens a connection joined with expire, and the one timer that acts on the earliest. */
+export interface TokenExpiry {
+  /** Wall-clock ms at which the token of each room joined with one expires (rooms left since are pruned lazily). */
+  readonly byRoom: Map<string, number>;
+  /** The expiry the timer is armed for (ms); meaningless while `timer` is null. */
+  armedAtMs: number;
+  timer: ReturnType<typeof setTimeout> | null;
+}
+
+/** The earliest token expiry (ms) among the rooms the connection is in or joining, or null; forgets rooms it is no longer in. */
+export function earliestTokenExpiry(state: ConnectionState): number | null {
+  const expiry = state.tokenExpiry;
+  if (!expiry) return null;
+  let earliest: number | null = null;
+  for (const [room, atMs] of expiry.byRoom) {
+    if (!state.rooms.has(room)) expiry.byRoom.delete(room);
+    else if (earliest === null || atMs < earliest) earliest = atMs;
+  }
+  return earliest;
 }
 
 export function newConnectionState(id: string, limiter: RateLimiter | null = null, admissionSlot = -1): ConnectionState {
-  return { id, rooms: new Map(), attempts: 0, limiter, admissionSlot };
+  return { id, rooms: new Map(), attempts: 0, limiter, admissionSlot, tokenExpiry: null };
 }
 
 /** Sends an ErrorReply for `request`, counted by its code when `limits` counts errors. */
@@ -76,21 +107,31 @@ export function handleRequest(state: ConnectionState, socket: Socket, request: C
       if (limits.tokens) {
         const grant = limits.tokens.allows(request.token, name, nickname.value, Date.now());
         if (!grant.ok) return fail('Unauthorized', grant.reason, name);
+        state.tokenExpiry ??= { byRoom: new Map(), armedAtMs: 0, timer: null };
+        state.tokenExpiry.byRoom.set(name, grant.grant.exp * 1000);
       }
       const attempt = ++state.attempts;
-      state.rooms.set(name, { attempt, joined: false });
+      state.rooms.set(name, { attempt, requestId: request.requestId, joined: false });
       broker.join(state.id, attempt, {
         requestId: request.requestId,
         room: name,
         nickname: nickname.value,
         since: request.since,
         epoch: request.epoch ?? 0,
+        ...(state.admissionSlot >= 0 ? { addressSlot: state.admissionSlot } : {}),
       });
+      if (state.tokenExpiry) limits.watchTokenExpiry?.(state);
       return;
     }
     case 'leave': {
-      if (!state.rooms.has(name)) return fail('NotJoined', 'you are not in this room', name);
+      const membership = state.rooms.get(name);
+      if (!membership) return fail('NotJoined', 'you are not in this room', name);
       state.rooms.delete(name);
+      // The join is still in flight: answer it now (its Joined or ErrorReply will be dropped as stale), so that every request gets one answer.
+      if (!membership.joined) {
+        if (limits.errors) countError(limits.errors, 'JoinCancelled');
+        socket.send(encodeError(membership.requestId, 'JoinCancelled', 'you left the room before the join completed', name), true);
+      }
       socket.unsubscribe(name);
       socket.send(encodeLeft(request.requestId, name), true);
       broker.leave(state.id, name);

@@ -5,17 +5,19 @@
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from 'uWebSockets.js';
 import type { ConnectionLimits as AdmissionLimits } from '../admission/connection-limits.js';
-import { originAllowed, parseOriginPolicy, type OriginPolicy } from '../admission/origin.js';
+import { networkInterfaces } from 'node:os';
+import { OriginCheck, parseOriginPolicy } from '../admission/origin.js';
 import { RateLimiter, type RateLimitSettings } from '../admission/rate-limit.js';
 import { TokenVerifier } from '../admission/token.js';
 import { BrokerUnavailable, type Broker, type BrokerHandler, type Directory } from '../relay/broker.js';
 import type { Config } from '../config.js';
-import { etagMatches, StaticFiles } from '../http/static-files.js';
+import { DEFAULT_ROOM_PAGE, parseRoomListQuery, roomListPage } from '../http/room-list.js';
+import { etagMatches, SECURITY_HEADERS, StaticFiles } from '../http/static-files.js';
 import type { Logger } from '../log.js';
 import type { RefusalReason, WorkerCounts } from '../metrics/counters.js';
 import { type ClientRequest, CloseCode, closeReason, decodeClientFrame, encodeWelcome, PROTOCOL_VERSION, ProtocolError } from '../protocol/index.js';
 import { checkRoomName } from '../rooms/rules.js';
-import { handleRequest, newConnectionState, replyError, type ConnectionLimits, type ConnectionState } from './connection.js';
+import { earliestTokenExpiry, handleRequest, newConnectionState, replyError, type ConnectionLimits, type ConnectionState } from './connection.js';
 import type { UWS } from './uws.js';
 
 export interface ServerOptions {
@@ -50,6 +52,8 @@ const OK = '200 OK';
 const JSON_TYPE = 'application/json; charset=utf-8';
 /** The Prometheus text exposition format, version 0.0.4 (what prom-client renders). */
 const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
+/** The longest delay setTimeout takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How often sockets are checked for a send buffer over --max-backpressure. */
 const BACKPRESSURE_CHECK_MS = 100;
 /**
@@ -69,7 +73,8 @@ export class ChatServer implements BrokerHandler {
   private nextConnection = 0;
   private draining = false;
   private readonly idPrefix: string;
-  private readonly origins: OriginPolicy;
+  /** Set once listening: the default origin policy needs the port. */
+  private origins: OriginCheck | null = null;
   private readonly rateLimit: RateLimitSettings;
   private readonly limits: ConnectionLimits;
   private readonly backpressureTimer: NodeJS.Timeout;
@@ -78,18 +83,25 @@ export class ChatServer implements BrokerHandler {
   private readonly bodies = new Map<string, string>();
   /** Per-connection debug lines are built only when asked for (--log-level debug): these paths are hot. */
   private readonly debug: boolean;
+  /**
+   * Each HTTP answer closes its connection unless --http-keep-alive: uWS 20.30 never times
+   * out an idle keep-alive connection and tells us nothing about it, so kept ones could
+   * pile up until the open-file limit (then uWS spins on failing accepts).
+   */
+  private readonly closeAfterAnswer: boolean;
 
   constructor(private readonly options: ServerOptions) {
     const { uws, config, counts } = options;
     this.idPrefix = `${options.nodeId}.${options.incarnation.toString(36)}.`;
     this.files = new StaticFiles(config.publicDir);
     this.debug = options.log.isLevelEnabled('debug');
-    this.origins = parseOriginPolicy(config.allowedOrigins);
+    this.closeAfterAnswer = !config.httpKeepAlive;
     this.rateLimit = { perSecond: config.rateLimit, burst: config.rateBurst, abuseMs: config.rateAbuseSeconds * 1000 };
     this.limits = {
       maxRooms: config.maxRooms,
       maxTextChars: config.maxTextChars,
-      tokens: config.tokenSecret ? new TokenVerifier(config.tokenSecret) : null,
+      tokens: config.tokenSecret ? new TokenVerifier(config.tokenSecret, config.tokenMaxLifetimeSeconds) : null,
+      watchTokenExpiry: (state) => this.watchTokenExpiry(state),
       errors: counts.errors,
     };
     this.app = config.certFile ? uws.SSLApp({ cert_file_name: config.certFile, key_file_name: config.keyFile }) : uws.App();
@@ -123,7 +135,7 @@ export class ChatServer implements BrokerHandler {
       this.answerNow(res, json(ready ? OK : '503 Service Unavailable', { status }));
     });
     this.app.get('/metrics', (res) => this.metrics(res));
-    this.app.get('/api/rooms', (res) => this.fromDirectory(res, 'rooms', { error: 'starting' }, (d) => ({ rooms: d.rooms })));
+    this.app.get('/api/rooms', (res, req) => this.roomList(res, req));
     this.app.get('/api/rooms/:room', (res, req) => this.roomDetail(res, req));
     if (config.faultInjection) {
       this.app.post('/debug/crash-worker', (res) => {
@@ -144,7 +156,14 @@ export class ChatServer implements BrokerHandler {
       this.app.listen(host, port, (socket) => {
         if (!socket) return resolve(false);
         this.listenSocket = socket;
-        resolve(this.options.uws.us_socket_local_port(socket));
+        const { config } = this.options;
+        const listeningOn = this.options.uws.us_socket_local_port(socket);
+        this.origins = new OriginCheck(parseOriginPolicy(config.allowedOrigins), config.publicOrigin, {
+          protocol: config.certFile ? 'https:' : 'http:',
+          port: listeningOn,
+          machineAddresses,
+        });
+        resolve(listeningOn);
       });
     });
   }
@@ -192,6 +211,13 @@ export class ChatServer implements BrokerHandler {
     this.options.counts.deliveries++;
   }
 
+  onSendInRoom(connectionId: string, room: string, frame: Uint8Array): void {
+    const ws = this.sockets.get(connectionId);
+    if (!ws?.getUserData().rooms.get(room)?.joined) return;
+    ws.send(frame, true);
+    this.options.counts.deliveries++;
+  }
+
   onJoined(connectionId: string, attempt: number, room: string, frame: Uint8Array): void {
     const ws = this.sockets.get(connectionId);
     if (!ws) return;
@@ -210,7 +236,9 @@ export class ChatServer implements BrokerHandler {
     const ws = this.sockets.get(connectionId);
     if (!ws) return;
     const state = ws.getUserData();
-    if (state.rooms.get(room)?.attempt === attempt) state.rooms.delete(room);
+    // A reply to an older attempt was answered already (JoinCancelled, when the Leave overtook it).
+    if (state.rooms.get(room)?.attempt !== attempt) return;
+    state.rooms.delete(room);
     ws.send(frame, true);
   }
 
@@ -218,8 +246,8 @@ export class ChatServer implements BrokerHandler {
 
   private upgrade(res: HttpResponse, req: HttpRequest, context: unknown): void {
     if (this.draining) return this.refuse(res, 'draining', '503 Service Unavailable', 'the host is shutting down');
-    if (!originAllowed(this.origins, req.getHeader('origin'), req.getHeader('host'))) {
-      return this.refuse(res, 'origin', '403 Forbidden', 'this origin may not connect (see --allowed-origins)');
+    if (!this.origins?.allows(req.getHeader('origin'))) {
+      return this.refuse(res, 'origin', '403 Forbidden', 'this origin may not connect (see --public-origin and --allowed-origins)');
     }
     const address = Buffer.from(res.getRemoteAddressAsText()).toString();
     const admission = this.options.admission.admit(address);
@@ -260,6 +288,8 @@ export class ChatServer implements BrokerHandler {
         maxRooms: config.maxRooms,
         maxTextChars: config.maxTextChars,
         idleTimeoutSeconds: config.idleTimeoutSeconds,
+        rateLimitPerSecond: config.rateLimit,
+        rateBurst: config.rateBurst,
       }),
       true,
     );
@@ -296,6 +326,11 @@ export class ChatServer implements BrokerHandler {
       const text = `too many requests: at most ${this.rateLimit.perSecond} per second (bursts of ${this.rateLimit.burst}); this one was not carried out`;
       return replyError(ws, this.limits, request, 'RateLimited', text, request.room.length > 0 ? request.room : null, true);
     }
+    if (!this.options.admission.takeRequest(state.admissionSlot, Date.now())) {
+      counts.rateLimited++;
+      const text = `too many requests from your address: its connections together may make ${this.options.config.rateLimitPerIp} per second; this one was not carried out`;
+      return replyError(ws, this.limits, request, 'RateLimited', text, request.room.length > 0 ? request.room : null, true);
+    }
     handleRequest(state, ws, request, this.options.broker, this.limits);
   }
 
@@ -303,6 +338,7 @@ export class ChatServer implements BrokerHandler {
     const state = ws.getUserData();
     if (this.debug) this.options.log.debug({ conn: state.id, code }, 'connection closed');
     this.sockets.delete(state.id);
+    if (state.tokenExpiry?.timer) clearTimeout(state.tokenExpiry.timer);
     this.options.counts.connections--;
     if (state.admissionSlot >= 0) this.options.admission.release(state.admissionSlot);
     this.options.broker.close(state.id);
@@ -317,9 +353,39 @@ export class ChatServer implements BrokerHandler {
   }
 
   /**
+   * Arms the connection's one expiry timer for the earliest token among its rooms, unless it is
+   * armed for that time or earlier already (it re-arms itself when it fires early, e.g. for a
+   * room left since). Unref'd: a pending expiry never keeps a worker from ending.
+   */
+  private watchTokenExpiry(state: ConnectionState): void {
+    const expiry = state.tokenExpiry;
+    const atMs = earliestTokenExpiry(state);
+    if (!expiry || atMs === null || (expiry.timer !== null && expiry.armedAtMs <= atMs)) return;
+    if (expiry.timer !== null) clearTimeout(expiry.timer);
+    expiry.armedAtMs = atMs;
+    // setTimeout takes at most 2^31-1 ms (24.8 days); a later expiry is checked again then.
+    expiry.timer = setTimeout(() => this.tokenExpired(state.id), Math.min(Math.max(0, atMs - Date.now()), MAX_TIMER_MS));
+    expiry.timer.unref();
+  }
+
+  /** The expiry timer fired: closes the connection with 4002 if a token of a room it is in has expired by the wall clock, else re-arms. */
+  private tokenExpired(connectionId: string): void {
+    const ws = this.sockets.get(connectionId);
+    if (!ws) return;
+    const state = ws.getUserData();
+    if (state.tokenExpiry) state.tokenExpiry.timer = null;
+    const atMs = earliestTokenExpiry(state);
+    if (atMs === null) return;
+    // Timers run on a monotonic clock and `exp` is wall-clock time: act only once the wall clock agrees.
+    if (atMs > Date.now()) return this.watchTokenExpiry(state);
+    this.end(ws, CloseCode.TokenExpired, 'token expired: get a fresh token, reconnect and rejoin with since');
+  }
+
+  /**
    * The slow-reader policy: a socket whose send buffer passed --max-backpressure is
    * closed with 4001, so that one stalled reader never makes the host buffer without
-   * bound. It reconnects and recovers what it missed from history with `since`.
+   * bound. It may reconnect and rejoin with `since`, but it is then usually further
+   * behind than the room's history: its Joined says `recovered = false` (a gap).
    */
   private closeSlowReaders(): void {
     const limit = this.options.config.maxBackpressureBytes;
@@ -341,26 +407,41 @@ export class ChatServer implements BrokerHandler {
     // As in answerNow: a file may outlive a reset connection (nothing to clean up, it is in memory).
     res.onAborted(ignoreAbort);
     res.cork(() => {
+      if (file === 'malformed') {
+        if (withBody) return this.writeJson(res, '400 Bad Request', { error: 'malformed percent-encoding in the path' });
+        this.endEmpty(res.writeStatus('400 Bad Request'));
+        return;
+      }
       if (!file) {
         if (withBody) return this.writeJson(res, '404 Not Found', { error: 'not found' });
-        res.writeStatus('404 Not Found').endWithoutBody();
+        this.endEmpty(res.writeStatus('404 Not Found'));
         return;
       }
       if (etagMatches(ifNoneMatch, file.etag)) {
-        res.writeStatus('304 Not Modified').writeHeader('ETag', file.etag).writeHeader('Cache-Control', 'no-cache').endWithoutBody();
+        res.writeStatus('304 Not Modified').writeHeader('ETag', file.etag).writeHeader('Cache-Control', 'no-cache');
+        writeSecurityHeaders(res);
+        this.endEmpty(res);
         return;
       }
-      res
-        .writeStatus('200 OK')
-        .writeHeader('Content-Type', file.contentType)
-        .writeHeader('ETag', file.etag)
-        .writeHeader('Cache-Control', 'no-cache')
-        .writeHeader('X-Content-Type-Options', 'nosniff');
-      if (withBody) res.end(file.body);
+      res.writeStatus('200 OK').writeHeader('Content-Type', file.contentType).writeHeader('ETag', file.etag).writeHeader('Cache-Control', 'no-cache');
+      writeSecurityHeaders(res);
+      if (withBody) res.end(file.body, this.closeAfterAnswer);
       // uWS 20.30's endWithoutBody(length) waits for `length` bytes that never come
       // (the response never ends); without an argument it writes no Content-Length.
-      else res.writeHeader('Content-Length', String(file.body.byteLength)).endWithoutBody();
+      else if (!this.closeAfterAnswer) res.writeHeader('Content-Length', String(file.body.byteLength)).endWithoutBody();
+      // Closing, it can only say Content-Length 0 (see endEmpty).
+      else this.endEmpty(res);
     });
+  }
+
+  /**
+   * Ends a response that has no body. Without --http-keep-alive the connection is closed
+   * too: uWS 20.30 can only do that through end(), which writes Content-Length: 0
+   * (endWithoutBody(n, true) leaves the socket open waiting for n bytes).
+   */
+  private endEmpty(res: HttpResponse): void {
+    if (this.closeAfterAnswer) res.end(undefined, true);
+    else res.endWithoutBody();
   }
 
   private metrics(res: HttpResponse): void {
@@ -374,7 +455,40 @@ export class ChatServer implements BrokerHandler {
     );
   }
 
+  /** GET /api/rooms: a page of the busiest rooms (with tokens on, only those the bearer token covers). */
+  private roomList(res: HttpResponse, req: HttpRequest): void {
+    const grant = this.httpGrant(req);
+    if (grant && !grant.ok) return this.answerNow(res, grant.answer);
+    const parsed = parseRoomListQuery(req.getQuery() ?? '');
+    if (!parsed.ok) return this.answerNow(res, json('400 Bad Request', { error: parsed.error }));
+    const { query } = parsed;
+    const covered = grant?.rooms;
+    const visible = covered === undefined || covered === '*' ? undefined : (name: string): boolean => covered.includes(name);
+    // The first page everyone without a token limit asks for is serialised once per directory.
+    const shared = visible === undefined && query.after === null && query.limit === DEFAULT_ROOM_PAGE;
+    this.fromDirectory(res, shared ? 'rooms' : null, { error: 'starting' }, (d) => roomListPage(d.rooms, query, d.stats.rooms, visible));
+  }
+
+  /**
+   * With --token-secret, the room API asks for the authority a join needs: a bearer
+   * token (Authorization: Bearer TOKEN) whose `rooms` claim covers the room. Undefined
+   * when tokens are off; the answer to give when the token is missing or not valid.
+   */
+  private httpGrant(
+    req: HttpRequest,
+  ): { readonly ok: true; readonly rooms: '*' | readonly string[] } | { readonly ok: false; readonly answer: Answer } | undefined {
+    const tokens = this.limits.tokens;
+    if (!tokens) return undefined;
+    const bearer = /^Bearer +([^\s]+)$/i.exec(req.getHeader('authorization'));
+    if (!bearer) return { ok: false, answer: unauthorized('this host needs a bearer token for its room API (Authorization: Bearer TOKEN)') };
+    const check = tokens.verify(bearer[1]!, Date.now());
+    if (!check.ok) return { ok: false, answer: unauthorized(check.reason) };
+    return { ok: true, rooms: check.grant.rooms };
+  }
+
   private roomDetail(res: HttpResponse, req: HttpRequest): void {
+    const grant = this.httpGrant(req);
+    if (grant && !grant.ok) return this.answerNow(res, grant.answer);
     let name: string;
     try {
       name = decodeURIComponent(req.getParameter(0));
@@ -384,6 +498,10 @@ export class ChatServer implements BrokerHandler {
     }
     if (!checkRoomName(name).ok) {
       this.answerNow(res, json('400 Bad Request', { error: 'invalid room name' }));
+      return;
+    }
+    if (grant && grant.rooms !== '*' && !grant.rooms.includes(name)) {
+      this.answerNow(res, json('403 Forbidden', { error: 'the token does not allow this room' }));
       return;
     }
     // A room's members and recent messages come from the hub, asynchronously (exact, not
@@ -408,7 +526,7 @@ export class ChatServer implements BrokerHandler {
    * one arrives. Each body is serialised once per directory (`key` names the variant),
    * however many requests read it before the next directory comes.
    */
-  private fromDirectory(res: HttpResponse, key: string, starting: unknown, body: (directory: Directory) => unknown): void {
+  private fromDirectory(res: HttpResponse, key: string | null, starting: unknown, body: (directory: Directory) => unknown): void {
     const directory = this.options.broker.directory();
     if (!directory) {
       this.answerNow(res, json('503 Service Unavailable', starting));
@@ -418,10 +536,10 @@ export class ChatServer implements BrokerHandler {
       this.bodiesOf = directory;
       this.bodies.clear();
     }
-    let text = this.bodies.get(key);
+    let text = key === null ? undefined : this.bodies.get(key);
     if (text === undefined) {
       text = JSON.stringify(body(directory));
-      this.bodies.set(key, text);
+      if (key !== null) this.bodies.set(key, text);
     }
     this.answerNow(res, jsonText(OK, text));
   }
@@ -454,8 +572,20 @@ export class ChatServer implements BrokerHandler {
   }
 
   private write(res: HttpResponse, answer: Answer): void {
-    res.writeStatus(answer.status).writeHeader('Content-Type', answer.contentType).writeHeader('Cache-Control', 'no-store').end(answer.body);
+    res.writeStatus(answer.status).writeHeader('Content-Type', answer.contentType).writeHeader('Cache-Control', 'no-store');
+    if (answer.authenticate) res.writeHeader('WWW-Authenticate', 'Bearer');
+    res.end(answer.body, this.closeAfterAnswer);
   }
+}
+
+/** This machine's addresses, for the default origin policy (read when asked: addresses come and go). */
+function machineAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address));
+}
+
+/** The web client's protections (CSP, no framing, no referrer, no sniffing) on every static file. */
+function writeSecurityHeaders(res: HttpResponse): void {
+  for (const [name, value] of SECURITY_HEADERS) res.writeHeader(name, value);
 }
 
 /** An abort handler for a response written in full at once: nothing to undo. */
@@ -468,6 +598,12 @@ interface Answer {
   readonly status: string;
   readonly contentType: string;
   readonly body: string;
+  /** A 401: say which scheme (WWW-Authenticate: Bearer). */
+  readonly authenticate?: boolean;
+}
+
+function unauthorized(reason: string): Answer {
+  return { ...json('401 Unauthorized', { error: reason }), authenticate: true };
 }
 
 function json(status: string, body: unknown): Answer {

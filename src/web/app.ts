@@ -2,6 +2,7 @@
  * The controller: turns host events into room state and DOM updates, and form input into requests.
  */
 import {
+  CloseCode,
   MAX_TEXT_CHARS,
   MEMBER_PAGE_SIZE,
   PROTOCOL_VERSION,
@@ -23,6 +24,8 @@ import { gapNode, messageNode, noticeNode, people, renderMembers, renderRoomList
 
 const NICKNAME_KEY = 'chat.nickname';
 const ROOM_LIST_EVERY_MS = 5000;
+/** The busiest rooms the list shows (the host has a page limit of its own). */
+const ROOM_LIST_LIMIT = 50;
 /** Conversation nodes kept per room; older ones are dropped from the page. */
 const MAX_LOG_NODES = 1000;
 const REJOIN_RETRIES = 5;
@@ -62,6 +65,7 @@ export class App {
   private current: string | null = null;
   private maxTextChars = MAX_TEXT_CHARS;
   private roomList: RoomSummary[] = [];
+  private roomTotal = 0;
   private countdown: ReturnType<typeof setInterval> | null = null;
   private listTimer: ReturnType<typeof setTimeout> | null = null;
   /** The member list's nodes by id, for the room on screen. */
@@ -100,7 +104,7 @@ export class App {
   };
 
   /** An access token for hosts that require one, from the page address: /#token=... (a fragment never reaches server logs). */
-  private readonly token = new URLSearchParams(location.hash.slice(1)).get('token') ?? undefined;
+  private token = tokenFromAddress();
 
   constructor() {
     const url = new URL('/ws', location.href);
@@ -198,6 +202,11 @@ export class App {
     });
     el.retry.addEventListener('click', () => this.conn.retryNow());
     window.addEventListener('online', () => this.conn.retryNow());
+    // A fresh access link opened in this tab changes only the fragment: no reload, so take the new token and reconnect if its expiry stopped us.
+    window.addEventListener('hashchange', () => {
+      this.token = tokenFromAddress();
+      this.conn.restart();
+    });
     new EmojiPicker(byId<HTMLButtonElement>('emoji-button'), byId('emoji-panel'), el.message);
 
     this.conn.start();
@@ -413,7 +422,8 @@ export class App {
   private onLost(code: number): void {
     for (const room of this.rooms.values()) {
       room.status = 'away';
-      this.append(room, noticeNode(`Connection lost: ${describeClose(code)}. Reconnecting…`, 'warn'), false);
+      const next = code === CloseCode.TokenExpired ? 'Open this page with a fresh access link (#token=…) to rejoin.' : 'Reconnecting…';
+      this.append(room, noticeNode(`Connection lost: ${describeClose(code)}. ${next}`, 'warn'), false);
     }
     for (const p of this.pending.values()) {
       if (p.kind === 'join' && !p.rejoin) this.queued.push({ room: p.room, nickname: p.nickname });
@@ -689,16 +699,24 @@ export class App {
 
   private async refreshRoomList(): Promise<void> {
     try {
-      const res = await fetch('/api/rooms', { cache: 'no-store' });
+      // The busiest rooms only, however many the host has; with join tokens, the rooms this page's token covers.
+      const token = tokenFromAddress();
+      const res = await fetch(`/api/rooms?limit=${ROOM_LIST_LIMIT}`, { cache: 'no-store', headers: token ? { Authorization: `Bearer ${token}` } : {} });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const body = (await res.json()) as { rooms?: unknown };
+      const body = (await res.json()) as { rooms?: unknown; total?: unknown };
       const rooms = Array.isArray(body.rooms) ? body.rooms : [];
       this.roomList = rooms
         .filter((r): r is { name: string; members: number } => typeof r === 'object' && r !== null && typeof (r as { name?: unknown }).name === 'string')
         .map((r) => ({ name: r.name, members: Number(r.members) || 0 }));
+      this.roomTotal = Math.max(this.roomList.length, Number(body.total) || 0);
     } catch {
       // Keep the last list; the host may be restarting. The next refresh tries again.
     }
-    renderRoomList(this.el.roomList, this.roomList, new Set(this.rooms.keys()));
+    renderRoomList(this.el.roomList, this.roomList, new Set(this.rooms.keys()), this.roomTotal);
   }
+}
+
+/** The access token in the page address (/#token=...), if any. */
+function tokenFromAddress(): string | undefined {
+  return new URLSearchParams(location.hash.slice(1)).get('token') ?? undefined;
 }

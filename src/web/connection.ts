@@ -40,6 +40,7 @@ export function describeClose(code: number): string {
   if (code === CloseCode.GoingAway) return 'the host is shutting down';
   if (code === CloseCode.TooSlow) return 'this page fell too far behind reading messages';
   if (code === CloseCode.PolicyViolation) return 'this page sent too many requests for too long';
+  if (code === CloseCode.TokenExpired) return 'your access token expired';
   return 'the connection was lost';
 }
 
@@ -73,6 +74,13 @@ export class Connection {
     if (this.state.kind !== 'waiting') return;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    this.connect();
+  }
+
+  /** Connects again after a stop, e.g. once a fresh access token came; the app rejoins its rooms with `since` on the welcome. */
+  restart(): void {
+    if (this.state.kind !== 'stopped') return;
+    this.attempt = 0;
     this.connect();
   }
 
@@ -135,6 +143,11 @@ export class Connection {
       const wasOpen = this.welcomed;
       this.welcomed = false;
       if (wasOpen) this.handlers.onLost(e.code, e.reason);
+      if (e.code === CloseCode.TokenExpired) {
+        // The same token would be refused: wait for a fresh one (the app calls restart()).
+        this.setState({ kind: 'stopped', reason: 'your access token expired; open this page with a fresh #token= link to rejoin' });
+        return;
+      }
       if (FATAL_CLOSES.has(e.code)) {
         this.setState({ kind: 'stopped', reason: `the host closed the connection (${e.code}${e.reason ? `: ${e.reason}` : ''}); reload the page` });
         return;

@@ -7,7 +7,7 @@ export function plainError(code: ErrorCodeName, context: { room?: string | null;
     case 'InvalidRoomName':
       return 'That room name is not allowed. Use 1 to 64 letters, digits, dots, dashes or underscores, without spaces.';
     case 'InvalidNickname':
-      return 'That nickname is not allowed. Use 1 to 32 characters, without control characters.';
+      return 'That nickname is not allowed. Use 1 to 32 characters that show, without control, invisible or direction-changing characters.';
     case 'NicknameTaken':
       return `Someone in ${room} already uses that nickname. Please pick another one.`;
     case 'AlreadyJoined':
@@ -26,6 +26,10 @@ export function plainError(code: ErrorCodeName, context: { room?: string | null;
       return 'The host is busy right now. Try again in a moment.';
     case 'Internal':
       return 'Something went wrong on the host. Try again.';
+    case 'JoinCancelled':
+      return `You left ${room} before joining it completed.`;
+    case 'RoomLimit':
+      return 'The host has as many rooms as it allows. Join an existing room, or try again later.';
     case 'UnsupportedVersion':
       return 'This page is out of date: reload it.';
     case 'Unauthorized':

@@ -116,11 +116,13 @@ export interface RoomSummary {
   readonly members: number;
 }
 
-export function renderRoomList(list: HTMLElement, rooms: readonly RoomSummary[], joined: ReadonlySet<string>): void {
+/** The busiest rooms (the host lists a page of them); `total`: how many rooms the host has in all. */
+export function renderRoomList(list: HTMLElement, rooms: readonly RoomSummary[], joined: ReadonlySet<string>, total = rooms.length): void {
   if (rooms.length === 0) {
     replace(list, h('li', { class: 'muted' }, 'No rooms yet. Type a name above to start one.'));
     return;
   }
+  const more = total - rooms.length;
   replace(
     list,
     ...rooms.map((r) =>
@@ -135,5 +137,6 @@ export function renderRoomList(list: HTMLElement, rooms: readonly RoomSummary[],
         ),
       ),
     ),
+    ...(more > 0 ? [h('li', { class: 'muted' }, `and ${more} more ${more === 1 ? 'room' : 'rooms'}: type a name above to join one`)] : []),
   );
 }

@@ -64,7 +64,7 @@ describe('createSharedCounts', () => {
 
 describe('ConnectionLimits: global limit', () => {
   test('counts the connections of both workers', () => {
-    const { shared, w0, w1 } = twoWorkers({ maxConnections: 3, maxConnectionsPerIp: 100 });
+    const { shared, w0, w1 } = twoWorkers({ maxConnections: 3, maxConnectionsPerIp: 100, rateLimitPerIp: 1_000_000 });
     const [a, b, c, d] = distinctAddresses(shared, 4) as [string, string, string, string];
     expect(w0.admit(a).ok).toBe(true);
     expect(w1.admit(b).ok).toBe(true);
@@ -74,7 +74,7 @@ describe('ConnectionLimits: global limit', () => {
   });
 
   test('a release on either worker makes room for one more, anywhere', () => {
-    const { shared, w0, w1 } = twoWorkers({ maxConnections: 2, maxConnectionsPerIp: 100 });
+    const { shared, w0, w1 } = twoWorkers({ maxConnections: 2, maxConnectionsPerIp: 100, rateLimitPerIp: 1_000_000 });
     const [a, b, c] = distinctAddresses(shared, 3) as [string, string, string];
     admitted(w0, a);
     const slotB = admitted(w1, b);
@@ -85,20 +85,20 @@ describe('ConnectionLimits: global limit', () => {
   });
 
   test('the global limit is reported before the per-address one', () => {
-    const { w0 } = twoWorkers({ maxConnections: 1, maxConnectionsPerIp: 1 });
+    const { w0 } = twoWorkers({ maxConnections: 1, maxConnectionsPerIp: 1, rateLimitPerIp: 1_000_000 });
     admitted(w0, '203.0.113.1');
     expect(w0.admit('203.0.113.1')).toEqual({ ok: false, limit: 'global' });
   });
 
   test('maxConnections 0 admits nobody', () => {
-    const { w0 } = twoWorkers({ maxConnections: 0, maxConnectionsPerIp: 10 });
+    const { w0 } = twoWorkers({ maxConnections: 0, maxConnectionsPerIp: 10, rateLimitPerIp: 1_000_000 });
     expect(w0.admit('203.0.113.1')).toEqual({ ok: false, limit: 'global' });
   });
 });
 
 describe('ConnectionLimits: per-address limit', () => {
   test('counts the same address across both workers', () => {
-    const { shared, w0, w1 } = twoWorkers({ maxConnections: 100, maxConnectionsPerIp: 3 });
+    const { shared, w0, w1 } = twoWorkers({ maxConnections: 100, maxConnectionsPerIp: 3, rateLimitPerIp: 1_000_000 });
     const [ip, other] = distinctAddresses(shared, 2) as [string, string];
     admitted(w0, ip);
     admitted(w1, ip);
@@ -110,7 +110,7 @@ describe('ConnectionLimits: per-address limit', () => {
   });
 
   test("admit gives back the address's slot, the same on every worker", () => {
-    const { shared, w0, w1 } = twoWorkers({ maxConnections: 100, maxConnectionsPerIp: 100 });
+    const { shared, w0, w1 } = twoWorkers({ maxConnections: 100, maxConnectionsPerIp: 100, rateLimitPerIp: 1_000_000 });
     for (const ip of ['203.0.113.7', '2001:db8::1', '::ffff:127.0.0.1', '']) {
       expect(admitted(w0, ip)).toBe(slotOf(shared, ip));
       expect(admitted(w1, ip)).toBe(slotOf(shared, ip));
@@ -118,7 +118,7 @@ describe('ConnectionLimits: per-address limit', () => {
   });
 
   test("release frees the address's count (released on the worker that admitted it)", () => {
-    const { shared, w0, w1 } = twoWorkers({ maxConnections: 100, maxConnectionsPerIp: 2 });
+    const { shared, w0, w1 } = twoWorkers({ maxConnections: 100, maxConnectionsPerIp: 2, rateLimitPerIp: 1_000_000 });
     const [ip] = distinctAddresses(shared, 1) as [string];
     const s0 = admitted(w0, ip);
     const s1 = admitted(w1, ip);
@@ -134,7 +134,7 @@ describe('ConnectionLimits: per-address limit', () => {
   });
 
   test('admit, release, admit... in a long run never drifts', () => {
-    const { shared, w0, w1 } = twoWorkers({ maxConnections: 4, maxConnectionsPerIp: 2 });
+    const { shared, w0, w1 } = twoWorkers({ maxConnections: 4, maxConnectionsPerIp: 2, rateLimitPerIp: 1_000_000 });
     const [a, b] = distinctAddresses(shared, 2) as [string, string];
     for (let i = 0; i < 1000; i++) {
       const worker = i % 2 === 0 ? w0 : w1;
@@ -151,8 +151,8 @@ describe('ConnectionLimits: per-address limit', () => {
   test('different addresses do not share a limit (1000 random addresses, 1 each)', () => {
     const shared = createSharedCounts(2);
     const limits = [
-      new ConnectionLimits(shared, 0, { maxConnections: 1_000_000, maxConnectionsPerIp: 1 }),
-      new ConnectionLimits(shared, 1, { maxConnections: 1_000_000, maxConnectionsPerIp: 1 }),
+      new ConnectionLimits(shared, 0, { maxConnections: 1_000_000, maxConnectionsPerIp: 1, rateLimitPerIp: 1_000_000 }),
+      new ConnectionLimits(shared, 1, { maxConnections: 1_000_000, maxConnectionsPerIp: 1, rateLimitPerIp: 1_000_000 }),
     ];
     const random = prng(0xadd7);
     const addresses = new Set<string>();
@@ -178,8 +178,12 @@ describe('ConnectionLimits: per-address limit', () => {
     const addresses = Array.from({ length: 50 }, (_, i) => `198.51.100.${i}`);
     const a = createSharedCounts(1);
     const b = createSharedCounts(1);
-    const slotsA = addresses.map((ip) => admitted(new ConnectionLimits(a, 0, { maxConnections: 1000, maxConnectionsPerIp: 1000 }), ip));
-    const slotsB = addresses.map((ip) => admitted(new ConnectionLimits(b, 0, { maxConnections: 1000, maxConnectionsPerIp: 1000 }), ip));
+    const slotsA = addresses.map((ip) =>
+      admitted(new ConnectionLimits(a, 0, { maxConnections: 1000, maxConnectionsPerIp: 1000, rateLimitPerIp: 1_000_000 }), ip),
+    );
+    const slotsB = addresses.map((ip) =>
+      admitted(new ConnectionLimits(b, 0, { maxConnections: 1000, maxConnectionsPerIp: 1000, rateLimitPerIp: 1_000_000 }), ip),
+    );
     // 50 independent 16-bit draws agreeing everywhere: probability 2^-800.
     expect(slotsA).not.toEqual(slotsB);
   });
@@ -187,7 +191,7 @@ describe('ConnectionLimits: per-address limit', () => {
 
 describe('clearWorkerCounts', () => {
   test("forgets the connections of a dead worker without touching the other's", () => {
-    const { shared, w0, w1 } = twoWorkers({ maxConnections: 5, maxConnectionsPerIp: 3 });
+    const { shared, w0, w1 } = twoWorkers({ maxConnections: 5, maxConnectionsPerIp: 3, rateLimitPerIp: 1_000_000 });
     const [ip, other] = distinctAddresses(shared, 2) as [string, string];
     admitted(w0, ip);
     admitted(w0, ip);
@@ -204,7 +208,7 @@ describe('clearWorkerCounts', () => {
   });
 
   test("worker 1's per-address counts survive clearing worker 0", () => {
-    const { shared, w0, w1 } = twoWorkers({ maxConnections: 100, maxConnectionsPerIp: 2 });
+    const { shared, w0, w1 } = twoWorkers({ maxConnections: 100, maxConnectionsPerIp: 2, rateLimitPerIp: 1_000_000 });
     const [ip] = distinctAddresses(shared, 1) as [string];
     admitted(w1, ip);
     admitted(w1, ip);
@@ -235,7 +239,7 @@ describe('ConnectionLimits with a real worker thread', () => {
   test("a thread's connections count here, and are forgotten once its slot is cleared", async () => {
     expect(existsSync(dist), `${dist} is missing: run npm run build`).toBe(true);
     const shared = createSharedCounts(2);
-    const settings = { maxConnections: 100, maxConnectionsPerIp: 5 };
+    const settings = { maxConnections: 100, maxConnectionsPerIp: 5, rateLimitPerIp: 1_000_000 };
     const code = `
       const { parentPort, workerData } = require('node:worker_threads');
       import(workerData.url).then(({ ConnectionLimits }) => {

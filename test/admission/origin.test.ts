@@ -1,6 +1,6 @@
-/** --allowed-origins parsing and the Origin check on WebSocket upgrades. */
+/** --allowed-origins and --public-origin parsing, and the Origin check on WebSocket upgrades. */
 import { describe, expect, test } from 'vitest';
-import { originAllowed, parseOriginPolicy, type OriginPolicy } from '../../src/admission/origin.js';
+import { OriginCheck, parseOriginPolicy, parsePublicOrigin, type OriginPolicy, type OwnOrigin } from '../../src/admission/origin.js';
 import { mulberry32 } from '../helpers/random.js';
 
 const listOf = (policy: OriginPolicy): string[] => {
@@ -69,84 +69,153 @@ describe('parseOriginPolicy', () => {
   });
 });
 
-describe('originAllowed', () => {
-  const sameOrigin = parseOriginPolicy('');
-  const any = parseOriginPolicy('*');
-  const list = parseOriginPolicy('https://chat.example.com,http://localhost:5173');
+describe('parsePublicOrigin', () => {
+  test('empty means none', () => {
+    expect(parsePublicOrigin('')).toBe('');
+    expect(parsePublicOrigin('  ')).toBe('');
+  });
+
+  test('an http(s) origin is normalised like a listed one', () => {
+    expect(parsePublicOrigin('https://Chat.Example.com')).toBe('https://chat.example.com');
+    expect(parsePublicOrigin('https://chat.example.com:443')).toBe('https://chat.example.com');
+    expect(parsePublicOrigin(' http://10.1.2.3:8080 ')).toBe('http://10.1.2.3:8080');
+  });
+
+  test.each([
+    ['https://chat.example.com/', /no path, no trailing slash/],
+    ['https://chat.example.com/chat', /no path, no trailing slash/],
+    ['chat.example.com', /is not an origin/],
+    ['ws://chat.example.com', /not an http:\/\/ or https:\/\/ origin/],
+    ['ftp://chat.example.com', /not an http:\/\/ or https:\/\/ origin/],
+    ['https://a.example,https://b.example', /is not an origin/],
+  ])('%j is refused', (text, message) => {
+    expect(() => parsePublicOrigin(text)).toThrow(message);
+  });
+});
+
+describe('OriginCheck', () => {
+  /** The host listens for plain HTTP on 8080; this machine has a LAN address and IPv6 ones (one link-local, with its zone). */
+  const own: OwnOrigin = { protocol: 'http:', port: 8080, machineAddresses: () => ['127.0.0.1', '::1', '192.0.2.2', 'fd00::2', 'fe80::fc:ff:fe00:1%eth0'] };
+  const check = (allowedOrigins: string, publicOrigin = '', ownOrigin: OwnOrigin = own): OriginCheck =>
+    new OriginCheck(parseOriginPolicy(allowedOrigins), parsePublicOrigin(publicOrigin), ownOrigin);
+  const sameOrigin = check('');
+  const any = check('*');
+  const list = check('https://chat.example.com,http://localhost:5173');
+  const publicOnly = check('', 'https://chat.example.com');
+  const publicAndList = check('https://admin.example.com', 'https://chat.example.com');
 
   test('no Origin header (terminal clients, bots) is allowed under every policy', () => {
-    for (const policy of [sameOrigin, any, list]) expect(originAllowed(policy, '', 'host.example:8080')).toBe(true);
+    for (const policy of [sameOrigin, any, list, publicOnly, publicAndList]) expect(policy.allows('')).toBe(true);
   });
 
-  test('same-origin: an Origin whose host:port equals the Host header is allowed', () => {
-    expect(originAllowed(sameOrigin, 'http://localhost:8080', 'localhost:8080')).toBe(true);
-    expect(originAllowed(sameOrigin, 'https://chat.example.com', 'chat.example.com')).toBe(true);
-    expect(originAllowed(sameOrigin, 'http://127.0.0.1:9000', '127.0.0.1:9000')).toBe(true);
-    expect(originAllowed(sameOrigin, 'http://[::1]:9000', '[::1]:9000')).toBe(true);
+  test.each([
+    'http://localhost:8080',
+    'http://LocalHost:8080',
+    'http://127.0.0.1:8080',
+    'http://127.10.20.30:8080',
+    'http://0x7f.1:8080', // the URL parser makes it 127.0.0.1
+    'http://[::1]:8080',
+    'http://[0:0:0:0:0:0:0:1]:8080',
+    'http://[::ffff:127.0.0.1]:8080',
+    'http://192.0.2.2:8080',
+    'http://[fd00::2]:8080',
+    'http://[fe80::fc:ff:fe00:1]:8080',
+  ])('default: a page of this machine, %s, passes', (origin) => {
+    expect(sameOrigin.allows(origin)).toBe(true);
+    // A list adds to the host's own origins.
+    expect(list.allows(origin)).toBe(true);
   });
 
-  test('same-origin: another host or port is refused', () => {
-    expect(originAllowed(sameOrigin, 'http://localhost:8081', 'localhost:8080')).toBe(false);
-    expect(originAllowed(sameOrigin, 'http://localhost', 'localhost:8080')).toBe(false);
-    expect(originAllowed(sameOrigin, 'http://localhost:8080', 'localhost')).toBe(false);
-    expect(originAllowed(sameOrigin, 'https://evil.example', 'chat.example.com')).toBe(false);
-    expect(originAllowed(sameOrigin, 'https://chat.example.com.evil.example', 'chat.example.com')).toBe(false);
-    expect(originAllowed(sameOrigin, 'https://evilchat.example.com', 'chat.example.com')).toBe(false);
-    expect(originAllowed(sameOrigin, 'http://127.0.0.1:8080', 'localhost:8080')).toBe(false);
+  test.each([
+    ['http://evil.example:8080', 'a DNS-rebinding page (its Host header would agree)'],
+    ['http://localhost.evil.example:8080', 'a name that only starts like localhost'],
+    ['http://127.0.0.1.evil.example:8080', 'a name that only starts like an address'],
+    ['http://localhost:8081', 'another port'],
+    ['http://localhost', 'the default port'],
+    ['https://localhost:8080', 'another scheme'],
+    ['http://192.0.2.3:8080', 'an address of another machine'],
+    ['http://10.0.0.1:8080', 'a private address of another machine'],
+    ['http://0.0.0.0:8080', 'the unspecified address'],
+    ['null', 'an opaque origin'],
+  ])('default: %s (%s) is refused', (origin) => {
+    expect(sameOrigin.allows(origin)).toBe(false);
+    expect(list.allows(origin)).toBe(false);
   });
 
-  test('same-origin: an empty Host header allows no Origin', () => {
-    expect(originAllowed(sameOrigin, 'https://chat.example.com', '')).toBe(false);
+  test('default: the port and scheme are the ones the host serves, default ports included', () => {
+    const tls443 = check('', '', { ...own, protocol: 'https:', port: 443 });
+    expect(tls443.allows('https://localhost')).toBe(true);
+    expect(tls443.allows('https://localhost:443')).toBe(true);
+    expect(tls443.allows('https://127.0.0.1')).toBe(true);
+    expect(tls443.allows('http://localhost:443')).toBe(false);
+    expect(tls443.allows('http://localhost')).toBe(false);
+    const http80 = check('', '', { ...own, port: 80 });
+    expect(http80.allows('http://localhost')).toBe(true);
+    expect(http80.allows('http://192.0.2.2:80')).toBe(true);
+    expect(http80.allows('https://localhost')).toBe(false);
   });
 
-  test('host names compare case-insensitively (Host header and Origin alike)', () => {
-    expect(originAllowed(sameOrigin, 'http://localhost:8080', 'LocalHost:8080')).toBe(true);
-    expect(originAllowed(sameOrigin, 'HTTPS://CHAT.EXAMPLE.COM', 'chat.example.com')).toBe(true);
-    expect(originAllowed(sameOrigin, 'https://Chat.Example.com', 'CHAT.example.COM')).toBe(true);
+  test("default: this machine's addresses are read when needed, and only for an address that is not loopback", () => {
+    let reads = 0;
+    const counting = check('', '', {
+      ...own,
+      machineAddresses: () => {
+        reads++;
+        return ['192.0.2.7'];
+      },
+    });
+    expect(counting.allows('http://localhost:8080')).toBe(true);
+    expect(counting.allows('http://127.0.0.1:8080')).toBe(true);
+    expect(counting.allows('http://evil.example:8080')).toBe(false);
+    expect(counting.allows('http://192.0.2.7:9999')).toBe(false);
+    expect(reads).toBe(0);
+    expect(counting.allows('http://192.0.2.7:8080')).toBe(true);
+    expect(counting.allows('http://192.0.2.2:8080')).toBe(false);
+    expect(reads).toBe(2);
   });
 
-  test('an Origin with its default port written out equals the Host without it', () => {
-    expect(originAllowed(sameOrigin, 'https://chat.example.com:443', 'chat.example.com')).toBe(true);
-    expect(originAllowed(sameOrigin, 'http://chat.example.com:80', 'chat.example.com')).toBe(true);
-    // A non-default port is part of the host.
-    expect(originAllowed(sameOrigin, 'http://chat.example.com:443', 'chat.example.com')).toBe(false);
+  test('with --public-origin only it passes (scheme, host and port), not the loopback names', () => {
+    expect(publicOnly.allows('https://chat.example.com')).toBe(true);
+    expect(publicOnly.allows('https://chat.example.com:443')).toBe(true);
+    expect(publicOnly.allows('HTTPS://CHAT.example.com')).toBe(true);
+    for (const origin of [
+      'http://chat.example.com',
+      'https://chat.example.com:8443',
+      'https://sub.chat.example.com',
+      'http://localhost:8080',
+      'http://127.0.0.1:8080',
+      'http://192.0.2.2:8080',
+      'http://evil.example:8080',
+    ]) {
+      expect(publicOnly.allows(origin), origin).toBe(false);
+    }
   });
 
-  // A regression test: the Host header was once compared as a raw string, so a Host that carries the
-  // default port (e.g. nginx `proxy_set_header Host $host:$server_port`) never equalled url.host, which
-  // the URL parser strips of its default port, and the host's own pages were refused.
-  test('a Host header with the default port written out equals the Origin without it', () => {
-    expect(originAllowed(sameOrigin, 'https://chat.example.com', 'chat.example.com:443')).toBe(true);
-    expect(originAllowed(sameOrigin, 'http://chat.example.com', 'chat.example.com:80')).toBe(true);
-    // Still not the other scheme's default port.
-    expect(originAllowed(sameOrigin, 'http://chat.example.com', 'chat.example.com:443')).toBe(false);
+  test('with --public-origin and --allowed-origins, both pass and nothing else', () => {
+    expect(publicAndList.allows('https://chat.example.com')).toBe(true);
+    expect(publicAndList.allows('https://admin.example.com')).toBe(true);
+    expect(publicAndList.allows('http://localhost:8080')).toBe(false);
+    expect(publicAndList.allows('https://evil.example')).toBe(false);
   });
 
-  test('"*" allows any Origin, even ones that do not parse', () => {
-    expect(originAllowed(any, 'https://evil.example', 'chat.example.com')).toBe(true);
-    expect(originAllowed(any, 'null', 'chat.example.com')).toBe(true);
-    expect(originAllowed(any, 'garbage', 'chat.example.com')).toBe(true);
+  test('"*" allows any Origin, even ones that do not parse, --public-origin or not', () => {
+    for (const policy of [any, check('*', 'https://chat.example.com')]) {
+      expect(policy.allows('https://evil.example')).toBe(true);
+      expect(policy.allows('null')).toBe(true);
+      expect(policy.allows('garbage')).toBe(true);
+    }
   });
 
   test('a list allows exactly the listed origins (scheme, host and port)', () => {
-    expect(originAllowed(list, 'https://chat.example.com', 'api.example.com')).toBe(true);
-    expect(originAllowed(list, 'https://chat.example.com:443', 'api.example.com')).toBe(true);
-    expect(originAllowed(list, 'HTTPS://CHAT.example.com', 'api.example.com')).toBe(true);
-    expect(originAllowed(list, 'http://localhost:5173', 'api.example.com')).toBe(true);
-    expect(originAllowed(list, 'http://chat.example.com', 'api.example.com')).toBe(false); // scheme
-    expect(originAllowed(list, 'https://chat.example.com:8443', 'api.example.com')).toBe(false); // port
-    expect(originAllowed(list, 'http://localhost:5174', 'api.example.com')).toBe(false);
-    expect(originAllowed(list, 'https://evil.example', 'api.example.com')).toBe(false);
-    expect(originAllowed(list, 'https://sub.chat.example.com', 'api.example.com')).toBe(false);
-  });
-
-  test("a list also allows the host's own origin", () => {
-    expect(originAllowed(list, 'https://api.example.com', 'api.example.com')).toBe(true);
-  });
-
-  test('the opaque origin "null" (sandboxed iframes, file: pages) is refused unless "*"', () => {
-    expect(originAllowed(sameOrigin, 'null', 'chat.example.com')).toBe(false);
-    expect(originAllowed(list, 'null', 'chat.example.com')).toBe(false);
+    expect(list.allows('https://chat.example.com')).toBe(true);
+    expect(list.allows('https://chat.example.com:443')).toBe(true);
+    expect(list.allows('HTTPS://CHAT.example.com')).toBe(true);
+    expect(list.allows('http://localhost:5173')).toBe(true);
+    expect(list.allows('http://chat.example.com')).toBe(false); // scheme
+    expect(list.allows('https://chat.example.com:8443')).toBe(false); // port
+    expect(list.allows('http://localhost:5174')).toBe(false);
+    expect(list.allows('https://evil.example')).toBe(false);
+    expect(list.allows('https://sub.chat.example.com')).toBe(false);
   });
 
   test.each([
@@ -159,12 +228,12 @@ describe('originAllowed', () => {
     ['%%%'],
     ['😀'],
     ['http://' + 'a'.repeat(300) + ':99999'],
+    ['http://[::1]:99999'],
   ])('a malformed Origin %j is refused, not thrown', (origin) => {
-    expect(originAllowed(sameOrigin, origin, 'chat.example.com')).toBe(false);
-    expect(originAllowed(list, origin, 'chat.example.com')).toBe(false);
+    for (const policy of [sameOrigin, list, publicOnly]) expect(policy.allows(origin)).toBe(false);
   });
 
-  test('random Origin and Host strings never throw', () => {
+  test('random Origin strings never throw', () => {
     const random = prng(0x0516);
     const alphabet = 'abcXYZ019:/.[]@%?#- \u0000\u00e9\u{1f600}';
     const word = (): string => {
@@ -173,13 +242,12 @@ describe('originAllowed', () => {
       for (let i = 0; i < length; i++) s += [...alphabet][Math.floor(random() * [...alphabet].length)];
       return s;
     };
-    const prefixes = ['', 'http://', 'https://', 'ws://', 'file://', 'javascript:'];
+    const prefixes = ['', 'http://', 'https://', 'ws://', 'file://', 'javascript:', 'http://[', 'http://127.0.0.1:'];
     let allowed = 0;
     for (let i = 0; i < 3000; i++) {
       const origin = prefixes[Math.floor(random() * prefixes.length)]! + word();
-      const host = word();
-      for (const policy of [sameOrigin, list]) {
-        const result = originAllowed(policy, origin, host);
+      for (const policy of [sameOrigin, list, publicOnly]) {
+        const result = policy.allows(origin);
         expect(typeof result).toBe('boolean');
         if (result) allowed++;
       }

@@ -9,6 +9,8 @@ const verifier = new TokenVerifier(SECRET);
 /** A fixed wall-clock time (ms); tokens' time claims are in seconds around it. */
 const NOW_MS = 1_700_000_000_000;
 const NOW_S = NOW_MS / 1000;
+/** An expiry an hour after NOW (every token needs one). */
+const EXP = NOW_S + 3600;
 
 const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64url');
 
@@ -30,32 +32,32 @@ const prng = mulberry32;
 
 describe('TokenVerifier.sign / verify', () => {
   test('round trip: a signed token verifies and gives its grant', () => {
-    const token = verifier.sign({ name: 'ann', rooms: ['lobby', 'dev'] });
-    expect(verifier.verify(token, NOW_MS)).toEqual({ ok: true, grant: { name: 'ann', rooms: ['lobby', 'dev'] } });
+    const token = verifier.sign({ name: 'ann', rooms: ['lobby', 'dev'], exp: EXP });
+    expect(verifier.verify(token, NOW_MS)).toEqual({ ok: true, grant: { name: 'ann', rooms: ['lobby', 'dev'], exp: EXP } });
   });
 
   test('sign makes a standard compact JWS with an HS256 header', () => {
-    const token = verifier.sign({ name: 'ann', rooms: '*' });
+    const token = verifier.sign({ name: 'ann', rooms: '*', exp: EXP });
     const [header64, payload64, signature64] = token.split('.');
     expect(JSON.parse(Buffer.from(header64!, 'base64url').toString())).toEqual({ alg: 'HS256', typ: 'JWT' });
-    expect(JSON.parse(Buffer.from(payload64!, 'base64url').toString())).toEqual({ name: 'ann', rooms: '*' });
+    expect(JSON.parse(Buffer.from(payload64!, 'base64url').toString())).toEqual({ name: 'ann', rooms: '*', exp: EXP });
     expect(signature64).toBe(createHmac('sha256', SECRET).update(`${header64}.${payload64}`).digest('base64url'));
     expect(token).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
   });
 
   test('a token made elsewhere with the same secret verifies (extra header fields are fine)', () => {
-    const token = rawToken({ typ: 'JWT', alg: 'HS256', kid: 'k1' }, JSON.stringify({ name: 'bob', rooms: ['a'], iat: NOW_S }));
-    expect(verifier.verify(token, NOW_MS)).toEqual({ ok: true, grant: { name: 'bob', rooms: ['a'] } });
+    const token = rawToken({ typ: 'JWT', alg: 'HS256', kid: 'k1' }, JSON.stringify({ name: 'bob', rooms: ['a'], iat: NOW_S, exp: EXP }));
+    expect(verifier.verify(token, NOW_MS)).toEqual({ ok: true, grant: { name: 'bob', rooms: ['a'], exp: EXP } });
   });
 
   test('non-ASCII names and rooms survive the round trip', () => {
-    const token = verifier.sign({ name: 'Zoë 😀', rooms: ['café'] });
-    expect(verifier.verify(token, NOW_MS)).toEqual({ ok: true, grant: { name: 'Zoë 😀', rooms: ['café'] } });
+    const token = verifier.sign({ name: 'Zoë 😀', rooms: ['café'], exp: EXP });
+    expect(verifier.verify(token, NOW_MS)).toEqual({ ok: true, grant: { name: 'Zoë 😀', rooms: ['café'], exp: EXP } });
   });
 });
 
 describe('TokenVerifier: algorithm', () => {
-  const claims = JSON.stringify({ name: 'ann', rooms: '*' });
+  const claims = JSON.stringify({ name: 'ann', rooms: '*', exp: EXP });
 
   test('alg "none" with an empty signature is refused', () => {
     const token = `${b64(JSON.stringify({ alg: 'none', typ: 'JWT' }))}.${b64(claims)}.`;
@@ -85,7 +87,7 @@ describe('TokenVerifier: algorithm', () => {
 });
 
 describe('TokenVerifier: signature', () => {
-  const token = verifier.sign({ name: 'ann', rooms: ['lobby'] });
+  const token = verifier.sign({ name: 'ann', rooms: ['lobby'], exp: EXP });
   const [header64, payload64, signature64] = token.split('.') as [string, string, string];
 
   test('a tampered payload (signature kept) is refused', () => {
@@ -145,27 +147,56 @@ describe('TokenVerifier: payload', () => {
   });
 });
 
-describe('TokenVerifier: exp and nbf (30 s clock skew)', () => {
-  const at = (claims: Record<string, unknown>, nowMs: number): TokenCheck => verifier.verify(verifier.sign({ name: 'ann', rooms: '*', ...claims }), nowMs);
+describe('TokenVerifier: exp (required, enforced exactly), the longest lifetime, nbf (30 s clock skew)', () => {
+  /** Verifies a token with `claims` at `nowMs`; its exp is a minute after `nowMs` unless `claims` says otherwise. */
+  const at = (claims: Record<string, unknown>, nowMs: number): TokenCheck =>
+    verifier.verify(verifier.sign({ name: 'ann', rooms: '*', exp: nowMs / 1000 + 60, ...claims }), nowMs);
+  const payload = (text: string): TokenCheck => verifier.verify(rawToken({ alg: 'HS256' }, text), NOW_MS);
 
-  test('a token without exp or nbf never expires', () => {
-    expect(at({}, 0).ok).toBe(true);
-    expect(at({}, 4_000_000_000_000).ok).toBe(true);
+  test('a token without exp is refused, with the reason', () => {
+    refusedWith(verifier.verify(verifier.sign({ name: 'ann', rooms: '*' }), NOW_MS), /no "exp" claim/);
+    refusedWith(verifier.verify(verifier.sign({ name: 'ann', rooms: '*', nbf: NOW_S, iat: NOW_S }), NOW_MS), /no "exp" claim/);
   });
 
-  test('exp is honoured up to exactly 30 s after it', () => {
+  test('exp is honoured until exactly exp, with no leeway (the host closes the member at that instant)', () => {
     const exp = NOW_S;
     expect(at({ exp }, NOW_MS - 3_600_000).ok).toBe(true);
-    expect(at({ exp }, NOW_MS).ok).toBe(true);
-    expect(at({ exp }, NOW_MS + 30_000).ok).toBe(true);
-    refusedWith(at({ exp }, NOW_MS + 30_001), /expired/);
-    refusedWith(at({ exp }, NOW_MS + 31_000), /expired/);
+    expect(at({ exp }, NOW_MS - 1).ok).toBe(true);
+    refusedWith(at({ exp }, NOW_MS), /expired/);
+    refusedWith(at({ exp }, NOW_MS + 1), /expired/);
     refusedWith(at({ exp: NOW_S - 3600 }, NOW_MS), /expired/);
   });
 
   test('fractional exp values are compared exactly', () => {
-    expect(at({ exp: NOW_S + 0.5 }, NOW_MS + 30_500).ok).toBe(true);
-    refusedWith(at({ exp: NOW_S + 0.5 }, NOW_MS + 30_501), /expired/);
+    expect(at({ exp: NOW_S + 0.5 }, NOW_MS + 499).ok).toBe(true);
+    refusedWith(at({ exp: NOW_S + 0.5 }, NOW_MS + 500), /expired/);
+  });
+
+  test.each([[String(NOW_S + 3600)], [null], [true], [[NOW_S + 3600]], [{ s: NOW_S + 3600 }]])('a non-number exp (%j) is refused', (exp) => {
+    refusedWith(at({ exp }, NOW_MS), /"exp" claim is not a time/);
+  });
+
+  test('an exp that JSON reads as infinite (1e400, -1e400) is refused', () => {
+    refusedWith(payload('{"name":"ann","rooms":"*","exp":1e400}'), /"exp" claim is not a time/);
+    refusedWith(payload('{"name":"ann","rooms":"*","exp":-1e400}'), /"exp" claim is not a time/);
+  });
+
+  test.each([[1e308], [Number.MAX_VALUE], [Number.MAX_SAFE_INTEGER], [NOW_S + 10 * 365 * 86_400]])('an absurdly distant exp (%d) is refused', (exp) => {
+    refusedWith(at({ exp }, NOW_MS), /lives too long/);
+  });
+
+  test('the longest lifetime is --token-max-lifetime (default a day) from now, plus the clock skew', () => {
+    expect(at({ exp: NOW_S + 86_400 + 30 }, NOW_MS).ok).toBe(true);
+    refusedWith(at({ exp: NOW_S + 86_400 + 30.001 }, NOW_MS), /lives too long: its "exp" is more than 86400 s away/);
+    const short = new TokenVerifier(SECRET, 60);
+    const sign = (claims: Record<string, unknown>): string => short.sign({ name: 'ann', rooms: '*', ...claims });
+    expect(short.verify(sign({ exp: NOW_S + 90 }), NOW_MS).ok).toBe(true);
+    refusedWith(short.verify(sign({ exp: NOW_S + 91 }), NOW_MS), /more than 60 s away/);
+    // Measured from the host's clock, whatever `iat` says: an old iat does not shorten it, a future one does not lengthen it.
+    expect(short.verify(sign({ exp: NOW_S + 90, iat: NOW_S - 86_400 }), NOW_MS).ok).toBe(true);
+    refusedWith(short.verify(sign({ exp: NOW_S + 3600, iat: NOW_S + 3590 }), NOW_MS), /lives too long/);
+    // The same token becomes acceptable once it is close enough to its end.
+    expect(short.verify(sign({ exp: NOW_S + 3600 }), NOW_MS + 3_540_000).ok).toBe(true);
   });
 
   test('nbf is honoured from exactly 30 s before it', () => {
@@ -181,11 +212,7 @@ describe('TokenVerifier: exp and nbf (30 s clock skew)', () => {
     const claims = { nbf: NOW_S, exp: NOW_S + 60 };
     refusedWith(at(claims, NOW_MS - 31_000), /not valid yet/);
     expect(at(claims, NOW_MS + 30_000).ok).toBe(true);
-    refusedWith(at(claims, NOW_MS + 91_000), /expired/);
-  });
-
-  test.each([[String(NOW_S + 3600)], [null], [true], [[NOW_S + 3600]], [{ s: NOW_S + 3600 }]])('a non-number exp (%j) is refused', (exp) => {
-    refusedWith(at({ exp }, NOW_MS), /expired/);
+    refusedWith(at(claims, NOW_MS + 60_000), /expired/);
   });
 
   test.each([[String(NOW_S - 3600)], [null], [false], [[0]]])('a non-number nbf (%j) is refused', (nbf) => {
@@ -194,7 +221,7 @@ describe('TokenVerifier: exp and nbf (30 s clock skew)', () => {
 });
 
 describe('TokenVerifier: name and rooms claims', () => {
-  const check = (claims: Record<string, unknown>): TokenCheck => verifier.verify(verifier.sign(claims), NOW_MS);
+  const check = (claims: Record<string, unknown>): TokenCheck => verifier.verify(verifier.sign({ exp: EXP, ...claims }), NOW_MS);
 
   test.each([[{ rooms: '*' }], [{ name: '', rooms: '*' }], [{ name: 42, rooms: '*' }], [{ name: null, rooms: '*' }], [{ name: ['ann'], rooms: '*' }]])(
     'a missing or invalid name (%j) is refused',
@@ -203,13 +230,22 @@ describe('TokenVerifier: name and rooms claims', () => {
     },
   );
 
+  test("the name is trimmed and NFC-normalised as a join's nickname is", () => {
+    expect(check({ name: ' Ann ', rooms: '*' })).toEqual({ ok: true, grant: { name: 'Ann', rooms: '*', exp: EXP } });
+    expect(check({ name: 'Zoe\u0308', rooms: '*' })).toEqual({ ok: true, grant: { name: 'Zo\u00eb', rooms: '*', exp: EXP } });
+  });
+
+  test.each([['   '], ['a\u0000b'], ['x'.repeat(33)]])('a name that no nickname can be (%j) is refused as such', (name) => {
+    refusedWith(check({ name, rooms: '*' }), /"name" is not a valid nickname/);
+  });
+
   test('rooms "*" grants every room', () => {
-    expect(check({ name: 'ann', rooms: '*' })).toEqual({ ok: true, grant: { name: 'ann', rooms: '*' } });
+    expect(check({ name: 'ann', rooms: '*' })).toEqual({ ok: true, grant: { name: 'ann', rooms: '*', exp: EXP } });
   });
 
   test('rooms as a list grants those rooms (an empty list grants none)', () => {
-    expect(check({ name: 'ann', rooms: ['a', 'b'] })).toEqual({ ok: true, grant: { name: 'ann', rooms: ['a', 'b'] } });
-    expect(check({ name: 'ann', rooms: [] })).toEqual({ ok: true, grant: { name: 'ann', rooms: [] } });
+    expect(check({ name: 'ann', rooms: ['a', 'b'] })).toEqual({ ok: true, grant: { name: 'ann', rooms: ['a', 'b'], exp: EXP } });
+    expect(check({ name: 'ann', rooms: [] })).toEqual({ ok: true, grant: { name: 'ann', rooms: [], exp: EXP } });
   });
 
   test.each([[undefined], [null], ['lobby'], ['**'], [''], [42], [{ lobby: true }], [[1]], [['a', null]], [['a', ['b']]], [['*', 5]]])(
@@ -221,29 +257,41 @@ describe('TokenVerifier: name and rooms claims', () => {
 });
 
 describe('TokenVerifier.allows', () => {
-  const listed = verifier.sign({ name: 'ann', rooms: ['lobby', 'dev'] });
-  const everywhere = verifier.sign({ name: 'ann', rooms: '*' });
+  const listed = verifier.sign({ name: 'ann', rooms: ['lobby', 'dev'], exp: EXP });
+  const everywhere = verifier.sign({ name: 'ann', rooms: '*', exp: EXP });
 
   test('a missing token is refused', () => {
     refusedWith(verifier.allows(undefined, 'lobby', 'ann', NOW_MS), /requires a token/);
     refusedWith(verifier.allows('', 'lobby', 'ann', NOW_MS), /requires a token/);
   });
 
-  test('a token for another nickname is refused (exact, case-sensitive)', () => {
+  test('a token for another nickname is refused (case-sensitive)', () => {
     refusedWith(verifier.allows(listed, 'lobby', 'bob', NOW_MS), /another nickname/);
     refusedWith(verifier.allows(listed, 'lobby', 'Ann', NOW_MS), /another nickname/);
-    refusedWith(verifier.allows(everywhere, 'lobby', 'ann ', NOW_MS), /another nickname/);
+    refusedWith(verifier.allows(listed, 'lobby', 'ann\u200b', NOW_MS), /another nickname/);
+  });
+
+  test('name and nickname are compared after trimming and NFC normalisation, on both sides', () => {
+    const sign = (name: string): string => verifier.sign({ name, rooms: '*', exp: EXP });
+    expect(verifier.allows(sign(' Ann '), 'lobby', 'Ann', NOW_MS).ok).toBe(true);
+    expect(verifier.allows(sign('Ann'), 'lobby', '  Ann\t', NOW_MS).ok).toBe(true);
+    expect(verifier.allows(everywhere, 'lobby', 'ann ', NOW_MS).ok).toBe(true);
+    // "Zoë" decomposed (e + combining diaeresis) and precomposed, either way round.
+    expect(verifier.allows(sign('Zoe\u0308'), 'lobby', 'Zo\u00eb', NOW_MS).ok).toBe(true);
+    expect(verifier.allows(sign('Zo\u00eb'), 'lobby', 'Zoe\u0308', NOW_MS).ok).toBe(true);
+    refusedWith(verifier.allows(sign('Zoe\u0308'), 'lobby', 'Zoe', NOW_MS), /another nickname/);
+    refusedWith(verifier.allows(sign(' Ann '), 'lobby', '   ', NOW_MS), /another nickname/);
   });
 
   test('a room outside the list is refused (exact, case-sensitive)', () => {
     refusedWith(verifier.allows(listed, 'random', 'ann', NOW_MS), /does not allow this room/);
     refusedWith(verifier.allows(listed, 'Lobby', 'ann', NOW_MS), /does not allow this room/);
     refusedWith(verifier.allows(listed, 'lobb', 'ann', NOW_MS), /does not allow this room/);
-    refusedWith(verifier.allows(verifier.sign({ name: 'ann', rooms: [] }), 'lobby', 'ann', NOW_MS), /does not allow this room/);
+    refusedWith(verifier.allows(verifier.sign({ name: 'ann', rooms: [], exp: EXP }), 'lobby', 'ann', NOW_MS), /does not allow this room/);
   });
 
   test('a listed room with the right nickname is allowed', () => {
-    expect(verifier.allows(listed, 'lobby', 'ann', NOW_MS)).toEqual({ ok: true, grant: { name: 'ann', rooms: ['lobby', 'dev'] } });
+    expect(verifier.allows(listed, 'lobby', 'ann', NOW_MS)).toEqual({ ok: true, grant: { name: 'ann', rooms: ['lobby', 'dev'], exp: EXP } });
     expect(verifier.allows(listed, 'dev', 'ann', NOW_MS).ok).toBe(true);
   });
 
@@ -255,7 +303,8 @@ describe('TokenVerifier.allows', () => {
   test('verification failures come through with their own reason', () => {
     refusedWith(verifier.allows(verifier.sign({ name: 'ann', rooms: '*', exp: NOW_S - 60 }), 'lobby', 'ann', NOW_MS), /expired/);
     refusedWith(verifier.allows('x.y.z', 'lobby', 'ann', NOW_MS), /HS256/);
-    refusedWith(verifier.allows(new TokenVerifier('other').sign({ name: 'ann', rooms: '*' }), 'lobby', 'ann', NOW_MS), /signature/);
+    refusedWith(verifier.allows(new TokenVerifier('other').sign({ name: 'ann', rooms: '*', exp: EXP }), 'lobby', 'ann', NOW_MS), /signature/);
+    refusedWith(verifier.allows(verifier.sign({ name: 'ann', rooms: '*' }), 'lobby', 'ann', NOW_MS), /no "exp" claim/);
   });
 });
 
@@ -263,7 +312,7 @@ describe('TokenVerifier: length limit', () => {
   /** A valid token of exactly `length` characters (padding claim sized to fit). */
   function tokenOfLength(length: number): string {
     for (let pad = 0; pad < length; pad++) {
-      const token = verifier.sign({ name: 'ann', rooms: '*', pad: 'x'.repeat(pad) });
+      const token = verifier.sign({ name: 'ann', rooms: '*', exp: EXP, pad: 'x'.repeat(pad) });
       if (token.length === length) return token;
       if (token.length > length) break;
     }
@@ -341,9 +390,9 @@ describe('TokenVerifier: malformed input never throws', () => {
     const random = prng(0xbeef);
     const pools: Record<string, unknown[]> = {
       alg: ['HS256', 'none', null, 'RS256'],
-      name: ['ann', '', 0, null, ['ann']],
+      name: ['ann', ' ann ', '  ', '', 0, null, ['ann']],
       rooms: ['*', [], ['a'], ['a', 1], 'a', null],
-      exp: [NOW_S + 60, NOW_S - 60, String(NOW_S + 60), null],
+      exp: [NOW_S + 60, NOW_S - 60, NOW_S, NOW_S + 86_430, NOW_S + 86_431, 1e308, String(NOW_S + 60), null],
       nbf: [NOW_S - 60, NOW_S + 60, String(NOW_S - 60), null],
     };
     const draw = (keys: string[]): Record<string, unknown> =>
@@ -356,16 +405,18 @@ describe('TokenVerifier: malformed input never throws', () => {
       // An independent statement of the rules, as an oracle.
       const expected =
         header.alg === 'HS256' &&
-        (exp === undefined || (typeof exp === 'number' && NOW_S <= exp + 30)) &&
+        typeof exp === 'number' &&
+        NOW_S < exp &&
+        exp <= NOW_S + 86_400 + 30 &&
         (nbf === undefined || (typeof nbf === 'number' && NOW_S >= nbf - 30)) &&
         typeof name === 'string' &&
-        name !== '' &&
+        name.trim() !== '' &&
         (rooms === '*' || (Array.isArray(rooms) && rooms.every((r) => typeof r === 'string')));
       const check = verifier.verify(rawToken(header, JSON.stringify(claims)), NOW_MS);
       expect(check.ok, JSON.stringify({ header, claims })).toBe(expected);
       if (check.ok) {
         accepted++;
-        expect(check.grant).toEqual({ name, rooms });
+        expect(check.grant).toEqual({ name: (name as string).trim(), rooms, exp });
       }
     }
     expect(accepted).toBeGreaterThan(5);

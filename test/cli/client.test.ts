@@ -152,7 +152,7 @@ describe('history', () => {
 });
 
 describe('errors', () => {
-  test('are printed as JSON with their code, and the client still exits 0 at the end of stdin', async () => {
+  test('are printed as JSON with their code; the client goes on, then exits 3 (a request was refused)', async () => {
     const room = 'cli-errors';
     const { exit, lines, stderr } = await Terminal.run(host.ws, room, 'err', [
       '/join bad!',
@@ -161,7 +161,7 @@ describe('errors', () => {
       '/join cli-errors',
       'still fine',
     ]);
-    expect(exit.code).toBe(0);
+    expect(exit.code).toBe(3);
     expect(stderr).toBe('');
     // Errors found by the worker come at once, those found by the hub later: compare by request.
     const errors = lines.filter((l) => l.type === 'error').sort((x, y) => (x.requestId as number) - (y.requestId as number));
@@ -178,7 +178,7 @@ describe('errors', () => {
   // The whole rest of a /join line is the room name, so a bad one gets the host's error, not a broadcast.
   test('/join with an invalid room name containing a space prints InvalidRoomName', async () => {
     const { exit, lines } = await Terminal.run(host.ws, 'cli-bad-join', 'err', ['/join bad room!']);
-    expect(exit.code).toBe(0);
+    expect(exit.code).toBe(3);
     expect(lines.filter((l) => l.type === 'message')).toEqual([]);
     expect(lines.find((l) => l.type === 'error')).toMatchObject({ type: 'error', code: 'InvalidRoomName' });
   });

@@ -1,7 +1,16 @@
-/** The host's command line: --help, bad values, environment fallbacks, the native-uWS check, a taken port. */
+/**
+ * The host's command line: --help, bad values, environment fallbacks, limits that must fit
+ * together, TLS files checked at start (and the https:// banner), the native-uWS check, a taken port.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { describe, expect, test, type ExpectStatic } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test, type ExpectStatic } from 'vitest';
 import { OPTIONS } from '../../src/config.js';
+import { TestClient } from '../helpers/client.js';
 import { runHost, startHost, waitForJson } from '../helpers/host.js';
 
 // The hosts inherit this process's environment: only the variables a test sets may apply.
@@ -64,8 +73,15 @@ describe('bad values exit 2 with one line naming the flag', () => {
     [['--allowed-origins', '*,https://a.example'], '--allowed-origins'],
     [['--allowed-origins', 'https://a.example/path'], '--allowed-origins'],
     [['--token-secret', 'too-short'], '--token-secret'],
+    [['--token-max-lifetime', '59'], '--token-max-lifetime'],
+    [['--token-max-lifetime', '1e308'], '--token-max-lifetime'],
     [['--cert', 'test/fixtures/tls/cert.pem'], '--key'],
     [['--cert', 'no-such-cert.pem', '--key', 'test/fixtures/tls/key.pem'], '--cert'],
+    [['--public-origin', 'chat.example.com'], '--public-origin'],
+    [['--public-origin', 'https://chat.example.com/'], '--public-origin'],
+    [['--public-origin', 'ws://chat.example.com'], '--public-origin'],
+    [['--max-text', '5000'], '--max-text'],
+    [['--max-frame', '4096'], '--max-text'],
   ] as const)('%j names %s', async ([args, flag], { expect }) => {
     // Each runs its own short-lived process: concurrently, with the test's own expect.
     const { code, stdout, stderr } = await runHost([...args]);
@@ -113,6 +129,124 @@ describe('environment fallbacks', () => {
       const exit = await host.stop();
       expect(exit.code).toBe(0);
     }
+  });
+});
+
+describe('--max-text must fit in --max-frame', () => {
+  /** The numbers the refusal suggests: the frame that --max-text needs, and the text that fits the frame. */
+  async function refusal(args: string[]): Promise<{ line: string; frame: number; text: number }> {
+    const { code, stdout, stderr } = await runHost(args);
+    expect(code).toBe(2);
+    expect(stdout).not.toContain('listening');
+    const line = oneLine(stderr);
+    const match = /raise --max-frame to (\d+) or lower --max-text to (\d+)$/.exec(line);
+    expect(match, line).not.toBeNull();
+    return { line, frame: Number(match![1]), text: Number(match![2]) };
+  }
+
+  /** Starts a host with these limits and says the largest legal text: `chars` 4-byte emoji in a room with the longest name. */
+  async function largestTextIsSent(args: string[], chars: number): Promise<void> {
+    const host = await startHost(['--workers', '1', ...args]);
+    try {
+      const room = 'r'.repeat(64);
+      const ann = await TestClient.connect(host.ws);
+      const bob = await TestClient.connect(host.ws);
+      await ann.join(room, 'ann');
+      await bob.join(room, 'bob');
+      const text = '\u{1f600}'.repeat(chars);
+      expect((await ann.say(room, text)).seq).toBe(1);
+      // A private one carries the recipient's id too.
+      await ann.say(room, text, bob.id);
+      expect((await bob.next('message')).text).toBe(text);
+      expect((await bob.next('message')).text).toBe(text);
+      await Promise.all([ann.close(), bob.close()]);
+    } finally {
+      expect((await host.stop()).code).toBe(0);
+    }
+  }
+
+  test('5,000 characters do not fit the default 16 KiB frame: exit 2 naming both flags', async () => {
+    const { line, frame, text } = await refusal(['--max-text', '5000']);
+    expect(line).toMatch(/^chat-host: invalid --max-text: 5000 characters .* over --max-frame 16384;/);
+    expect(frame).toBeGreaterThan(5000 * 4);
+    expect(text).toBeLessThan(16384 / 4);
+  });
+
+  test('the frame the refusal asks for carries 5,000 emoji, as a room and as a private message', async () => {
+    const { frame } = await refusal(['--max-text', '5000']);
+    await largestTextIsSent(['--max-text', '5000', '--max-frame', String(frame)], 5000);
+    await refusal(['--max-text', '5000', '--max-frame', String(frame - 1)]);
+  });
+
+  test('the text the refusal offers fits the default frame; one character more does not', async () => {
+    const { text } = await refusal(['--max-text', '5000']);
+    await largestTextIsSent(['--max-text', String(text)], text);
+    await refusal(['--max-text', String(text + 1)]);
+  });
+
+  test('the check applies to values from the environment', async () => {
+    const { code, stderr } = await runHost(['--port', '0'], { CHAT_MAX_TEXT: '3000', CHAT_MAX_FRAME: '8192' });
+    expect(code).toBe(2);
+    expect(oneLine(stderr)).toContain('invalid --max-text: 3000 characters');
+  });
+});
+
+describe('TLS files', () => {
+  const fixtures = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));
+  const cert = `${fixtures}cert.pem`;
+  const key = `${fixtures}key.pem`;
+  let dir: string;
+  const files = { garbage: '', empty: '', otherKey: '', folder: '' };
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'chat-pem-'));
+    files.garbage = join(dir, 'garbage.pem');
+    files.empty = join(dir, 'empty.pem');
+    files.otherKey = join(dir, 'other-key.pem');
+    files.folder = join(dir, 'folder.pem');
+    writeFileSync(files.garbage, '-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n');
+    writeFileSync(files.empty, '');
+    writeFileSync(files.otherKey, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    mkdirSync(files.folder);
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a TLS host says https:// when it starts listening', async () => {
+    const host = await startHost(['--workers', '2', '--cert', cert, '--key', key]);
+    try {
+      const banner = await host.waitForLog((l) => String(l.msg).startsWith('chat host listening'));
+      expect(banner.msg).toBe(`chat host listening on https://127.0.0.1:${host.port}`);
+      expect(banner.tls).toBe(true);
+    } finally {
+      expect((await host.stop()).code).toBe(0);
+    }
+  });
+
+  test.concurrent.for([
+    ['a certificate that does not parse', () => ['--cert', files.garbage, '--key', key], '--cert', () => files.garbage, /is not a PEM certificate/],
+    ['an empty certificate file', () => ['--cert', files.empty, '--key', key], '--cert', () => files.empty, /is not a PEM certificate/],
+    ['a key given as the certificate', () => ['--cert', key, '--key', key], '--cert', () => key, /is not a PEM certificate/],
+    ['a folder as the certificate', () => ['--cert', files.folder, '--key', key], '--cert', () => files.folder, /cannot read/],
+    ['a key that does not parse', () => ['--cert', cert, '--key', files.garbage], '--key', () => files.garbage, /is not an unencrypted PEM private key/],
+    ['the certificate given as the key', () => ['--cert', cert, '--key', cert], '--key', () => cert, /is not an unencrypted PEM private key/],
+    [
+      'the key of another certificate',
+      () => ['--cert', cert, '--key', files.otherKey],
+      '--key',
+      () => files.otherKey,
+      /is not the private key of the certificate/,
+    ],
+  ] as const)('%s: exit 2, one line naming the flag and the file, no stack', async ([, args, flag, file, reason], { expect }) => {
+    const { code, stdout, stderr } = await runHost(['--host', '127.0.0.1', '--port', '0', ...args()]);
+    expect(code).toBe(2);
+    const line = oneLine(stderr, expect);
+    expect(line).toMatch(new RegExp(`^chat-host: invalid ${flag}: `));
+    expect(line).toContain(`"${file()}"`);
+    expect(line).toMatch(reason);
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(stdout).not.toContain('listening');
   });
 });
 

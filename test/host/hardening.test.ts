@@ -163,13 +163,14 @@ describe('join tokens', () => {
       return error.message;
     };
     expect(await refused(undefined)).toMatch(/requires a token/);
-    expect(await refused(tokens.sign({ name: 'ann', rooms: ['other'] }))).toMatch(/room/);
-    expect(await refused(tokens.sign({ name: 'bob', rooms: '*' }))).toMatch(/nickname/);
-    expect(await refused(tokens.sign({ name: 'ann', rooms: '*', exp: Math.floor(Date.now() / 1000) - 3600 }))).toMatch(/expired/);
-    expect(await refused(new TokenVerifier('another-secret-of-at-least-32-chars!!').sign({ name: 'ann', rooms: '*' }))).toMatch(/signature/);
+    const exp = Math.floor(Date.now() / 1000) + 3600;
+    expect(await refused(tokens.sign({ name: 'ann', rooms: ['other'], exp }))).toMatch(/room/);
+    expect(await refused(tokens.sign({ name: 'bob', rooms: '*', exp }))).toMatch(/nickname/);
+    expect(await refused(tokens.sign({ name: 'ann', rooms: '*', exp: exp - 7200 }))).toMatch(/expired/);
+    expect(await refused(new TokenVerifier('another-secret-of-at-least-32-chars!!').sign({ name: 'ann', rooms: '*', exp }))).toMatch(/signature/);
     expect(await refused('not a token')).toMatch(/JWT/);
 
-    const joined = await client.join('vip', 'ann', null, tokens.sign({ name: 'ann', rooms: ['vip', 'lobby'] }));
+    const joined = await client.join('vip', 'ann', null, tokens.sign({ name: 'ann', rooms: ['vip', 'lobby'], exp }));
     expect(joined.you.name).toBe('ann');
     expect((await client.say('vip', 'in with a token')).seq).toBe(1);
   });

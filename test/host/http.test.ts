@@ -200,6 +200,53 @@ describe('health and room API', () => {
   });
 });
 
+// ---------------------------------------------------------------- /metrics on a kept-alive connection
+
+// README "HTTP": /metrics is gathered asynchronously, exactly; uWS serves such answers one request at a time.
+describe('GET /metrics with --http-keep-alive', () => {
+  const keepAlive = new SharedHost(['--workers', '1', '--http-keep-alive']);
+
+  test('GET /metrics answers every request sent one at a time on a keep-alive connection; pipelined ones are closed unanswered', async () => {
+    const socket = tcpConnect(keepAlive.host.port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    let raw = Buffer.alloc(0);
+    let wake: () => void = () => undefined;
+    socket.on('data', (chunk: Buffer) => {
+      raw = Buffer.concat([raw, chunk]);
+      wake();
+    });
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    /** Reads one whole answer (headers and Content-Length bytes) off the socket. */
+    const answer = async (): Promise<{ status: number; body: string }> => {
+      for (;;) {
+        const end = raw.indexOf('\r\n\r\n');
+        const length = end < 0 ? -1 : Number(/^content-length: (\d+)$/im.exec(raw.subarray(0, end).toString('latin1'))?.[1]);
+        if (end >= 0 && raw.length >= end + 4 + length) {
+          const status = Number(raw.subarray(9, 12).toString());
+          const body = raw.subarray(end + 4, end + 4 + length).toString();
+          raw = raw.subarray(end + 4 + length);
+          return { status, body };
+        }
+        await Promise.race([new Promise<void>((resolve) => (wake = resolve)), closed.then(() => Promise.reject(new Error('closed before an answer')))]);
+      }
+    };
+    for (let i = 0; i < 3; i++) {
+      socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+      const { status, body } = await answer();
+      expect(status).toBe(200);
+      expect(body).toMatch(/^chat_connections \d+$/m);
+    }
+    socket.destroy();
+
+    const pipelined = tcpConnect(keepAlive.host.port, '127.0.0.1');
+    let got = '';
+    pipelined.on('data', (chunk: Buffer) => (got += chunk.toString('latin1')));
+    pipelined.once('connect', () => pipelined.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\nGET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'));
+    await new Promise<void>((resolve) => pipelined.once('close', () => resolve()));
+    expect(got).toBe('');
+  });
+});
+
 // ---------------------------------------------------------------- static files (--public-dir)
 
 describe('static files', () => {
@@ -211,6 +258,11 @@ describe('static files', () => {
     'style.css': 'body { color: red; }\n',
     'sub/page.html': '<p>nested page</p>',
     'data.unknownext': 'opaque bytes',
+    // Names a URL must percent-encode.
+    'a b.txt': 'a space',
+    '100%.txt': 'a percent sign',
+    'ünï.txt': 'not ASCII',
+    'sub/x y+z.txt': 'nested, with a space and a plus',
   } as const;
   const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x01]);
 
@@ -313,6 +365,48 @@ describe('static files', () => {
     });
   });
 
+  test.each([
+    ['/a%20b.txt', 'a b.txt'],
+    ['/100%25.txt', '100%.txt'],
+    ['/%C3%BCn%C3%AF.txt', 'ünï.txt'],
+    ['/%c3%bcn%c3%af.txt', 'ünï.txt'],
+    ['/%61%70%70.js', 'app.js'],
+    ['/sub/x%20y+z.txt', 'sub/x y+z.txt'],
+    ['/sub/x%20y%2Bz.txt', 'sub/x y+z.txt'],
+  ] as const)('a percent-encoded name %s is decoded once and serves %s', async (target, name) => {
+    // Raw, exactly as written; then as a URL built from the name with encodeURIComponent.
+    const res = await rawRequest(host.port, 'GET', target);
+    expect(res.status).toBe(200);
+    expect(Buffer.from(res.body, 'latin1').toString()).toBe(files[name]);
+    const viaFetch = await fetch(`${host.http}/${name.split('/').map(encodeURIComponent).join('/')}`);
+    expect(viaFetch.status).toBe(200);
+    expect(await viaFetch.text()).toBe(files[name]);
+  });
+
+  test('a name is decoded once only: %2525 is the name "%25", not "%"', async () => {
+    expect((await rawRequest(host.port, 'GET', '/100%2525.txt')).status).toBe(404);
+  });
+
+  test.each(['/100%.txt', '/%zz', '/a%2', '/%C3', '/%FF.txt', '/sub/%E0%80%AF'])('a malformed escape %s is 400 JSON (GET) or 400 (HEAD)', async (target) => {
+    const res = await rawRequest(host.port, 'GET', target);
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(JSON.parse(res.body)).toEqual({ error: 'malformed percent-encoding in the path' });
+    const head = await rawRequest(host.port, 'HEAD', target);
+    expect(head.status).toBe(400);
+    expect(head.body).toBe('');
+  });
+
+  // An encoded separator, dot segment or NUL never reaches another file, even one inside the folder.
+  test.each(['/sub%2Fpage.html', '/sub%2fpage.html', '/sub/%2E%2E/app.js', '/%2e/app.js', '/app.js%00', '/app.js%00.png', '/sub%5C..%5C..%5Cpackage.json'])(
+    'an encoded separator, dot segment or NUL, %s, is 404',
+    async (target) => {
+      const res = await rawRequest(host.port, 'GET', target);
+      expect(res.status).toBe(404);
+      expect(JSON.parse(res.body)).toEqual({ error: 'not found' });
+    },
+  );
+
   test.each(['/nope.html', '/.secret', '/.private/notes.txt', '/sub', '/sub/nope.html', '/APP.JS'])('GET %s is 404 JSON', async (path) => {
     const res = await fetch(`${host.http}${path}`);
     expect(res.status).toBe(404);
@@ -329,6 +423,10 @@ describe('static files', () => {
     '/..%2fpackage.json',
     '/%2e%2e%2fpackage.json',
     '/sub/..%2f..%2fpackage.json',
+    '/%2e%2e%2f%2e%2e%2fpackage.json',
+    '/sub/%2e%2e/%2e%2e/package.json',
+    '/..%5cpackage.json',
+    '/%2e%2e%00/package.json',
   ])('path traversal %s is 404 and leaks nothing', async (target) => {
     const res = await rawRequest(host.port, 'GET', target);
     expect(res.status).toBe(404);

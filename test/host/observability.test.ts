@@ -54,7 +54,8 @@ test('/metrics counts the traffic of both workers, every name starts with chat_,
 });
 
 test('while draining, /readyz fails and /healthz says "draining" on connections still open', async () => {
-  const host = await startHost(['--workers', '1', '--shutdown-grace', '3000']);
+  // Kept-alive HTTP connections only exist with --http-keep-alive (by default each answer closes its connection).
+  const host = await startHost(['--workers', '1', '--shutdown-grace', '3000', '--http-keep-alive']);
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const ask = (path: string): Promise<{ status: number; body: { status: string } }> =>
     new Promise((resolve, reject) => {

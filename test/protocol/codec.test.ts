@@ -218,15 +218,16 @@ describe('server frames round trip', () => {
     roundTripServer({ type: 'memberPage', requestId, room: 'r', members: [{ id: 'a', name: 'b' }], nextAfter: 'b', memberCount: 2 });
   });
 
-  test('ErrorCode has 14 codes, UnsupportedVersion = 13 the newest', () => {
+  test('ErrorCode has 16 codes: UnsupportedVersion = 13, JoinCancelled = 14, RoomLimit = 15 the newest', () => {
     const names = Object.keys(ErrorCode).filter((k) => Number.isNaN(Number(k)));
-    expect(names).toContain('UnsupportedVersion');
     expect(ErrorCode.UnsupportedVersion).toBe(13);
-    expect(names.length).toBe(14);
+    expect(ErrorCode.JoinCancelled).toBe(14);
+    expect(ErrorCode.RoomLimit).toBe(15);
+    expect(names.length).toBe(16);
   });
 
   test('the protocol 2 error codes round trip', () => {
-    for (const code of ['Unauthorized', 'UnsupportedVersion'] as const satisfies readonly ErrorCodeName[]) {
+    for (const code of ['Unauthorized', 'UnsupportedVersion', 'JoinCancelled', 'RoomLimit'] as const satisfies readonly ErrorCodeName[]) {
       for (const room of [null, '', 'lobby']) {
         for (const temporary of [true, false]) {
           roundTripServer({ type: 'error', requestId: 3, code, message: `failed: ${code}`, room, temporary });
@@ -448,6 +449,8 @@ describe('unicode text', () => {
       maxRooms: 1,
       maxTextChars: 1,
       idleTimeoutSeconds: 1,
+      rateLimitPerSecond: 1,
+      rateBurst: 1,
     });
   });
 

@@ -212,6 +212,8 @@ export const SERVER_SAMPLES: readonly Sample<ServerEvent>[] = [
       maxRooms: 8,
       maxTextChars: 2000,
       idleTimeoutSeconds: 120,
+      rateLimitPerSecond: 20,
+      rateBurst: 40,
     },
   },
   {
@@ -224,6 +226,8 @@ export const SERVER_SAMPLES: readonly Sample<ServerEvent>[] = [
       maxRooms: 0xffff,
       maxTextChars: 0xffff,
       idleTimeoutSeconds: 0xffff,
+      rateLimitPerSecond: MAX_U32,
+      rateBurst: MAX_U32,
     },
   },
   {
@@ -444,6 +448,8 @@ const SERVER_SHAPES: Record<string, Checker> = {
     maxRooms: u16,
     maxTextChars: u16,
     idleTimeoutSeconds: u16,
+    rateLimitPerSecond: u32,
+    rateBurst: u32,
   }),
   joined: record({
     type: literal('joined'),

@@ -131,6 +131,8 @@ describe('offsets, vtables and alignment', () => {
       maxRooms: 2,
       maxTextChars: 3,
       idleTimeoutSeconds: 4,
+      rateLimitPerSecond: 5,
+      rateBurst: 6,
     });
     const welcome = bodyTable(bytes);
     const vtable = vtableOf(bytes, welcome);
@@ -252,7 +254,17 @@ const STRING_FIELDS: readonly StringField[] = [
   field('say.text', 'client', (m) => encodeClientRequest({ type: 'say', requestId: 1, room: 'r', text: m, to: 'x' })),
   field('say.to', 'client', (m) => encodeClientRequest({ type: 'say', requestId: 1, room: 'r', text: 't', to: m })),
   field('welcome.connectionId', 'server', (m) =>
-    encodeServerEvent({ type: 'welcome', connectionId: m, protocolVersion: 1, maxFrameBytes: 2, maxRooms: 3, maxTextChars: 4, idleTimeoutSeconds: 5 }),
+    encodeServerEvent({
+      type: 'welcome',
+      connectionId: m,
+      protocolVersion: 1,
+      maxFrameBytes: 2,
+      maxRooms: 3,
+      maxTextChars: 4,
+      idleTimeoutSeconds: 5,
+      rateLimitPerSecond: 6,
+      rateBurst: 7,
+    }),
   ),
   field('joined.room', 'server', (m) => joined({ room: m })),
   field('joined.you.id', 'server', (m) => joined({ you: { id: m, name: 'y' } })),

@@ -27,6 +27,7 @@ import {
   writeQueryUnavailable,
   writeSay,
   writeSend,
+  writeSendInRoom,
 } from '../../src/relay/batch.js';
 import type { Directory } from '../../src/sequencer/sequencer.js';
 
@@ -57,10 +58,16 @@ describe('BatchWriter', () => {
     writeOpen(w, 'c1');
     expect(w.empty).toBe(false);
     writeJoin(w, 'c1', 1, { requestId: 7, room: 'lobby', nickname: 'ann', since: null, epoch: 0 });
+    writeJoin(w, 'c2', 1, { requestId: 8, room: 'lobby', nickname: 'bob', since: 3, epoch: 9, addressSlot: 513 });
     writeQuery(w, 3, 'stats', '');
     const batch = w.take();
     expect(batch.kind).toBe('relay');
-    expect(batch.ops).toEqual([WorkerOp.Open, 'c1', WorkerOp.Join, 'c1', 1, 7, 'lobby', 'ann', -1, 0, WorkerOp.Query, 3, 'stats', '']);
+    expect(batch.ops).toEqual([
+      ...[WorkerOp.Open, 'c1'],
+      ...[WorkerOp.Join, 'c1', 1, 7, 'lobby', 'ann', -1, 0, -1], // no address slot: -1
+      ...[WorkerOp.Join, 'c2', 1, 8, 'lobby', 'bob', 3, 9, 513],
+      ...[WorkerOp.Query, 3, 'stats', ''],
+    ]);
     expect(batch.buffer).toBeNull(); // no frames, nothing to transfer
   });
 
@@ -194,6 +201,7 @@ function recordEvents(calls: unknown[][]): HubEvents {
   return {
     onPublish: (room, frame) => void calls.push(['publish', room, bytesOf(frame)]),
     onSend: (conn, frame) => void calls.push(['send', conn, bytesOf(frame)]),
+    onSendInRoom: (conn, room, frame) => void calls.push(['sendInRoom', conn, room, bytesOf(frame)]),
     onJoined: (conn, attempt, room, frame) => void calls.push(['joined', conn, attempt, room, bytesOf(frame)]),
     onJoinFailed: (conn, attempt, room, frame) => void calls.push(['joinFailed', conn, attempt, room, bytesOf(frame)]),
     onDirectory: (directory) => void calls.push(['directory', directory]),
@@ -276,8 +284,9 @@ describe('main thread to worker: every op round trips', () => {
     writeQueryResult(w, 2, null);
     writeQueryUnavailable(w, 3, 'the cluster is unavailable');
     writeSend(w, 'c4', shared);
+    writeSendInRoom(w, 'c5', 'lobby', bytes(7, 7));
     const batch = w.take();
-    expect(batch.buffer!.byteLength).toBe(4 + 2 + 1 + 3); // the shared frame once
+    expect(batch.buffer!.byteLength).toBe(4 + 2 + 1 + 3 + 2); // the shared frame once
     const calls: unknown[][] = [];
     expect(dispatchHubBatch(acrossThreads(batch), recordEvents(calls))).toEqual({ ok: true });
     expect(calls).toEqual([
@@ -290,6 +299,7 @@ describe('main thread to worker: every op round trips', () => {
       ['queryResult', 2, null],
       ['queryUnavailable', 3, 'the cluster is unavailable'],
       ['send', 'c4', [1, 2, 3, 4]],
+      ['sendInRoom', 'c5', 'lobby', [7, 7]],
     ]);
   });
 

@@ -16,6 +16,7 @@ import { DEFAULT_SETTINGS, flush, silentLog } from '../sequencer/harness.js';
 type Call =
   | { readonly call: 'publish'; readonly room: string; readonly event: ServerEvent }
   | { readonly call: 'send'; readonly conn: string; readonly event: ServerEvent }
+  | { readonly call: 'sendInRoom'; readonly conn: string; readonly room: string; readonly event: ServerEvent }
   | { readonly call: 'joined'; readonly conn: string; readonly attempt: number; readonly room: string; readonly event: ServerEvent }
   | { readonly call: 'joinFailed'; readonly conn: string; readonly attempt: number; readonly room: string; readonly event: ServerEvent };
 
@@ -30,6 +31,10 @@ class RecordingHandler implements BrokerHandler {
   onSend(conn: string, frame: Uint8Array): void {
     this.frames.push(frame);
     this.calls.push({ call: 'send', conn, event: decodeServerFrame(frame) });
+  }
+  onSendInRoom(conn: string, room: string, frame: Uint8Array): void {
+    this.frames.push(frame);
+    this.calls.push({ call: 'sendInRoom', conn, room, event: decodeServerFrame(frame) });
   }
   onJoined(conn: string, attempt: number, room: string, frame: Uint8Array): void {
     this.frames.push(frame);
@@ -118,6 +123,7 @@ describe('WorkerEnd requests', () => {
           'ann',
           -1,
           0,
+          -1, // no address slot
           WorkerOp.Join,
           'c1',
           4,
@@ -126,6 +132,7 @@ describe('WorkerEnd requests', () => {
           'ann',
           0,
           0,
+          -1,
           WorkerOp.Say,
           'c1',
           11,
@@ -171,6 +178,7 @@ describe('WorkerEnd requests', () => {
     broker.setHandler({
       onPublish: (room, f) => seen.push(['publish', room, [...f]]),
       onSend: (conn, f) => seen.push(['send', conn, [...f]]),
+      onSendInRoom: (conn, room, f) => seen.push(['sendInRoom', conn, room, [...f]]),
       onJoined: (conn, attempt, room, f) => seen.push(['joined', conn, attempt, room, [...f]]),
       onJoinFailed: (conn, attempt, room, f) => seen.push(['joinFailed', conn, attempt, room, [...f]]),
     });
@@ -263,9 +271,9 @@ describe('WorkerEnd + MainEnd by direct calls', () => {
     w1.broker.say('c2', { requestId: 4, room: 'lobby', text: 'psst', to: 'c1' });
     await flush();
     const psst = { type: 'message', room: 'lobby', seq: 0, sender: { id: 'c2', name: 'bob' }, to: { id: 'c1', name: 'ann' }, text: 'psst', timestampMs: clock };
-    expect(w0.handler.drain()).toEqual([{ call: 'send', conn: 'c1', event: psst }]);
+    expect(w0.handler.drain()).toEqual([{ call: 'sendInRoom', conn: 'c1', room: 'lobby', event: psst }]);
     expect(w1.handler.drain()).toEqual([
-      { call: 'send', conn: 'c2', event: psst },
+      { call: 'sendInRoom', conn: 'c2', room: 'lobby', event: psst },
       { call: 'send', conn: 'c2', event: { type: 'sent', requestId: 4, room: 'lobby', seq: 0 } },
     ]);
 

@@ -33,6 +33,7 @@ export const silentLog = pino({ level: 'silent' });
 export type Out =
   | { readonly op: 'publish'; readonly room: string; readonly frame: Uint8Array; readonly event: ServerEvent }
   | { readonly op: 'send'; readonly conn: string; readonly frame: Uint8Array; readonly event: ServerEvent }
+  | { readonly op: 'sendInRoom'; readonly conn: string; readonly room: string; readonly frame: Uint8Array; readonly event: ServerEvent }
   | { readonly op: 'joined'; readonly conn: string; readonly attempt: number; readonly room: string; readonly frame: Uint8Array; readonly event: ServerEvent }
   | {
       readonly op: 'joinFailed';
@@ -63,6 +64,7 @@ export function decodeBatch(batch: RelayBatch): Out[] {
   const events: HubEvents = {
     onPublish: (room, frame) => out.push({ op: 'publish', room, frame: checked(frame), event: decodeServerFrame(frame) }),
     onSend: (conn, frame) => out.push({ op: 'send', conn, frame: checked(frame), event: decodeServerFrame(frame) }),
+    onSendInRoom: (conn, room, frame) => out.push({ op: 'sendInRoom', conn, room, frame: checked(frame), event: decodeServerFrame(frame) }),
     onJoined: (conn, attempt, room, frame) => out.push({ op: 'joined', conn, attempt, room, frame: checked(frame), event: decodeServerFrame(frame) }),
     onJoinFailed: (conn, attempt, room, frame) => out.push({ op: 'joinFailed', conn, attempt, room, frame: checked(frame), event: decodeServerFrame(frame) }),
     onDirectory: (directory) => out.push({ op: 'directory', directory }),
@@ -120,6 +122,8 @@ export function summarize(outs: readonly Out[]): unknown[] {
         return { op: o.op, room: o.room, event: o.event };
       case 'send':
         return { op: o.op, conn: o.conn, event: o.event };
+      case 'sendInRoom':
+        return { op: o.op, conn: o.conn, room: o.room, event: o.event };
       case 'joined':
       case 'joinFailed':
         return { op: o.op, conn: o.conn, attempt: o.attempt, room: o.room, event: o.event };
@@ -135,6 +139,8 @@ export const DEFAULT_SETTINGS: SequencerSettings = {
   emptyRoomTtlMs: 60_000,
   joinHistory: 3,
   presenceEventsMaxMembers: 5,
+  maxRoomsTotal: 1000,
+  newRoomsPerMinute: 1000,
   presenceTickMs: 3_600_000,
   presenceCountTickMs: 0,
 };
@@ -186,9 +192,16 @@ export class RelayHarness {
     conn: string,
     room: string,
     nickname: string,
-    opts: { attempt?: number; requestId?: number; since?: number; epoch?: number } = {},
+    opts: { attempt?: number; requestId?: number; since?: number; epoch?: number; addressSlot?: number } = {},
   ): void {
-    const request = { requestId: opts.requestId ?? 100, room, nickname, since: opts.since ?? null, epoch: opts.epoch ?? 0 };
+    const request = {
+      requestId: opts.requestId ?? 100,
+      room,
+      nickname,
+      since: opts.since ?? null,
+      epoch: opts.epoch ?? 0,
+      ...(opts.addressSlot === undefined ? {} : { addressSlot: opts.addressSlot }),
+    };
     this.batch(worker, (w) => writeJoin(w, conn, opts.attempt ?? 1, request));
   }
 

@@ -323,9 +323,9 @@ describe('private messages', () => {
       text: 'psst',
       timestampMs: 1_750_000_000_000,
     };
-    expect(summarize(h.take(1))).toEqual([{ op: 'send', conn: 'c2', event: message }]);
+    expect(summarize(h.take(1))).toEqual([{ op: 'sendInRoom', conn: 'c2', room: 'lobby', event: message }]);
     expect(summarize(h.take(0))).toEqual([
-      { op: 'send', conn: 'c1', event: message },
+      { op: 'sendInRoom', conn: 'c1', room: 'lobby', event: message },
       { op: 'send', conn: 'c1', event: { type: 'sent', requestId: 41, room: 'lobby', seq: 0 } },
     ]);
     expect(h.newPosts(2)).toEqual([]); // no postMessage at all to worker 2
@@ -345,9 +345,9 @@ describe('private messages', () => {
     h.say(1, 'c2', 'lobby', 'note to self', { requestId: 42, to: 'c2' });
     await flush();
     const w1 = h.take(1);
-    expect(w1.map((o) => (o.op === 'send' ? [o.conn, o.event.type] : o.op))).toEqual([
-      ['c2', 'message'],
-      ['c2', 'sent'],
+    expect(w1.map((o) => (o.op === 'send' || o.op === 'sendInRoom' ? [o.op, o.conn, o.event.type] : o.op))).toEqual([
+      ['sendInRoom', 'c2', 'message'],
+      ['send', 'c2', 'sent'],
     ]);
     expect(h.take(0)).toEqual([]);
     expect(h.take(2)).toEqual([]);
@@ -625,7 +625,7 @@ describe('batching', () => {
       'joined',
       'publish', // hi
       'send', // Sent
-      'send', // psst for ann
+      'sendInRoom', // psst for ann
       'joinFailed',
       'send', // NotJoined
       'publish', // the tick's Presence: ann and bob joined
@@ -683,9 +683,64 @@ describe('empty rooms', () => {
     expect(fresh?.op === 'joined' && fresh.event).toMatchObject({ headSeq: 0, history: [], recovered: false });
   });
 
+  test('an empty room that never had a message is forgotten at once, without waiting for the sweep', async () => {
+    h.open(0, 'c1', 'c2');
+    h.join(0, 'c1', 'bare', 'ann');
+    h.join(0, 'c2', 'bare', 'bob');
+    h.leave(0, 'c1', 'bare');
+    await h.settle();
+    expect((await h.ask('rooms', 1)).map((r) => r.name)).toEqual(['bare']); // bob is still there
+    h.leave(0, 'c2', 'bare');
+    await h.settle();
+    expect(await h.ask('room', 1, 'bare')).toBeNull();
+    expect(await h.ask('rooms', 1)).toEqual([]);
+  });
+
+  test('at --max-rooms-total, a new room replaces the one empty longest; with none empty, RoomLimit', async () => {
+    h.stop();
+    h = new RelayHarness(1, { ...DEFAULT_SETTINGS, maxRoomsTotal: 2 });
+    h.open(0, 'c1');
+    for (const room of ['old', 'newer']) {
+      h.join(0, 'c1', room, 'ann');
+      h.say(0, 'c1', room, 'kept');
+      h.leave(0, 'c1', room);
+      h.clock += 1000;
+    }
+    h.join(0, 'c1', 'third', 'ann');
+    await h.settle();
+    expect((await h.ask('rooms', 0)).map((r) => r.name).sort()).toEqual(['newer', 'third']);
+    h.join(0, 'c1', 'newer', 'ann'); // now both rooms have a member
+    h.join(0, 'c1', 'fourth', 'ann');
+    await flush();
+    const refused = h.take(0).find((o) => o.op === 'joinFailed');
+    expect(refused?.op === 'joinFailed' && refused.event).toMatchObject({ code: 'RoomLimit', temporary: true, room: 'fourth' });
+  });
+
+  test('--new-rooms-per-minute counts new rooms by address slot, refills with time, and does not count joins of rooms that exist', async () => {
+    h.stop();
+    h = new RelayHarness(1, { ...DEFAULT_SETTINGS, newRoomsPerMinute: 2 });
+    h.open(0, 'c1', 'c2');
+    const join = (conn: string, room: string, addressSlot: number): void => h.join(0, conn, room, conn, { addressSlot });
+    join('c1', 'a', 7);
+    join('c1', 'b', 7);
+    join('c2', 'a', 7); // exists: free
+    join('c1', 'c', 7); // the third new room of slot 7 in a minute
+    join('c2', 'c', 8); // another address
+    await flush();
+    const failed = h.take(0).filter((o) => o.op === 'joinFailed');
+    expect(failed.map((o) => (o.op === 'joinFailed' ? [o.conn, o.room, o.event.type === 'error' && o.event.code] : null))).toEqual([
+      ['c1', 'c', 'RateLimited'],
+    ]);
+    h.clock += 30_000; // one token back
+    join('c1', 'd', 7);
+    await flush();
+    expect(h.take(0).find((o) => o.op === 'joinFailed')).toBeUndefined();
+  });
+
   test('stop() ends the periodic sweep', async () => {
     h.open(0, 'c1');
     h.join(0, 'c1', 'lobby', 'ann');
+    h.say(0, 'c1', 'lobby', 'kept');
     h.leave(0, 'c1', 'lobby');
     await h.settle();
     h.stop();

@@ -5,7 +5,15 @@
 import { beforeEach, describe, expect, test } from 'vitest';
 import type { Broker, ClusterStats, JoinRequest, MembersRequest, RoomDetail, RoomSummary, SayRequest } from '../../src/relay/broker.js';
 import { decodeServerFrame, type ClientRequest, type ErrorCodeName, type ServerEvent, PROTOCOL_VERSION } from '../../src/protocol/index.js';
-import { handleRequest, newConnectionState, type ConnectionLimits, type ConnectionState, type Socket } from '../../src/transport/connection.js';
+import { TokenVerifier } from '../../src/admission/token.js';
+import {
+  earliestTokenExpiry,
+  handleRequest,
+  newConnectionState,
+  type ConnectionLimits,
+  type ConnectionState,
+  type Socket,
+} from '../../src/transport/connection.js';
 
 type Entry =
   | { readonly on: 'socket'; readonly call: 'send'; readonly event: ServerEvent }
@@ -77,7 +85,57 @@ function expectRefused(requestId: number, code: ErrorCodeName, room: string | nu
 describe('a fresh connection state', () => {
   test('has no rooms and no attempts', () => {
     const fresh = newConnectionState('x');
-    expect(fresh).toEqual({ id: 'x', rooms: new Map(), attempts: 0, limiter: null, admissionSlot: -1 });
+    expect(fresh).toEqual({ id: 'x', rooms: new Map(), attempts: 0, limiter: null, admissionSlot: -1, tokenExpiry: null });
+  });
+});
+
+describe('token expiry bookkeeping (with --token-secret)', () => {
+  const tokens = new TokenVerifier('connection-test-secret-of-32-characters');
+  const expS = Math.floor(Date.now() / 1000) + 600;
+  let watched: number;
+  const withTokens: ConnectionLimits = { ...LIMITS, tokens, watchTokenExpiry: () => void watched++ };
+  const joinWith = (room: string, exp: number, requestId = 1): void =>
+    handleRequest(
+      state,
+      rec.socket,
+      { type: 'join', protocolVersion: PROTOCOL_VERSION, requestId, room, nickname: 'ann', since: null, token: tokens.sign({ name: 'ann', rooms: '*', exp }) },
+      rec.broker,
+      withTokens,
+    );
+  beforeEach(() => {
+    watched = 0;
+  });
+
+  test('without tokens a join keeps no expiry and asks for no timer', () => {
+    join('lobby');
+    expect(state.tokenExpiry).toBeNull();
+    expect(earliestTokenExpiry(state)).toBeNull();
+  });
+
+  test("each join records its token's exp per room and asks the transport to watch; the earliest room still held counts", () => {
+    joinWith('late', expS + 60, 1);
+    joinWith('early', expS, 2);
+    expect(watched).toBe(2);
+    expect(state.tokenExpiry?.byRoom).toEqual(
+      new Map([
+        ['late', (expS + 60) * 1000],
+        ['early', expS * 1000],
+      ]),
+    );
+    expect(earliestTokenExpiry(state)).toBe(expS * 1000);
+    leave('early', 3);
+    // A room left no longer counts, and is forgotten.
+    expect(earliestTokenExpiry(state)).toBe((expS + 60) * 1000);
+    expect([...(state.tokenExpiry?.byRoom.keys() ?? [])]).toEqual(['late']);
+    leave('late', 4);
+    expect(earliestTokenExpiry(state)).toBeNull();
+  });
+
+  test('a refused token records nothing and asks for no timer', () => {
+    joinWith('lobby', expS + 10 * 86_400);
+    expect(watched).toBe(0);
+    expect(state.tokenExpiry).toBeNull();
+    expect(rec.brokerCalls()).toEqual([]);
   });
 });
 
@@ -104,11 +162,11 @@ describe('local refusals send exactly one Error with the request id and call not
 
   test('AlreadyJoined while the join is still pending', () => {
     join('lobby', 'ann', 1);
-    expect(state.rooms.get('lobby')).toEqual({ attempt: 1, joined: false });
+    expect(state.rooms.get('lobby')).toEqual({ attempt: 1, requestId: expect.any(Number), joined: false });
     rec.reset();
     join('lobby', 'bob', 31);
     expectRefused(31, 'AlreadyJoined', 'lobby');
-    expect(state.rooms.get('lobby')).toEqual({ attempt: 1, joined: false }); // untouched
+    expect(state.rooms.get('lobby')).toEqual({ attempt: 1, requestId: expect.any(Number), joined: false }); // untouched
     expect(state.attempts).toBe(1);
   });
 
@@ -206,7 +264,7 @@ describe('requests that go to the broker', () => {
     expect(rec.log).toEqual([
       { on: 'broker', call: 'join', args: ['conn-1', 1, { requestId: 81, room: 'lobby', nickname: 'R\u00e9my', since: 17, epoch: 0 }] },
     ]);
-    expect(state.rooms.get('lobby')).toEqual({ attempt: 1, joined: false });
+    expect(state.rooms.get('lobby')).toEqual({ attempt: 1, requestId: expect.any(Number), joined: false });
     expect(state.attempts).toBe(1);
   });
 
@@ -224,7 +282,7 @@ describe('requests that go to the broker', () => {
       ['b', 2, 0],
       ['a', 3, null],
     ]);
-    expect(state.rooms.get('a')).toEqual({ attempt: 3, joined: false });
+    expect(state.rooms.get('a')).toEqual({ attempt: 3, requestId: expect.any(Number), joined: false });
   });
 
   test('leave unsubscribes, sends Left, then calls broker.leave', () => {
@@ -240,12 +298,22 @@ describe('requests that go to the broker', () => {
     expect(state.rooms.has('lobby')).toBe(false);
   });
 
-  test('leave of a pending join is allowed and forgets it (a late Joined reply is then stale)', () => {
-    join('lobby');
+  test('leave of a pending join answers the join with JoinCancelled, then Left, and forgets it (a late reply is then stale)', () => {
+    join('lobby', 'ann', 91);
+    rec.reset();
+    leave('lobby', 92);
+    expect(rec.log.map((e) => e.call)).toEqual(['send', 'unsubscribe', 'send', 'leave']);
+    expect(rec.log[0]).toMatchObject({ event: { type: 'error', requestId: 91, code: 'JoinCancelled', room: 'lobby', temporary: false } });
+    expect(rec.log[2]).toMatchObject({ event: { type: 'left', requestId: 92, room: 'lobby' } });
+    expect(state.rooms.has('lobby')).toBe(false);
+  });
+
+  test('leave of a joined room answers only the leave', () => {
+    join('lobby', 'ann', 91);
+    state.rooms.get('lobby')!.joined = true; // what the transport does when Joined comes
     rec.reset();
     leave('lobby', 92);
     expect(rec.log.map((e) => e.call)).toEqual(['unsubscribe', 'send', 'leave']);
-    expect(state.rooms.has('lobby')).toBe(false);
   });
 
   test('a valid say goes to the broker unchanged, to the room or to one member', () => {

@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 it('joins the rooms its token allows and says plainly why another room is refused', async () => {
-  const token = new TokenVerifier(secret).sign({ name: 'ann', rooms: ['lobby'] });
+  const token = new TokenVerifier(secret).sign({ name: 'ann', rooms: ['lobby'], exp: Date.now() / 1000 + 3600 });
   const chat = await openChat(browser, host, undefined, `/#token=${token}`);
   await joinRoom(chat, 'ann', 'lobby');
 

@@ -7,8 +7,8 @@
  *   chat:room:R:meta       hash  seq (last sequence number), epoch (this incarnation of R)
  *   chat:room:R:history    stream, entry id SEQ-0, field f = the encoded Message frame, capped
  *                          exactly at --history entries
- *   chat:room:R:members    hash  member id -> "NODE\tNICKNAME-KEY\tNICKNAME"
- *   chat:room:R:nicknames  hash  nickname key (case-folded) -> member id
+ *   chat:room:R:members    hash  member id -> "NODE\tNICKNAME-KEYS\tNICKNAME" (keys: see nicknameKeysField)
+ *   chat:room:R:nicknames  hash  nickname key (each of a member's two) -> member id
  *   chat:rooms             set   every room name (swept when a room's meta is gone)
  *   chat:epoch             the last epoch given, so that epochs only grow
  *   chat:nodes             set   node ids that have joined the cluster
@@ -28,6 +28,7 @@
 
 import type { Logger } from 'pino';
 import { decodeServerFrame, ProtocolError, type ChatMessage } from '../../protocol/index.js';
+import { nicknameKeys } from '../../rooms/skeleton.js';
 
 /**
  * A room's channel is ROOM_CHANNEL_PREFIX + name and its keys add a suffix (the
@@ -85,6 +86,15 @@ export function parseEnvelope(message: Buffer): Envelope | null {
     token: message.toString('latin1', ENVELOPE_HEADER_BYTES, ENVELOPE_HEADER_BYTES + tokenLength),
     frame: message.subarray(ENVELOPE_HEADER_BYTES + tokenLength),
   };
+}
+
+/**
+ * A nickname's uniqueness keys as the scripts take and keep them: case-folded, then the
+ * look-alike skeleton, joined by U+001F (neither key holds a control character). The name
+ * is taken while another member holds either key.
+ */
+export function nicknameKeysField(nickname: string): string {
+  return nicknameKeys(nickname).join('\u001f');
 }
 
 /** A members hash (flat HGETALL of id -> "NODE\tKEY\tNICKNAME") as id -> nickname. */

@@ -33,9 +33,9 @@ import {
   MEMBER_PAGE_SIZE,
   type MemberInfo,
 } from '../../protocol/index.js';
+import { RoomCreationLimit } from '../../admission/room-creation.js';
 import { RoomRegistry } from '../../rooms/registry.js';
 import { Room } from '../../rooms/room.js';
-import { nicknameKey } from '../../rooms/rules.js';
 import { PresenceTicker, presenceSettings } from '../presence-ticker.js';
 import { byMembersThenName, errorFrame, pageLimit, publicMember, recentEntry } from '../room-views.js';
 import {
@@ -50,7 +50,7 @@ import {
   type SequencerOutput,
   type SequencerSettings,
 } from '../sequencer.js';
-import { decodeEntries, historyOf, keys, NODE_CHANNEL_PREFIX, nicknameIn, parseEnvelope, ROOM_CHANNEL_PREFIX } from './format.js';
+import { decodeEntries, historyOf, keys, NODE_CHANNEL_PREFIX, nicknameIn, nicknameKeysField, parseEnvelope, ROOM_CHANNEL_PREFIX } from './format.js';
 import { NodeLiveness } from './liveness.js';
 import { RoomStream } from './room-stream.js';
 import { ClusterResync } from './resync.js';
@@ -108,6 +108,9 @@ export class RedisSequencer implements Sequencer {
   /** Rooms of each local connection (joined, or being joined). */
   private readonly memberships = new RoomRegistry({ historyCapacity: 0, emptyRoomTtlMs: 0 });
   private roomList: RoomSummary[] = [];
+  /** The names in roomList: a room in neither it nor clusterRooms is (as far as this node knows) a new one. */
+  private listedRooms = new Set<string>();
+  private readonly creations: RoomCreationLimit;
   private nextToken = 0;
   /** Room messages of the worker batch being carried out (sent at endOfBatch). */
   private messages: ChainableCommander | null = null;
@@ -136,6 +139,7 @@ export class RedisSequencer implements Sequencer {
     this.subscriber = new Redis(settings.redisUrl, { ...options, connectionName: `chat-${settings.nodeId}-sub` });
     this.scripts = new ClusterScripts(this.commands, settings.nodeId);
     this.liveness = new NodeLiveness(settings, this.commands, (room, member, node) => this.leaveInRedis(room, member, node), log);
+    this.creations = new RoomCreationLimit(settings.newRoomsPerMinute);
     this.sync = new ClusterResync(
       {
         heartbeat: () => this.heartbeat(),
@@ -197,7 +201,19 @@ export class RedisSequencer implements Sequencer {
     const refuse = (code: ErrorCodeName, message: string, temporary = false): void =>
       out.joinFailed(connection, attempt, roomName, errorFrame(this.counts, requestId, code, message, roomName, temporary));
     if (!this.sync.available) return refuse('Unavailable', UNAVAILABLE, true);
+    if (!this.clusterRooms.has(roomName) && !this.listedRooms.has(roomName) && !this.creations.allow(request.addressSlot, this.now())) {
+      return refuse('RateLimited', `at most ${this.settings.newRoomsPerMinute} new rooms a minute from one address: join an existing room or wait`, true);
+    }
     const room = this.clusterRooms.get(roomName) ?? this.openRoom(roomName);
+    const cancelled = room.joining.get(connection);
+    if (cancelled?.cancelled) {
+      // Join, Leave, Join: the first join is still in Redis's hands; this one goes once it is undone.
+      cancelled.after.push(() => {
+        this.join(connection, attempt, request);
+        this.endOfBatch();
+      });
+      return;
+    }
     if (room.local.member(connection) || room.joining.has(connection)) return refuse('AlreadyJoined', 'you are already in this room');
     const pending: PendingJoin = { cancelled: false, after: [] };
     room.joining.set(connection, pending);
@@ -225,7 +241,7 @@ export class RedisSequencer implements Sequencer {
         this.scripts.join({
           room: roomName,
           member: you,
-          nicknameKey: nicknameKey(nickname),
+          nicknameKey: nicknameKeysField(nickname),
           memberJoined: encodeMemberJoined(roomName, you),
           token,
           since: request.since,
@@ -233,6 +249,7 @@ export class RedisSequencer implements Sequencer {
           joinHistory: this.settings.joinHistory,
           // A node already following the room's channel keeps its member list from it: the join stays O(1).
           wantMembers: room.stream.delivered === null,
+          maxRoomsTotal: this.settings.maxRoomsTotal,
         }),
       )
       .then(
@@ -241,17 +258,21 @@ export class RedisSequencer implements Sequencer {
           if (settled) return;
           if (!reply.ok) {
             finish(false);
+            if (reply.refused === 'RoomLimit') {
+              return refuse('RoomLimit', `the cluster holds its limit of ${this.settings.maxRoomsTotal} rooms: join an existing room or try later`, true);
+            }
             return reply.refused === 'NicknameTaken'
-              ? refuse('NicknameTaken', `the nickname "${nickname}" is taken in this room`)
+              ? refuse('NicknameTaken', `the nickname "${nickname}" (or one that looks the same) is taken in this room`)
               : refuse('AlreadyJoined', 'you are already in this room');
           }
           room.stream.replied(marker, () => {
             if (reply.members) room.stream.replaceView(reply.members);
             const holder = out.workerOf(connection);
             if (pending.cancelled || holder === undefined) {
-              // Closed or left while joining: it is in Redis now, so take it out again.
-              finish(false);
+              // Closed or left while joining: it is in Redis now, so take it out again
+              // (before a join that waited for this one goes to Redis: see below).
               void this.leaveInRedis(roomName, you);
+              finish(false);
               return;
             }
             room.local.add({ ...you, worker: holder });
@@ -401,12 +422,12 @@ export class RedisSequencer implements Sequencer {
     const frame = encodeMessage({ room: room.name, seq: 0, sender, to: { id: to, name }, text, timestampMs: this.now() });
     const delivered = (): void => {
       this.counts.privateMessages++;
-      if (to !== connection) out.send(connection, frame);
+      if (to !== connection) out.sendInRoom(connection, room.name, frame);
       if (requestId !== 0) out.send(connection, encodeSent(requestId, room.name, 0));
     };
     if (local) {
       // Both on this node: no need to go through Redis.
-      out.send(to, frame);
+      out.sendInRoom(to, room.name, frame);
       return delivered();
     }
     if (!this.sync.available) return out.send(connection, errorFrame(this.counts, requestId, 'Unavailable', UNAVAILABLE, room.name, true));
@@ -440,15 +461,18 @@ export class RedisSequencer implements Sequencer {
     room.stream.receive(envelope);
   }
 
-  /** A private message for a connection on this node: u8 id length, id, Message frame. */
+  /** A private message for a connection on this node: u8 id length, id, u8 room length, room, Message frame. */
   private onPrivate(message: Buffer): void {
     const idLength = message[0];
-    if (idLength === undefined || message.length < 1 + idLength) {
+    const roomAt = 1 + (idLength ?? 0);
+    const roomLength = message[roomAt];
+    if (idLength === undefined || roomLength === undefined || message.length < roomAt + 1 + roomLength) {
       this.log.warn({ bytes: message.length }, 'malformed private message dropped');
       return;
     }
-    const connection = message.toString('utf8', 1, 1 + idLength);
-    this.output.send(connection, message.subarray(1 + idLength));
+    const connection = message.toString('utf8', 1, roomAt);
+    const room = message.toString('utf8', roomAt + 1, roomAt + 1 + roomLength);
+    this.output.sendInRoom(connection, room, message.subarray(roomAt + 1 + roomLength));
   }
 
   // ------------------------------------------------------------ rooms and subscriptions
@@ -585,7 +609,7 @@ export class RedisSequencer implements Sequencer {
     const token = this.newToken();
     const members = room.local.memberList().map((m) => ({
       id: m.id,
-      nicknameKey: nicknameKey(m.name),
+      nicknameKey: nicknameKeysField(m.name),
       nickname: m.name,
       memberJoined: encodeMemberJoined(room.name, publicMember(m)),
     }));
@@ -621,6 +645,7 @@ export class RedisSequencer implements Sequencer {
     try {
       // One script call: with thousands of rooms, two commands per room every second kept a core busy.
       this.roomList = (await this.scripts.roomList()).sort(byMembersThenName);
+      this.listedRooms = new Set(this.roomList.map((r) => r.name));
       this.output.changed();
     } catch (error) {
       this.log.warn({ err: (error as Error).message }, 'room list not refreshed');

@@ -59,6 +59,34 @@ end
 local function ownerOf(value)
   return string.match(value, '^([^\\t]*)\\t([^\\t]*)\\t')
 end
+-- A nickname's keys come joined by \\31 (case-folded, look-alike skeleton): nicknameKeysField.
+local function keysOf(field)
+  local keys, from = {}, 1
+  while true do
+    local cut = string.find(field, '\\31', from, true)
+    if not cut then break end
+    keys[#keys + 1] = string.sub(field, from, cut - 1)
+    from = cut + 1
+  end
+  keys[#keys + 1] = string.sub(field, from)
+  return keys
+end
+-- Who holds any of the keys (false when none is held): the name is taken by them.
+local function nicknameOwner(nicknames, field)
+  for _, key in ipairs(keysOf(field)) do
+    local owner = redis.call('HGET', nicknames, key)
+    if owner then return owner end
+  end
+  return false
+end
+local function holdNickname(nicknames, field, memberId)
+  for _, key in ipairs(keysOf(field)) do redis.call('HSET', nicknames, key, memberId) end
+end
+local function releaseNickname(nicknames, field, memberId)
+  for _, key in ipairs(keysOf(field)) do
+    if redis.call('HGET', nicknames, key) == memberId then redis.call('HDEL', nicknames, key) end
+  end
+end
 `;
 
 /**
@@ -74,15 +102,17 @@ local room, memberId, node, nicknameKey, nickname = ARGV[1], ARGV[2], ARGV[3], A
 local joinedFrame, token, channel = ARGV[6], ARGV[7], ARGV[8]
 local since, sinceEpoch, joinHistory = tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
 local wantMembers = ARGV[12] == '1'
-local owner = redis.call('HGET', nicknames, nicknameKey)
+local maxRoomsTotal = tonumber(ARGV[13])
+local owner = nicknameOwner(nicknames, nicknameKey)
 if owner then
   if owner == memberId then return {'AlreadyJoined'} end
   return {'NicknameTaken'}
 end
 if redis.call('HEXISTS', members, memberId) == 1 then return {'AlreadyJoined'} end
+if redis.call('EXISTS', meta) == 0 and redis.call('SCARD', allRooms) >= maxRoomsTotal then return {'RoomLimit'} end
 local epoch = ensureRoom(meta, history, lastEpoch, 0, 0)
 redis.call('HSET', members, memberId, node .. '\\t' .. nicknameKey .. '\\t' .. nickname)
-redis.call('HSET', nicknames, nicknameKey, memberId)
+holdNickname(nicknames, nicknameKey, memberId)
 redis.call('SADD', allRooms, room)
 redis.call('SADD', nodeRooms, room)
 local head = tonumber(redis.call('HGET', meta, 'seq'))
@@ -122,24 +152,31 @@ return seq
 
 /**
  * Removes a member (only from `requiredNode` unless it is '') and publishes
- * member-left; an emptied room expires after the empty-room TTL.
+ * member-left; an emptied room expires after the empty-room TTL, or goes at once
+ * when it never had a message.
  * Returns 1 when the member was there and is gone, 0 otherwise (so two reapers publish once).
  */
 const LEAVE = `${PRELUDE}
-local members, nicknames, meta, history = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local memberId, requiredNode, leftFrame, channel, emptyRoomTtlMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local members, nicknames, meta, history, allRooms = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local memberId, requiredNode, leftFrame, channel, emptyRoomTtlMs, room = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local value = redis.call('HGET', members, memberId)
 if not value then return 0 end
 local node, key = ownerOf(value)
 if requiredNode ~= '' and node ~= requiredNode then return 0 end
 redis.call('HDEL', members, memberId)
-if redis.call('HGET', nicknames, key) == memberId then redis.call('HDEL', nicknames, key) end
+releaseNickname(nicknames, key, memberId)
 local head = tonumber(redis.call('HGET', meta, 'seq') or '0')
 local epoch = tonumber(redis.call('HGET', meta, 'epoch') or '0')
 redis.call('PUBLISH', channel, envelope(2, head, epoch, '', leftFrame))
 if redis.call('HLEN', members) == 0 then
-  redis.call('PEXPIRE', meta, emptyRoomTtlMs)
-  redis.call('PEXPIRE', history, emptyRoomTtlMs)
+  if head == 0 then
+    -- Never had a message: nothing to keep.
+    redis.call('DEL', meta, history)
+    redis.call('SREM', allRooms, room)
+  else
+    redis.call('PEXPIRE', meta, emptyRoomTtlMs)
+    redis.call('PEXPIRE', history, emptyRoomTtlMs)
+  end
 end
 return 1
 `;
@@ -183,12 +220,12 @@ local refused = {}
 for i = FIRST_MEMBER, #ARGV, 4 do
   local id, key, nickname, joinedFrame = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   if redis.call('HEXISTS', members, id) == 0 then
-    local owner = redis.call('HGET', nicknames, key)
+    local owner = nicknameOwner(nicknames, key)
     if owner and owner ~= id then
       table.insert(refused, id)
     else
       redis.call('HSET', members, id, node .. '\\t' .. key .. '\\t' .. nickname)
-      redis.call('HSET', nicknames, key, id)
+      holdNickname(nicknames, key, id)
       redis.call('PUBLISH', channel, envelope(2, head, epoch, '', joinedFrame))
     end
   end
@@ -236,7 +273,7 @@ return out
 export type HistoryEntry = [Buffer, Buffer[]];
 
 export type JoinReply =
-  | { readonly ok: false; readonly refused: 'NicknameTaken' | 'AlreadyJoined' }
+  | { readonly ok: false; readonly refused: 'NicknameTaken' | 'AlreadyJoined' | 'RoomLimit' }
   | {
       readonly ok: true;
       /** The room's sequence number when the member was added. */
@@ -262,6 +299,7 @@ export interface SyncReply {
 /** A local member as the sync script puts it back. */
 export interface SyncMember {
   readonly id: string;
+  /** The name's uniqueness keys (nicknameKeysField). */
   readonly nicknameKey: string;
   readonly nickname: string;
   readonly memberJoined: Uint8Array;
@@ -277,7 +315,7 @@ export class ClusterScripts {
   ) {
     redis.defineCommand('chatJoin', { numberOfKeys: 7, lua: JOIN });
     redis.defineCommand('chatSay', { numberOfKeys: 2, lua: SAY });
-    redis.defineCommand('chatLeave', { numberOfKeys: 4, lua: LEAVE });
+    redis.defineCommand('chatLeave', { numberOfKeys: 5, lua: LEAVE });
     redis.defineCommand('chatSync', { numberOfKeys: 7, lua: SYNC });
     redis.defineCommand('chatPrivate', { numberOfKeys: 1, lua: PRIVATE });
     redis.defineCommand('chatRoomList', { numberOfKeys: 1, lua: ROOM_LIST });
@@ -286,6 +324,7 @@ export class ClusterScripts {
   async join(args: {
     room: string;
     member: MemberInfo;
+    /** The name's uniqueness keys (nicknameKeysField). */
     nicknameKey: string;
     memberJoined: Uint8Array;
     token: string;
@@ -294,6 +333,8 @@ export class ClusterScripts {
     joinHistory: number;
     /** The whole member list (O(members)): only for a node that does not follow the room's channel yet. */
     wantMembers: boolean;
+    /** A new room is refused when the cluster has this many. */
+    maxRoomsTotal: number;
   }): Promise<JoinReply> {
     const { room, member } = args;
     const reply = (await this.redis.chatJoinBuffer(
@@ -310,9 +351,10 @@ export class ClusterScripts {
       args.sinceEpoch,
       args.joinHistory,
       args.wantMembers ? '1' : '0',
+      args.maxRoomsTotal,
     )) as [Buffer, ...unknown[]];
     const status = reply[0].toString();
-    if (status !== 'ok') return { ok: false, refused: status === 'NicknameTaken' ? 'NicknameTaken' : 'AlreadyJoined' };
+    if (status !== 'ok') return { ok: false, refused: status === 'NicknameTaken' || status === 'RoomLimit' ? status : 'AlreadyJoined' };
     const [, head, epoch, members, entries, recovering] = reply as [Buffer, number, number, Buffer[], HistoryEntry[], number];
     return { ok: true, head, epoch, members: args.wantMembers ? memberMap(members) : null, entries, recovering: recovering === 1 };
   }
@@ -335,11 +377,13 @@ export class ClusterScripts {
       keys.nicknames(room),
       keys.meta(room),
       keys.history(room),
+      keys.rooms,
       args.memberId,
       args.requiredNode,
       bytes(args.memberLeft),
       keys.roomChannel(room),
       args.emptyRoomTtlMs,
+      room,
     );
   }
 
@@ -364,7 +408,8 @@ export class ClusterScripts {
   /** 1 when published to the node holding `recipient`, 0 when it is not in the room. */
   sendPrivately(args: { room: string; recipient: string; frame: Uint8Array }): Promise<number> {
     const id = Buffer.from(args.recipient);
-    const payload = Buffer.concat([Buffer.from([id.length]), id, args.frame]);
+    const room = Buffer.from(args.room);
+    const payload = Buffer.concat([Buffer.from([id.length]), id, Buffer.from([room.length]), room, args.frame]);
     return this.redis.chatPrivate(keys.members(args.room), args.recipient, NODE_CHANNEL_PREFIX, payload);
   }
 

@@ -114,7 +114,18 @@ const SHAPES: Record<Direction, Record<string, { fields: Record<string, Check>; 
     members: { fields: { requestId: u32, room: str, after: str, prefix: str, limit: u16 } },
   },
   server: {
-    welcome: { fields: { connectionId: str, protocolVersion: u16, maxFrameBytes: u32, maxRooms: u16, maxTextChars: u16, idleTimeoutSeconds: u16 } },
+    welcome: {
+      fields: {
+        connectionId: str,
+        protocolVersion: u16,
+        maxFrameBytes: u32,
+        maxRooms: u16,
+        maxTextChars: u16,
+        idleTimeoutSeconds: u16,
+        rateLimitPerSecond: u32,
+        rateBurst: u32,
+      },
+    },
     joined: {
       fields: {
         requestId: u32,

@@ -175,6 +175,8 @@ export function randomServerEvent(rng: Rng): ServerEvent {
         maxRooms: rng.int(0x10000),
         maxTextChars: rng.int(0x10000),
         idleTimeoutSeconds: rng.int(0x10000),
+        rateLimitPerSecond: rng.u32(),
+        rateBurst: rng.u32(),
       };
     case 1: {
       const members = randomMembers(rng, 3);
@@ -299,10 +301,33 @@ const EDGE_CLIENT_WIRE: readonly [string, ClientRequest, ClientRequest][] = [
 ];
 
 const EDGE_SERVER: readonly [string, ServerEvent][] = [
-  ['welcome', { type: 'welcome', connectionId: '1.a', protocolVersion: v, maxFrameBytes: 16384, maxRooms: 16, maxTextChars: 2000, idleTimeoutSeconds: 120 }],
+  [
+    'welcome',
+    {
+      type: 'welcome',
+      connectionId: '1.a',
+      protocolVersion: v,
+      maxFrameBytes: 16384,
+      maxRooms: 16,
+      maxTextChars: 2000,
+      idleTimeoutSeconds: 120,
+      rateLimitPerSecond: 20,
+      rateBurst: 40,
+    },
+  ],
   [
     'welcome maxed',
-    { type: 'welcome', connectionId: '', protocolVersion: 0xffff, maxFrameBytes: MAX_U32, maxRooms: 0xffff, maxTextChars: 0xffff, idleTimeoutSeconds: 0xffff },
+    {
+      type: 'welcome',
+      connectionId: '',
+      protocolVersion: 0xffff,
+      maxFrameBytes: MAX_U32,
+      maxRooms: 0xffff,
+      maxTextChars: 0xffff,
+      idleTimeoutSeconds: 0xffff,
+      rateLimitPerSecond: MAX_U32,
+      rateBurst: MAX_U32,
+    },
   ],
   [
     'joined full',

@@ -67,7 +67,10 @@ function envelopeOf(message: Buffer): Envelope & { event: ServerEvent | null } {
 }
 
 /** A join by node n1, or by n2 for a member whose id starts with n2. */
-function join(member: MemberInfo, opts: { token?: string; since?: number | null; sinceEpoch?: number; room?: string; wantMembers?: boolean } = {}) {
+function join(
+  member: MemberInfo,
+  opts: { token?: string; since?: number | null; sinceEpoch?: number; room?: string; wantMembers?: boolean; maxRoomsTotal?: number } = {},
+) {
   const room = opts.room ?? 'lobby';
   return (member.id.startsWith('n2:') ? scripts2 : scripts).join({
     room,
@@ -79,6 +82,7 @@ function join(member: MemberInfo, opts: { token?: string; since?: number | null;
     sinceEpoch: opts.sinceEpoch ?? 0,
     joinHistory: 2,
     wantMembers: opts.wantMembers ?? true,
+    maxRoomsTotal: opts.maxRoomsTotal ?? 1000,
   });
 }
 
@@ -177,7 +181,8 @@ describe('say', () => {
 describe('leave', () => {
   test('removes the member once (a second leave, or one for another node, is 0) and publishes member-left once', async () => {
     await join(ann);
-    await published(1);
+    await say('kept for the TTL');
+    await published(2);
     const leave = (requiredNode: string) =>
       scripts.leave({ room: 'lobby', memberId: ann.id, requiredNode, memberLeft: encodeMemberLeft('lobby', ann), emptyRoomTtlMs: 60_000 });
     expect(await leave('n9')).toBe(0);
@@ -191,6 +196,26 @@ describe('leave', () => {
     const ttl = await redis.pttl(keys.meta('lobby'));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(60_000);
+    expect(await redis.sismember(keys.rooms, 'lobby')).toBe(1);
+  });
+
+  test('a room emptied before it had a message is deleted at once (meta, history and its place in the room set)', async () => {
+    await join(ann);
+    await published(1);
+    expect(await redis.sismember(keys.rooms, 'lobby')).toBe(1);
+    await scripts.leave({ room: 'lobby', memberId: ann.id, requiredNode: '', memberLeft: encodeMemberLeft('lobby', ann), emptyRoomTtlMs: 60_000 });
+    expect(await redis.exists(keys.meta('lobby'), keys.history('lobby'), keys.members('lobby'))).toBe(0);
+    expect(await redis.sismember(keys.rooms, 'lobby')).toBe(0);
+  });
+});
+
+describe('the room limit', () => {
+  test('a join that would make a room past maxRoomsTotal is refused with RoomLimit; joins of existing rooms are not', async () => {
+    await join(ann, { room: 'one', maxRoomsTotal: 2 });
+    await join(ann, { room: 'two', maxRoomsTotal: 2 });
+    expect(await join(ann, { room: 'three', maxRoomsTotal: 2 })).toEqual({ ok: false, refused: 'RoomLimit' });
+    expect(await redis.exists(keys.meta('three'))).toBe(0);
+    expect(await join(bob, { room: 'two', maxRoomsTotal: 2, token: 'n2:t' })).toMatchObject({ ok: true });
   });
 });
 
@@ -228,7 +253,7 @@ describe('sync', () => {
 });
 
 describe('private messages and the room list', () => {
-  test('a private message goes to the channel of the recipient’s node, with the recipient id in front; a non-member gets 0', async () => {
+  test('a private message goes to the channel of the recipient’s node, with the recipient id and the room in front; a non-member gets 0', async () => {
     await join(bob, { token: 'n2:t' });
     await published(1);
     const frame = Uint8Array.of(1, 2, 3);
@@ -236,7 +261,7 @@ describe('private messages and the room list', () => {
     expect(await scripts.sendPrivately({ room: 'lobby', recipient: 'n2:404', frame })).toBe(0);
     const [message] = await published(1);
     expect(message!.channel).toBe(keys.nodeChannel('n2'));
-    expect([...message!.message]).toEqual([bob.id.length, ...Buffer.from(bob.id), 1, 2, 3]);
+    expect([...message!.message]).toEqual([bob.id.length, ...Buffer.from(bob.id), 'lobby'.length, ...Buffer.from('lobby'), 1, 2, 3]);
   });
 
   test('lists every room with members and head, and drops a room whose meta has expired', async () => {

@@ -17,5 +17,15 @@ export enum ErrorCode {
   Unavailable = 10,
   Internal = 11,
   Unauthorized = 12,
-  UnsupportedVersion = 13
+  UnsupportedVersion = 13,
+
+  /**
+   * A Join answered by the Leave that overtook it: the join was undone.
+   */
+  JoinCancelled = 14,
+
+  /**
+   * The host holds --max-rooms-total rooms: a new room cannot be made now.
+   */
+  RoomLimit = 15
 }

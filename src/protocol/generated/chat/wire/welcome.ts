@@ -55,8 +55,23 @@ idleTimeoutSeconds():number {
   return offset ? this.bb!.readUint16(this.bb_pos + offset) : 0;
 }
 
+/**
+ * The per-connection rate limit (--rate-limit, --rate-burst): requests per
+ * second on average, and at once after a quiet spell; a client paces its
+ * requests to them. 0: not announced (a host from before these fields).
+ */
+rateLimitPerSecond():number {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+rateBurst():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startWelcome(builder:flatbuffers.Builder) {
-  builder.startObject(6);
+  builder.startObject(8);
 }
 
 static addConnectionId(builder:flatbuffers.Builder, connectionIdOffset:flatbuffers.Offset) {
@@ -83,12 +98,20 @@ static addIdleTimeoutSeconds(builder:flatbuffers.Builder, idleTimeoutSeconds:num
   builder.addFieldInt16(5, idleTimeoutSeconds, 0);
 }
 
+static addRateLimitPerSecond(builder:flatbuffers.Builder, rateLimitPerSecond:number) {
+  builder.addFieldInt32(6, rateLimitPerSecond, 0);
+}
+
+static addRateBurst(builder:flatbuffers.Builder, rateBurst:number) {
+  builder.addFieldInt32(7, rateBurst, 0);
+}
+
 static endWelcome(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createWelcome(builder:flatbuffers.Builder, connectionIdOffset:flatbuffers.Offset, protocolVersion:number, maxFrameBytes:number, maxRooms:number, maxTextChars:number, idleTimeoutSeconds:number):flatbuffers.Offset {
+static createWelcome(builder:flatbuffers.Builder, connectionIdOffset:flatbuffers.Offset, protocolVersion:number, maxFrameBytes:number, maxRooms:number, maxTextChars:number, idleTimeoutSeconds:number, rateLimitPerSecond:number, rateBurst:number):flatbuffers.Offset {
   Welcome.startWelcome(builder);
   Welcome.addConnectionId(builder, connectionIdOffset);
   Welcome.addProtocolVersion(builder, protocolVersion);
@@ -96,6 +119,8 @@ static createWelcome(builder:flatbuffers.Builder, connectionIdOffset:flatbuffers
   Welcome.addMaxRooms(builder, maxRooms);
   Welcome.addMaxTextChars(builder, maxTextChars);
   Welcome.addIdleTimeoutSeconds(builder, idleTimeoutSeconds);
+  Welcome.addRateLimitPerSecond(builder, rateLimitPerSecond);
+  Welcome.addRateBurst(builder, rateBurst);
   return Welcome.endWelcome(builder);
 }
 }
