@@ -19,7 +19,7 @@ export const enum Kind {
 }
 
 export interface Adapter {
-  readonly protocol: 'chat' | 'bare' | 'socket.io';
+  readonly protocol: 'chat' | 'bare' | 'socket.io' | 'workerman';
   /** The upgrade path. */
   readonly path: string;
   readonly opcode: number;
@@ -93,6 +93,48 @@ export const chatAdapter: Adapter = {
     return encodeClientRequest({ type: 'say', requestId: 0, room, text, to: null });
   },
   pong: new Uint8Array(0),
+};
+
+// ---------------------------------------------------------------- workerman-chat (the host's --compat-port)
+
+/** Every frame the host writes on that port starts with `{"type":"`: the type's letters follow. */
+const TYPE_AT = 9;
+const CHAR = (c: string): number => c.charCodeAt(0);
+
+/**
+ * The seed's JSON protocol, as its page speaks it: login on open, the own login (the one
+ * with client_list, whose text ends with `}}`) ends the join, ping answered with pong. A
+ * room message is any `say` (the benchmarks send no private ones); others' logins and
+ * logouts are Kind.Other.
+ */
+export const compatAdapter: Adapter = {
+  protocol: 'workerman',
+  path: '/',
+  opcode: OP_TEXT,
+  classify(buf, start, end) {
+    if (end - start < TYPE_AT + 6 || buf[start + TYPE_AT - 1] !== CHAR('"')) return Kind.Other;
+    switch (buf[start + TYPE_AT]) {
+      case CHAR('s'):
+        return Kind.Message;
+      case CHAR('l'):
+        // login (not logout), and the joiner's own: it ends with client_list's closing brace.
+        return buf[start + TYPE_AT + 3] === CHAR('i') && buf[end - 2] === CHAR('}') ? Kind.Step : Kind.Other;
+      case CHAR('p'):
+        return Kind.Ping;
+      case CHAR('e'):
+        return Kind.Error;
+      default:
+        return Kind.Other;
+    }
+  },
+  advance(conn) {
+    if (conn.step === 0) conn.send(OP_TEXT, Buffer.from(`{"type":"login","client_name":"u${conn.index}","room_id":"${conn.room}"}`));
+    return conn.step === 1;
+  },
+  sayPayload(_room, text) {
+    return Buffer.from(`{"type":"say","to_client_id":"all","to_client_name":"all","content":"${text}"}`);
+  },
+  pong: Buffer.from('{"type":"pong"}'),
 };
 
 // ---------------------------------------------------------------- bare peers

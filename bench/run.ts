@@ -9,7 +9,8 @@
  *   npm run bench -- --scenario S1 [--rate 100000] [--repeats 3] [--window 60] [--max-backpressure BYTES]
  *                                          slow consumers (slow-consumers.ts); writes results/S1.json only
  *   npm run bench -- --results-dir DIR     write the result files to DIR and the report to DIR/../RESULTS.md
- *   npm run bench -- --targets ws,uws-bare only these targets (chat-host-1w chat-host-2w uws-bare ws socket.io)
+ *   npm run bench -- --targets ws,uws-bare only these targets (chat-host-1w chat-host-2w compat uws-bare ws socket.io;
+ *                                          compat: the host's workerman-chat port, --compat-port, with JSON clients)
  *   npm run bench -- --scenario CLUSTER   F1 on a 2-node cluster (one redis-server) against the single
  *                                          node, in the same run: rate search, then p50/p99 at a fixed
  *                                          100,000 deliveries/s for both (not part of the default run)

@@ -83,7 +83,7 @@ export async function searchTarget(spec: TargetSpec, scenario: Scenario, options
 
   const base = {
     target: spec.name,
-    workers: spec.name === 'chat-host' || spec.name === 'chat-cluster' ? (spec.workers ?? 2) : null,
+    workers: spec.name === 'chat-host' || spec.name === 'chat-host-compat' || spec.name === 'chat-cluster' ? (spec.workers ?? 2) : null,
     label: name,
     scenario: scenario.name,
     join,

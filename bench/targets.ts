@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findFreePort } from '../src/free-port.js';
-import { type Adapter, bareAdapter, chatAdapter, socketIoAdapter } from './adapters.js';
+import { type Adapter, bareAdapter, chatAdapter, compatAdapter, socketIoAdapter } from './adapters.js';
 import { type Cgroup, createCgroup, removeAllCgroupsSync } from './cpu-quota.js';
 import type { ServerProbe } from './generator.js';
 
@@ -22,7 +22,8 @@ export const ROOT = ((): string => {
   return dir;
 })();
 
-export type TargetName = 'chat-host' | 'chat-cluster' | 'uws-bare' | 'ws' | 'socket.io';
+/** `chat-host-compat`: the chat host driven through its workerman-chat port (--compat-port), JSON clients of the seed's protocol. */
+export type TargetName = 'chat-host' | 'chat-host-compat' | 'chat-cluster' | 'uws-bare' | 'ws' | 'socket.io';
 
 export interface TargetSpec {
   readonly name: TargetName;
@@ -51,6 +52,7 @@ export interface RunningTarget {
 export const NAMED_TARGETS: Record<string, TargetSpec> = {
   'chat-host-2w': { name: 'chat-host', workers: 2 },
   'chat-host-1w': { name: 'chat-host', workers: 1 },
+  compat: { name: 'chat-host-compat', workers: 2 },
   'chat-cluster': { name: 'chat-cluster', nodes: 2, workers: 1 },
   'uws-bare': { name: 'uws-bare' },
   ws: { name: 'ws' },
@@ -59,10 +61,12 @@ export const NAMED_TARGETS: Record<string, TargetSpec> = {
 
 export function label(spec: TargetSpec): string {
   if (spec.name === 'chat-cluster') return `chat-host cluster (${spec.nodes ?? 2} nodes x ${spec.workers ?? 1}w + redis)`;
+  if (spec.name === 'chat-host-compat') return `chat-host workerman-chat port (${spec.workers ?? 2}w)`;
   return spec.name === 'chat-host' ? `chat-host (${spec.workers ?? 2}w)` : spec.name;
 }
 
 export function adapterFor(name: TargetName): Adapter {
+  if (name === 'chat-host-compat') return compatAdapter;
   return name === 'chat-host' || name === 'chat-cluster' ? chatAdapter : name === 'socket.io' ? socketIoAdapter : bareAdapter;
 }
 
@@ -111,6 +115,8 @@ export function commandFor(spec: TargetSpec): string[] {
   switch (spec.name) {
     case 'chat-host':
       return hostCommand(spec.workers ?? 2, spec.hostFlags);
+    case 'chat-host-compat':
+      return hostCommand(spec.workers ?? 2, ['--compat-port', '0', ...(spec.hostFlags ?? [])]);
     case 'chat-cluster':
       // Per node; startCluster adds --redis.
       return hostCommand(spec.workers ?? 1, spec.hostFlags);
@@ -176,7 +182,13 @@ export function runUntilDone(main: () => Promise<void>, log: (line: string) => v
  * it in (a cluster's, shared by its processes); undefined: a cgroup of its own under
  * `--cpu-quota` (none without), removed when it stops; null: none.
  */
-export function startProcess(args: readonly string[], extraArgs: readonly string[] = [], cgroup?: Cgroup | null): Promise<RunningTarget> {
+export function startProcess(
+  args: readonly string[],
+  extraArgs: readonly string[] = [],
+  cgroup?: Cgroup | null,
+  /** The log field naming the port clients use (`compatPort`: the host's workerman-chat port). */
+  portField = 'port',
+): Promise<RunningTarget> {
   return new Promise((resolve, reject) => {
     const own = cgroup === undefined ? createCgroup() : null;
     const group = cgroup ?? own;
@@ -215,7 +227,7 @@ export function startProcess(args: readonly string[], extraArgs: readonly string
     const onData = (d: Buffer): void => {
       out += d.toString();
       for (const line of out.split('\n')) {
-        const m = /"port":(\d+)/.exec(line);
+        const m = new RegExp(`"${portField}":(\\d+)`).exec(line);
         if (!m) continue;
         clearTimeout(timer);
         child.stdout!.off('data', onData);
@@ -254,6 +266,7 @@ export const HOST_NODE_FLAGS = ['--max-semi-space-size=2'];
 
 export function startTarget(spec: TargetSpec, extraNodeArgs: readonly string[] = []): Promise<RunningTarget> {
   if (spec.name === 'chat-cluster') return startCluster(spec);
+  if (spec.name === 'chat-host-compat') return startProcess(commandFor(spec), [...HOST_NODE_FLAGS, ...extraNodeArgs], undefined, 'compatPort');
   return startProcess(commandFor(spec), spec.name === 'chat-host' ? [...HOST_NODE_FLAGS, ...extraNodeArgs] : extraNodeArgs);
 }
 

@@ -13,10 +13,13 @@ import { defaultMaxConnections, openFileLimit } from './admission/connection-lim
 import { parseOriginPolicy, parsePublicOrigin } from './admission/origin.js';
 import { DEFAULT_TOKEN_MAX_LIFETIME_SECONDS } from './admission/token.js';
 import { DEFAULT_MAX_FRAME_BYTES, encodeClientRequest, MAX_TEXT_CHARS } from './protocol/index.js';
+import { parseRedisUrl, RedisUrlError } from './sequencer/redis/target.js';
 
 export interface Config {
   readonly host: string;
   readonly port: number;
+  /** The workerman-chat listener's port (0: any free port); -1: off. */
+  readonly compatPort: number;
   readonly workers: number;
   readonly historySize: number;
   readonly joinHistory: number;
@@ -59,8 +62,10 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly allowJsFallback: boolean;
   readonly faultInjection: boolean;
-  /** redis:// URL of the cluster's Redis; '' runs a single node with no outside service. */
+  /** redis://, rediss:// or unix:// URL of the cluster's Redis (checked: see parseRedisUrl); '' runs a single node with no outside service. */
   readonly redisUrl: string;
+  /** Names the cluster in every Redis key and channel (with the db index), so that clusters sharing a Redis stay apart. */
+  readonly clusterName: string;
   /** Seconds a node's heartbeat lives: a node silent this long has its members removed by the others. */
   readonly nodeTtlSeconds: number;
 }
@@ -91,6 +96,7 @@ const defaultPublicDir = resolve(fileURLToPath(new URL('../public', import.meta.
 export const OPTIONS: readonly Option[] = [
   { key: 'host', flag: 'host', env: 'CHAT_HOST', kind: 'string', help: 'address to listen on', default: () => '0.0.0.0' },
   { key: 'port', flag: 'port', env: 'CHAT_PORT', kind: 'integer', help: 'port to listen on (0: any free port)', default: () => 8080, min: 0, max: 65535 },
+  { key: 'compatPort', flag: 'compat-port', env: 'CHAT_COMPAT_PORT', kind: 'integer', help: 'also speak the workerman-chat JSON protocol on this port (its clients use 7272; 0: any free port)', default: () => -1, min: 0, max: 65535 },
   { key: 'workers', flag: 'workers', env: 'CHAT_WORKERS', kind: 'integer', help: 'worker threads, each with its own uWS app on the port', default: () => availableParallelism(), min: 1, max: 256 },
   { key: 'historySize', flag: 'history', env: 'CHAT_HISTORY', kind: 'integer', help: 'room messages kept in memory per room', default: () => 100, min: 0, max: 100_000 },
   { key: 'joinHistory', flag: 'join-history', env: 'CHAT_JOIN_HISTORY', kind: 'integer', help: 'recent messages sent with a join', default: () => 50, min: 0, max: 100_000 },
@@ -121,7 +127,8 @@ export const OPTIONS: readonly Option[] = [
   { key: 'publicDir', flag: 'public-dir', env: 'CHAT_PUBLIC_DIR', kind: 'string', help: 'folder of static files served over HTTP', default: () => defaultPublicDir },
   { key: 'logLevel', flag: 'log-level', env: 'CHAT_LOG_LEVEL', kind: 'string', help: 'fatal, error, warn, info, debug, trace or silent', default: () => 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
   { key: 'allowJsFallback', flag: 'allow-js-fallback', env: 'CHAT_ALLOW_JS_FALLBACK', kind: 'boolean', help: "run on uWS's slow pure-JS imitation if the native binary does not load", default: () => false },
-  { key: 'redisUrl', flag: 'redis', env: 'REDIS_URL', kind: 'string', help: 'redis://HOST:PORT of the Redis a cluster of nodes shares (none: a single node)', default: () => '' },
+  { key: 'redisUrl', flag: 'redis', env: 'REDIS_URL', kind: 'string', help: 'the Redis a cluster of nodes shares: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://... (TLS) or unix:///PATH[?db=DB] (none: a single node)', default: () => '' },
+  { key: 'clusterName', flag: 'cluster-name', env: 'CHAT_CLUSTER_NAME', kind: 'string', help: 'the cluster\'s name, in every Redis key and channel with the db index: clusters sharing a Redis need different names or db indexes (1-64 of A-Z a-z 0-9 _ . -)', default: () => 'chat' },
   { key: 'nodeTtlSeconds', flag: 'node-ttl', env: 'CHAT_NODE_TTL', kind: 'integer', help: 'seconds after which a silent node\'s members are removed by the others (with --redis)', default: () => 20, min: 2, max: 600 },
   { key: 'faultInjection', flag: 'fault-injection', env: 'CHAT_FAULT_INJECTION', kind: 'boolean', help: 'enable POST /debug/crash-worker (tests only)', default: () => false },
 ];
@@ -135,7 +142,7 @@ export function helpText(): string {
         ? 'number of CPUs'
         : o.key === 'maxConnections'
           ? `open-file limit less a margin: ${String(o.default())}`
-          : o.allowEmpty || o.key === 'redisUrl'
+          : o.allowEmpty || o.key === 'redisUrl' || o.key === 'compatPort'
             ? 'none'
             : String(o.default());
     lines.push(`  --${o.flag}${value}`.padEnd(30) + `${o.help} [${o.env}] (default: ${def})`);
@@ -187,8 +194,16 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
   if (result.joinHistory > result.historySize) {
     throw new ConfigError(`invalid --join-history: ${result.joinHistory} is more than --history ${result.historySize}`);
   }
-  if (result.redisUrl !== '' && !/^rediss?:\/\/[^\s]+$/.test(result.redisUrl)) {
-    throw new ConfigError(`invalid --redis: expected redis://HOST:PORT, got "${result.redisUrl}"`);
+  if (result.redisUrl !== '') {
+    try {
+      parseRedisUrl(result.redisUrl);
+    } catch (error) {
+      if (!(error instanceof RedisUrlError)) throw error;
+      throw new ConfigError(`invalid --redis: ${error.message}`);
+    }
+  }
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(result.clusterName)) {
+    throw new ConfigError(`invalid --cluster-name: expected 1-64 of A-Z a-z 0-9 _ . -, got "${result.clusterName}"`);
   }
   try {
     parseOriginPolicy(result.allowedOrigins);
@@ -204,6 +219,12 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
   checkTextFitsFrame(result.maxTextChars, result.maxFrameBytes);
   if (result.tokenSecret !== '' && Buffer.byteLength(result.tokenSecret) < 32) {
     throw new ConfigError('invalid --token-secret: use at least 32 characters (HS256 needs a 256-bit key)');
+  }
+  if (result.compatPort > 0 && result.compatPort === result.port) {
+    throw new ConfigError(`invalid --compat-port: ${result.compatPort} is --port too; the workerman-chat listener needs a port of its own`);
+  }
+  if (result.compatPort >= 0 && result.tokenSecret !== '') {
+    throw new ConfigError('--compat-port cannot go with --token-secret: workerman-chat clients have no way to send a join token');
   }
   if ((result.certFile === '') !== (result.keyFile === '')) throw new ConfigError('--cert and --key go together: give both or neither');
   for (const [flag, file] of [

@@ -8,6 +8,7 @@ import { createLogger } from './log.js';
 import { MainEnd } from './relay/main-end.js';
 import { InProcessSequencer } from './sequencer/in-process.js';
 import { RedisSequencer } from './sequencer/redis/redis-sequencer.js';
+import { parseRedisUrl } from './sequencer/redis/target.js';
 import type { Sequencer } from './sequencer/sequencer.js';
 import { isNative, loadUws, NativeUwsMissing } from './transport/uws.js';
 import { Supervisor } from './workers/supervisor.js';
@@ -29,7 +30,10 @@ if (config === null) {
   process.exit(0);
 }
 
-const log = createLogger(config.logLevel, { component: 'main' });
+// Each part logs through a child of one root with its own `component`: a child of `log`
+// would repeat the key (pino does not merge bindings) and print "component" twice.
+const rootLog = createLogger(config.logLevel);
+const log = rootLog.child({ component: 'main' });
 try {
   const uws = loadUws(config.allowJsFallback);
   if (!isNative(uws)) {
@@ -54,10 +58,16 @@ const sequencer: Sequencer =
   config.redisUrl === ''
     ? new InProcessSequencer(roomSettings)
     : new RedisSequencer(
-        { ...roomSettings, redisUrl: config.redisUrl, nodeId, nodeTtlMs: config.nodeTtlSeconds * 1000 },
-        log.child({ component: 'cluster', node: nodeId }),
+        {
+          ...roomSettings,
+          redis: parseRedisUrl(config.redisUrl),
+          clusterName: config.clusterName,
+          nodeId,
+          nodeTtlMs: config.nodeTtlSeconds * 1000,
+        },
+        rootLog.child({ component: 'cluster', node: nodeId }),
       );
-const relay = new MainEnd(sequencer, log.child({ component: 'hub' }));
+const relay = new MainEnd(sequencer, rootLog.child({ component: 'hub' }));
 const supervisor = new Supervisor(config, log, relay, nodeId);
 let started: Promise<number> | null = null;
 let shuttingDown = false;
@@ -98,8 +108,11 @@ try {
 }
 if (!shuttingDown) {
   const scheme = config.certFile ? 'https' : 'http';
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const compatPort = supervisor.compatPort;
+  const compat = compatPort === null ? '' : `, workerman-chat clients on ${config.certFile ? 'wss' : 'ws'}://${host}:${compatPort}`;
   log.info(
-    { host: config.host, port, workers: config.workers, tls: config.certFile !== '' },
-    `chat host listening on ${scheme}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+    { host: config.host, port, workers: config.workers, tls: config.certFile !== '', ...(compatPort === null ? {} : { compatPort }) },
+    `chat host listening on ${scheme}://${host}:${port}${compat}`,
   );
 }

@@ -23,6 +23,17 @@ export interface WorkerCounts {
   backpressureCloses: number;
   relayBatchesReceived: number;
   relayBatchesSent: number;
+  /**
+   * The workerman-chat listener's share (--compat-port) of connections, connectionsOpened,
+   * refused, requests and deliveries, which count both protocols; the FlatBuffers share is
+   * the rest. Frames it answered with a BadRequest error are counted apart.
+   */
+  compatConnections: number;
+  compatConnectionsOpened: number;
+  compatRefused: Record<RefusalReason, number>;
+  compatRequests: number;
+  compatDeliveries: number;
+  compatBadRequests: number;
 }
 
 export interface WorkerSnapshot extends WorkerCounts {
@@ -42,6 +53,12 @@ export function newWorkerCounts(): WorkerCounts {
     backpressureCloses: 0,
     relayBatchesReceived: 0,
     relayBatchesSent: 0,
+    compatConnections: 0,
+    compatConnectionsOpened: 0,
+    compatRefused: { 'global-limit': 0, 'per-ip-limit': 0, origin: 0, draining: 0 },
+    compatRequests: 0,
+    compatDeliveries: 0,
+    compatBadRequests: 0,
   };
 }
 

@@ -9,6 +9,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { ErrorCodeName } from '../protocol/index.js';
 import { newWorkerCounts, type HubCounts, type RefusalReason, type WorkerCounts, type WorkerSnapshot } from './counters.js';
 import type { LagWindow } from './lag.js';
+import type { RedisHealth } from '../sequencer/sequencer.js';
 
 /** What the supervisor hands over for one scrape. */
 export interface ScrapeInput {
@@ -22,6 +23,8 @@ export interface ScrapeInput {
   readonly rooms: number;
   readonly workerRestarts: number;
   readonly mainLag: LagWindow;
+  /** A cluster node's link to Redis; null on a single node (no chat_redis_up then). */
+  readonly redis: RedisHealth | null;
 }
 
 type Setter = (input: ScrapeInput, total: WorkerCounts) => void;
@@ -29,6 +32,8 @@ type Setter = (input: ScrapeInput, total: WorkerCounts) => void;
 export class HostMetrics {
   readonly registry = new Registry();
   private readonly setters: Setter[] = [];
+  /** Registered at the first scrape of a cluster node: a gauge without labels would say 0 on a single node. */
+  private redisUp: Gauge | null = null;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'chat_' });
@@ -97,14 +102,52 @@ export class HostMetrics {
       for (const [slot, w] of i.workers) g.set({ thread: `worker${slot}` }, w.lag.maxSeconds);
     });
     counter('chat_worker_restarts_total', 'Worker threads restarted after a crash.', [], (c, i) => c.inc(i.workerRestarts));
+    // The same counts split by the protocol spoken (the totals above stay as they were): always both labels.
+    gauge('chat_connections_by_protocol', 'Open WebSocket connections, by protocol.', ['protocol'], (g, _i, t) =>
+      byProtocol(t.connections, t.compatConnections, (protocol, n) => g.set({ protocol }, n)),
+    );
+    counter('chat_connections_opened_by_protocol_total', 'WebSocket connections accepted, by protocol.', ['protocol'], (c, _i, t) =>
+      byProtocol(t.connectionsOpened, t.compatConnectionsOpened, (protocol, n) => c.inc({ protocol }, n)),
+    );
+    counter('chat_connections_refused_by_protocol_total', 'WebSocket upgrades refused, by protocol and reason.', ['protocol', 'reason'], (c, _i, t) => {
+      for (const [reason, n] of Object.entries(t.refused) as [RefusalReason, number][]) {
+        byProtocol(n, t.compatRefused[reason], (protocol, m) => c.inc({ protocol, reason }, m));
+      }
+    });
+    counter('chat_requests_by_protocol_total', 'Client frames decoded and accepted for processing, by protocol.', ['protocol'], (c, _i, t) =>
+      byProtocol(t.requests, t.compatRequests, (protocol, n) => c.inc({ protocol }, n)),
+    );
+    counter('chat_deliveries_by_protocol_total', 'Frames handed to sockets, by protocol.', ['protocol'], (c, _i, t) =>
+      byProtocol(t.deliveries, t.compatDeliveries, (protocol, n) => c.inc({ protocol }, n)),
+    );
+    counter(
+      'chat_compat_bad_requests_total',
+      'workerman-chat frames answered with a BadRequest error (not JSON, unknown type, a field of the wrong type).',
+      [],
+      (c, _i, t) => c.inc(t.compatBadRequests),
+    );
   }
 
   /** The exposition text for one scrape. */
   async render(input: ScrapeInput): Promise<string> {
     const total = addCounts(input.retired, ...input.workers.values());
     for (const set of this.setters) set(input, total);
+    if (input.redis) {
+      this.redisUp ??= new Gauge({
+        name: 'chat_redis_up',
+        help: 'Whether this cluster node is connected to Redis and in step with the cluster (1), or not (0: joins and messages get Unavailable).',
+        registers: [this.registry],
+      });
+      this.redisUp.set(input.redis.status === 'up' ? 1 : 0);
+    }
     return this.registry.metrics();
   }
+}
+
+/** The protocols a connection may speak: the FlatBuffers share of a count is the total less the workerman-chat one. */
+function byProtocol(total: number, workerman: number, set: (protocol: 'flatbuffers' | 'workerman', n: number) => void): void {
+  set('flatbuffers', total - workerman);
+  set('workerman', workerman);
 }
 
 function sum(values: readonly number[]): number {
@@ -125,7 +168,13 @@ export function addCounts(...parts: WorkerCounts[]): WorkerCounts {
     total.backpressureCloses += part.backpressureCloses;
     total.relayBatchesReceived += part.relayBatchesReceived;
     total.relayBatchesSent += part.relayBatchesSent;
+    total.compatConnections += part.compatConnections;
+    total.compatConnectionsOpened += part.compatConnectionsOpened;
+    total.compatRequests += part.compatRequests;
+    total.compatDeliveries += part.compatDeliveries;
+    total.compatBadRequests += part.compatBadRequests;
     for (const [k, n] of Object.entries(part.refused) as [RefusalReason, number][]) total.refused[k] += n;
+    for (const [k, n] of Object.entries(part.compatRefused) as [RefusalReason, number][]) total.compatRefused[k] += n;
     for (const [k, n] of Object.entries(part.errors) as [ErrorCodeName, number][]) total.errors[k] = (total.errors[k] ?? 0) + n;
     for (const [k, n] of Object.entries(part.closes)) total.closes[Number(k)] = (total.closes[Number(k)] ?? 0) + n;
   }

@@ -30,6 +30,7 @@ import { ServerFrame } from './generated/chat/wire/server-frame.js';
 import { Welcome } from './generated/chat/wire/welcome.js';
 import { ProtocolError } from './errors.js';
 import { decodeUtf8, encodeUtf8 } from './utf8.js';
+import { MAX_RESUME_KEY_BYTES } from './limits.js';
 import { type TableSpec, verifyRoot } from './verify.js';
 
 export { ErrorCode };
@@ -56,6 +57,8 @@ export type ClientRequest =
       readonly token?: string;
       /** The protocol version the client speaks; 1 when the frame does not say (clients before protocol 2). */
       readonly protocolVersion: number;
+      /** On a rejoin, the last Joined's resumeKey (see Join in schema/chat.fbs); present after decoding only when not empty. */
+      readonly resumeKey?: string;
     }
   | { readonly type: 'leave'; readonly requestId: number; readonly room: string }
   | { readonly type: 'say'; readonly requestId: number; readonly room: string; readonly text: string; readonly to: string | null }
@@ -107,6 +110,8 @@ export interface JoinedInfo {
   readonly memberCount: number;
   /** '' when `members` is the whole list; else send it as Members.after for the next page. */
   readonly nextAfter: string;
+  /** This membership's secret, to send back as Join.resumeKey on a rejoin; present after decoding only when not empty (a host before it). */
+  readonly resumeKey?: string;
 }
 
 export interface MemberPageInfo {
@@ -152,10 +157,12 @@ const u16 = { kind: 'scalar', size: 2 } as const;
 const u32 = { kind: 'scalar', size: 4 } as const;
 const u64 = { kind: 'scalar', size: 8 } as const;
 const str = { kind: 'string' } as const;
+/** A string a client sends that the host only compares: bounded in bytes, so it cannot cost more than that. */
+const resumeKey = { kind: 'string', maxBytes: MAX_RESUME_KEY_BYTES } as const;
 const MEMBER: TableSpec = { name: 'Member', fields: [str, str] };
 const member = { kind: 'table', table: () => MEMBER } as const;
 const members = { kind: 'tables', table: () => MEMBER } as const;
-const JOIN: TableSpec = { name: 'Join', fields: [str, str, { kind: 'struct', size: 16, align: 8 }, str, u16] };
+const JOIN: TableSpec = { name: 'Join', fields: [str, str, { kind: 'struct', size: 16, align: 8 }, str, u16, resumeKey] };
 const LEAVE: TableSpec = { name: 'Leave', fields: [str] };
 const SAY: TableSpec = { name: 'Say', fields: [str, str, str] };
 const MEMBERS: TableSpec = { name: 'Members', fields: [str, str, str, u16] };
@@ -163,7 +170,7 @@ const WELCOME: TableSpec = { name: 'Welcome', fields: [str, u16, u32, u16, u16, 
 const MESSAGE: TableSpec = { name: 'Message', fields: [str, u64, member, member, str, u64] };
 const JOINED: TableSpec = {
   name: 'Joined',
-  fields: [str, member, members, { kind: 'tables', table: () => MESSAGE }, u64, u8, u64, u32, str],
+  fields: [str, member, members, { kind: 'tables', table: () => MESSAGE }, u64, u8, u64, u32, str, str],
 };
 const MEMBER_JOINED: TableSpec = { name: 'MemberJoined', fields: [str, member] };
 const MEMBER_LEFT: TableSpec = { name: 'MemberLeft', fields: [str, member] };
@@ -243,6 +250,10 @@ function tokenField(token: string | null): { token?: string } {
   return token ? { token } : {};
 }
 
+function resumeKeyField(key: string | null): { resumeKey?: string } {
+  return key ? { resumeKey: key } : {};
+}
+
 /** Decodes one client frame, or throws ProtocolError. */
 export function decodeClientFrame(bytes: Uint8Array): ClientRequest {
   verifyRoot(bytes, CLIENT_FRAME);
@@ -262,6 +273,7 @@ export function decodeClientFrame(bytes: Uint8Array): ClientRequest {
         ...(epoch !== 0 ? { epoch } : {}),
         ...tokenField(optionalText(join.token(BYTES))),
         protocolVersion: join.protocolVersion() || 1,
+        ...resumeKeyField(optionalText(join.resumeKey(BYTES))),
       };
     }
     case ClientBody.Leave: {
@@ -341,6 +353,7 @@ export function decodeServerFrame(bytes: Uint8Array): ServerEvent {
         epoch: toNumber(j.epoch()),
         memberCount: j.memberCount(),
         nextAfter: text(j.nextAfter(BYTES)),
+        ...resumeKeyField(optionalText(j.resumeKey(BYTES))),
       };
     }
     case ServerBody.MemberJoined: {
@@ -446,6 +459,7 @@ export function encodeClientRequest(request: ClientRequest): Uint8Array {
       const room = writeString(request.room);
       const nickname = writeString(request.nickname);
       const token = request.token ? writeString(request.token) : 0;
+      const resume = request.resumeKey ? writeString(request.resumeKey) : 0;
       Join.startJoin(builder);
       Join.addRoom(builder, room);
       Join.addNickname(builder, nickname);
@@ -454,6 +468,7 @@ export function encodeClientRequest(request: ClientRequest): Uint8Array {
       }
       if (token) Join.addToken(builder, token);
       Join.addProtocolVersion(builder, request.protocolVersion);
+      if (resume) Join.addResumeKey(builder, resume);
       return clientFrame(request.requestId, ClientBody.Join, Join.endJoin(builder));
     }
     case 'leave':
@@ -493,6 +508,7 @@ export function encodeJoined(requestId: number, j: JoinedInfo): Uint8Array {
   const members = Joined.createMembersVector(builder, j.members.map(writeMember));
   const history = Joined.createHistoryVector(builder, j.history.map(writeMessage));
   const nextAfter = writeString(j.nextAfter);
+  const resume = j.resumeKey ? writeString(j.resumeKey) : 0;
   Joined.startJoined(builder);
   Joined.addRoom(builder, room);
   Joined.addYou(builder, you);
@@ -503,6 +519,7 @@ export function encodeJoined(requestId: number, j: JoinedInfo): Uint8Array {
   Joined.addEpoch(builder, BigInt(j.epoch));
   Joined.addMemberCount(builder, j.memberCount);
   Joined.addNextAfter(builder, nextAfter);
+  if (resume) Joined.addResumeKey(builder, resume);
   return serverFrame(requestId, ServerBody.Joined, Joined.endJoined(builder));
 }
 

@@ -9,6 +9,7 @@ export type ProtocolErrorCode =
   | 'BAD_VTABLE'
   | 'BAD_UTF8'
   | 'VECTOR_TOO_LONG'
+  | 'STRING_TOO_LONG'
   | 'TOO_DEEP'
   | 'UNKNOWN_BODY'
   | 'MISSING_BODY';

@@ -13,5 +13,8 @@ export const MAX_TEXT_CHARS = 2000;
 export const MAX_VECTOR_LENGTH = 100_000;
 export const MAX_TABLE_DEPTH = 8;
 
+/** The longest Join.resume_key a host reads (bytes); the keys it gives are 24 characters. */
+export const MAX_RESUME_KEY_BYTES = 64;
+
 /** The most members one MemberPage (and the first page in Joined) carries. */
 export const MEMBER_PAGE_SIZE = 100;

@@ -13,7 +13,8 @@ import { MAX_TABLE_DEPTH, MAX_VECTOR_LENGTH } from './limits.js';
 export type FieldSpec =
   | { readonly kind: 'scalar'; readonly size: 1 | 2 | 4 | 8 }
   | { readonly kind: 'struct'; readonly size: number; readonly align: number }
-  | { readonly kind: 'string' }
+  /** `maxBytes`: a bound on client input the host only compares (longer: STRING_TOO_LONG). */
+  | { readonly kind: 'string'; readonly maxBytes?: number }
   | { readonly kind: 'table'; readonly table: () => TableSpec }
   | { readonly kind: 'tables'; readonly table: () => TableSpec }
   /** A union's type byte; its value is the next slot. `members[i - 1]` is type i. */
@@ -125,7 +126,7 @@ class Walker {
           break;
         case 'string':
           fieldEnd(SIZE_UOFFSET);
-          this.string(indirect(view, pos, what), what);
+          this.string(indirect(view, pos, what), what, field.maxBytes);
           break;
         case 'table':
           fieldEnd(SIZE_UOFFSET);
@@ -174,8 +175,9 @@ class Walker {
     return length;
   }
 
-  private string(at: number, what: string): void {
+  private string(at: number, what: string, maxBytes = MAX_VECTOR_LENGTH): void {
     const length = this.vectorLength(at, 1, what);
+    if (length > maxBytes) throw new ProtocolError('STRING_TOO_LONG', `${what}: ${length} bytes is over the limit of ${maxBytes}`);
     const start = at + SIZE_UOFFSET;
     checkRange(this.view, start, length + 1, `${what} terminator`);
     if (this.bytes[start + length] !== 0) throw new ProtocolError('BAD_OFFSET', `${what}: string is not NUL-terminated`);

@@ -32,6 +32,7 @@ export const enum HubOp {
   Directory = 6,
   QueryUnavailable = 7,
   SendInRoom = 8,
+  Removed = 9,
 }
 
 export interface RelayBatch {
@@ -112,9 +113,20 @@ export function writeClose(w: BatchWriter, connection: string): void {
   w.push(WorkerOp.Close, connection);
 }
 
-/** `since` null travels as -1. */
+/** `since` null travels as -1, no resume key as ''. */
 export function writeJoin(w: BatchWriter, connection: string, attempt: number, request: JoinRequest): void {
-  w.push(WorkerOp.Join, connection, attempt, request.requestId, request.room, request.nickname, request.since ?? -1, request.epoch, request.addressSlot ?? -1);
+  w.push(
+    WorkerOp.Join,
+    connection,
+    attempt,
+    request.requestId,
+    request.room,
+    request.nickname,
+    request.since ?? -1,
+    request.epoch,
+    request.addressSlot ?? -1,
+    request.resumeKey ?? '',
+  );
 }
 
 export function writeLeave(w: BatchWriter, connection: string, room: string): void {
@@ -159,7 +171,16 @@ export function dispatchWorkerBatch(from: number, batch: RelayBatch, to: WorkerR
         const since = ops[i++] as number;
         const epoch = ops[i++] as number;
         const addressSlot = ops[i++] as number;
-        to.join(connection, attempt, { requestId, room, nickname, since: since < 0 ? null : since, epoch, ...(addressSlot >= 0 ? { addressSlot } : {}) });
+        const resumeKey = ops[i++] as string;
+        to.join(connection, attempt, {
+          requestId,
+          room,
+          nickname,
+          since: since < 0 ? null : since,
+          epoch,
+          ...(addressSlot >= 0 ? { addressSlot } : {}),
+          ...(resumeKey !== '' ? { resumeKey } : {}),
+        });
         break;
       }
       case WorkerOp.Leave:
@@ -228,6 +249,11 @@ export function writeJoinFailed(w: BatchWriter, connection: string, attempt: num
   w.pushFrame(frame);
 }
 
+export function writeRemoved(w: BatchWriter, connection: string, room: string, frame: Uint8Array): void {
+  w.push(HubOp.Removed, connection, room);
+  w.pushFrame(frame);
+}
+
 /** The Directory is structured-cloned with the batch. */
 export function writeDirectory(w: BatchWriter, directory: Directory): void {
   w.push(HubOp.Directory, directory);
@@ -265,6 +291,12 @@ export function dispatchHubBatch(batch: RelayBatch, to: HubEvents): DispatchResu
         const connection = ops[i++] as string;
         const room = ops[i++] as string;
         to.onSendInRoom(connection, room, frame(ops[i++] as number, ops[i++] as number));
+        break;
+      }
+      case HubOp.Removed: {
+        const connection = ops[i++] as string;
+        const room = ops[i++] as string;
+        to.onRemoved(connection, room, frame(ops[i++] as number, ops[i++] as number));
         break;
       }
       case HubOp.Joined:

@@ -27,6 +27,12 @@ export interface BrokerHandler {
   onJoined(connectionId: string, attempt: number, room: string, frame: Uint8Array): void;
   /** A join was refused: forget the pending join, then send the connection `frame` (Error). */
   onJoinFailed(connectionId: string, attempt: number, room: string, frame: Uint8Array): void;
+  /**
+   * The sequencer took the connection out of a room it had joined (another connection resumed
+   * its membership, or its nickname was lost): unsubscribe it, forget the room, then send it
+   * `frame` (an unasked Left or ErrorReply).
+   */
+  onRemoved(connectionId: string, room: string, frame: Uint8Array): void;
 }
 
 export interface Broker {

@@ -31,6 +31,7 @@ import {
   writeQueryResult,
   writeQueryUnavailable,
   writeSend,
+  writeRemoved,
   writeSendInRoom,
 } from './batch.js';
 
@@ -186,17 +187,20 @@ export class MainEnd implements WorkerRequests, SequencerOutput {
     }
   }
 
-  /** This node's workers and connections, and the rooms the sequencer counts. */
+  /** This node's workers and connections, the rooms the sequencer counts, and (a cluster node) its link to Redis. */
   stats(): ClusterStats {
     const perWorker = [...this.links.values()]
       .map((l) => ({ index: l.index, incarnation: l.incarnation, connections: l.connections }))
       .sort((a, b) => a.index - b.index);
+    const redis = this.sequencer.redisHealth;
     return {
       workers: this.links.size,
       connections: this.connectionWorker.size,
       rooms: this.sequencer.roomCount,
       workerRestarts: this.restarts,
       perWorker,
+      // Workers answer /readyz from this at once: the Directory is pushed when it changes.
+      ...(redis ? { redis } : {}),
     };
   }
 
@@ -229,6 +233,11 @@ export class MainEnd implements WorkerRequests, SequencerOutput {
   joinFailed(connection: string, attempt: number, room: string, frame: Uint8Array): void {
     const out = this.outForConnection(connection);
     if (out) writeJoinFailed(out, connection, attempt, room, frame);
+  }
+
+  removed(connection: string, room: string, frame: Uint8Array): void {
+    const out = this.outForConnection(connection);
+    if (out) writeRemoved(out, connection, room, frame);
   }
 
   /** Something the directory shows may have changed: push it with the next flush, or once the interval is up. */

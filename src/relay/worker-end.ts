@@ -133,6 +133,10 @@ export class WorkerEnd implements Broker, HubEvents {
     this.handler!.onJoinFailed(connectionId, attempt, room, frame);
   }
 
+  onRemoved(connectionId: string, room: string, frame: Uint8Array): void {
+    this.handler!.onRemoved(connectionId, room, frame);
+  }
+
   onDirectory(directory: Directory): void {
     this.latestDirectory = directory;
   }

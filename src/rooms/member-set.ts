@@ -47,6 +47,16 @@ export class MemberSet<T extends MemberInfo = MemberInfo> {
     return nicknameKeys(name).some((key) => this.idsByKey.has(key));
   }
 
+  /** The ids of the members whose nickname this one clashes with (by either key): none, one, or two. */
+  nicknameOwners(name: string): string[] {
+    const ids = new Set<string>();
+    for (const key of nicknameKeys(name)) {
+      const id = this.idsByKey.get(key);
+      if (id !== undefined) ids.add(id);
+    }
+    return [...ids];
+  }
+
   values(): IterableIterator<T> {
     return this.byId.values();
   }

@@ -8,6 +8,8 @@ import { type MemberPageSlice, MemberSet } from './member-set.js';
 export interface Member extends MemberInfo {
   /** Index of the worker thread holding the member's socket. */
   readonly worker: number;
+  /** The hash of the membership's resume key (sequencer/resume.ts); absent: it cannot be resumed. */
+  readonly resumeHash?: string;
 }
 
 export interface HistorySlice {
@@ -61,6 +63,16 @@ export class Room {
 
   hasNickname(name: string): boolean {
     return this.members.hasNickname(name);
+  }
+
+  /**
+   * The member holding `name` when a rejoin with the resume key hashing to `resumeHash`
+   * may take it over: one member holds it (by either of its keys) and its key is that one.
+   */
+  resumable(name: string, resumeHash: string): Member | undefined {
+    const owners = this.members.nicknameOwners(name);
+    const owner = owners.length === 1 ? this.members.get(owners[0]!) : undefined;
+    return owner?.resumeHash !== undefined && owner.resumeHash === resumeHash ? owner : undefined;
   }
 
   /** Workers holding at least one member, in ascending order. */

@@ -7,11 +7,12 @@
  * Everything it receives was decoded and checked by a worker; it still checks what
  * only it can know (membership, nickname clashes, recipients).
  */
-import { encodeJoined, encodeMemberPage, encodeMessage, encodeSent, type ErrorCodeName, MEMBER_PAGE_SIZE } from '../protocol/index.js';
+import { encodeJoined, encodeLeft, encodeMemberPage, encodeMessage, encodeSent, type ErrorCodeName, MEMBER_PAGE_SIZE } from '../protocol/index.js';
 import { RoomCreationLimit } from '../admission/room-creation.js';
 import { RoomRegistry } from '../rooms/registry.js';
 import type { Room } from '../rooms/room.js';
 import { PresenceTicker, presenceSettings } from './presence-ticker.js';
+import { newResumeSecret, resumeHash } from './resume.js';
 import { byMembersThenName, errorFrame, pageLimit, publicMember, recentEntry } from './room-views.js';
 import {
   newSequencerCounts,
@@ -27,6 +28,8 @@ import {
 
 export class InProcessSequencer implements Sequencer {
   readonly counts = newSequencerCounts();
+  /** No outside service to be down. */
+  readonly redisHealth = null;
   private readonly registry: RoomRegistry;
   private readonly presence: PresenceTicker;
   private out: SequencerOutput | null = null;
@@ -84,9 +87,19 @@ export class InProcessSequencer implements Sequencer {
       }
     }
     if (existing?.member(connection)) return refuse('AlreadyJoined', 'you are already in this room');
-    if (existing?.hasNickname(nickname)) return refuse('NicknameTaken', `the nickname "${nickname}" (or one that looks the same) is taken in this room`);
+    if (existing?.hasNickname(nickname)) {
+      // The client's own membership from a connection not seen to close yet: it takes it over.
+      const resumed = request.resumeKey === undefined ? undefined : existing.resumable(nickname, resumeHash(request.resumeKey));
+      if (!resumed) return refuse('NicknameTaken', `the nickname "${nickname}" (or one that looks the same) is taken in this room`);
+      // As a leave, but the room stays (its new member comes next), and the old connection is told.
+      existing.remove(resumed.id, this.now());
+      this.registry.noteLeft(resumed.id, roomName);
+      this.presence.left(roomName, publicMember(resumed), existing.size);
+      out.removed(resumed.id, roomName, encodeLeft(0, roomName));
+    }
     const room = existing ?? this.registry.getOrCreate(roomName, this.now());
-    const member = { id: connection, name: nickname, worker };
+    const secret = newResumeSecret();
+    const member = { id: connection, name: nickname, worker, resumeHash: secret.hash };
     const you = publicMember(member);
     room.add(member);
     this.counts.joins++;
@@ -105,6 +118,7 @@ export class InProcessSequencer implements Sequencer {
       epoch: room.epoch,
       memberCount: room.size,
       nextAfter: page.nextAfter,
+      resumeKey: secret.key,
     });
     out.joined(connection, attempt, roomName, frame);
   }

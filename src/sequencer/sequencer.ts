@@ -39,6 +39,8 @@ export interface JoinRequest {
   readonly epoch: number;
   /** The admission slot of the connection's address, for the per-address rate of new rooms; absent: not limited. */
   readonly addressSlot?: number;
+  /** The resume key of the client's last Joined in this room (a rejoin); absent: none. See resume.ts. */
+  readonly resumeKey?: string;
 }
 
 export interface SayRequest {
@@ -80,6 +82,29 @@ export interface ClusterStats {
   readonly rooms: number;
   readonly workerRestarts: number;
   readonly perWorker: readonly { readonly index: number; readonly incarnation: number; readonly connections: number }[];
+  /** A cluster node's link to Redis; absent on a single node. */
+  readonly redis?: RedisHealth;
+}
+
+/**
+ * A cluster node's link to Redis, as /healthz, /readyz and chat_redis_up show it.
+ * `up`: both connections up and the node in step (joins and messages are served);
+ * `down`: it was up and is not (an outage, a refused password, ...: they get Unavailable);
+ * `connecting`: not up yet since the node started.
+ */
+export interface RedisHealth {
+  readonly status: 'up' | 'down' | 'connecting';
+  /** When the status last changed, ms since the epoch (one clock for every thread of the process). */
+  readonly since: number;
+}
+
+/** How long Redis may be down before /readyz says so: a blip (a reconnect, a resync) must not flap the balancer. */
+export const REDIS_READY_GRACE_MS = 2000;
+
+/** Whether the node should get traffic as far as Redis goes: up, or down for less than the grace (never before it was first up). */
+export function redisReady(health: RedisHealth | undefined, now: number): boolean {
+  if (!health || health.status === 'up') return true;
+  return health.status === 'down' && now - health.since < REDIS_READY_GRACE_MS;
 }
 
 /**
@@ -135,6 +160,12 @@ export interface SequencerOutput {
   joined(connection: string, attempt: number, room: string, frame: Uint8Array): void;
   /** A join was refused: the worker forgets the pending join, then sends `frame` (ErrorReply). */
   joinFailed(connection: string, attempt: number, room: string, frame: Uint8Array): void;
+  /**
+   * The sequencer took a joined connection out of `room` (another connection resumed its
+   * membership, or its nickname was lost while its node was taken for dead): the worker
+   * unsubscribes it and forgets the room, then sends `frame` (an unasked Left or ErrorReply).
+   */
+  removed(connection: string, room: string, frame: Uint8Array): void;
   /** Rooms or members changed: the Directory is pushed again soon. */
   changed(): void;
 }
@@ -161,4 +192,6 @@ export interface Sequencer {
   room(name: string): Promise<RoomDetail | null>;
   readonly roomCount: number;
   readonly counts: SequencerCounts;
+  /** The node's link to Redis (a cluster node); null for a sequencer without one. */
+  readonly redisHealth: RedisHealth | null;
 }

@@ -119,6 +119,7 @@ export function handleRequest(state: ConnectionState, socket: Socket, request: C
         since: request.since,
         epoch: request.epoch ?? 0,
         ...(state.admissionSlot >= 0 ? { addressSlot: state.admissionSlot } : {}),
+        ...(request.resumeKey ? { resumeKey: request.resumeKey } : {}),
       });
       if (state.tokenExpiry) limits.watchTokenExpiry?.(state);
       return;

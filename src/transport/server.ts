@@ -17,6 +17,7 @@ import type { Logger } from '../log.js';
 import type { RefusalReason, WorkerCounts } from '../metrics/counters.js';
 import { type ClientRequest, CloseCode, closeReason, decodeClientFrame, encodeWelcome, PROTOCOL_VERSION, ProtocolError } from '../protocol/index.js';
 import { checkRoomName } from '../rooms/rules.js';
+import { redisReady } from '../sequencer/sequencer.js';
 import { earliestTokenExpiry, handleRequest, newConnectionState, replyError, type ConnectionLimits, type ConnectionState } from './connection.js';
 import type { UWS } from './uws.js';
 
@@ -130,9 +131,16 @@ export class ChatServer implements BrokerHandler {
       })),
     );
     this.app.get('/readyz', (res) => {
-      const ready = !this.draining && this.options.broker.directory() !== null;
-      const status = this.draining ? 'draining' : ready ? 'ready' : 'starting';
-      this.answerNow(res, json(ready ? OK : '503 Service Unavailable', { status }));
+      const directory = this.options.broker.directory();
+      // A cluster node that cannot reach Redis refuses every join: out of the balancer (after a short grace, see redisReady).
+      const status = this.draining
+        ? 'draining'
+        : directory === null
+          ? 'starting'
+          : redisReady(directory.stats.redis, Date.now())
+            ? 'ready'
+            : 'redis-unavailable';
+      this.answerNow(res, json(status === 'ready' ? OK : '503 Service Unavailable', { status }));
     });
     this.app.get('/metrics', (res) => this.metrics(res));
     this.app.get('/api/rooms', (res, req) => this.roomList(res, req));
@@ -240,6 +248,20 @@ export class ChatServer implements BrokerHandler {
     if (state.rooms.get(room)?.attempt !== attempt) return;
     state.rooms.delete(room);
     ws.send(frame, true);
+  }
+
+  onRemoved(connectionId: string, room: string, frame: Uint8Array): void {
+    const ws = this.sockets.get(connectionId);
+    if (!ws) return;
+    const state = ws.getUserData();
+    // Only the membership the sequencer removed: a join of the room made since (left and joined again) is not it.
+    if (!state.rooms.get(room)?.joined) return;
+    state.rooms.delete(room);
+    ws.cork(() => {
+      ws.unsubscribe(room);
+      ws.send(frame, true);
+    });
+    this.options.counts.deliveries++;
   }
 
   // ------------------------------------------------------------ WebSocket

@@ -14,27 +14,30 @@ import {
   type PresenceInfo,
   type ServerEvent,
 } from '../protocol/index.js';
+import { Alerts } from './alerts.js';
 import { Connection, describeClose, type ConnectionState } from './connection.js';
 import { byId, h } from './dom.js';
 import { plainError } from './errors.js';
 import { EmojiPicker } from './picker.js';
 import { RecipientPicker } from './recipient.js';
-import { applyRejoin, RoomState } from './rooms.js';
-import { gapNode, messageNode, noticeNode, people, renderMembers, renderRoomList, renderTabs, type RoomSummary } from './view.js';
+import { applyRejoin, rejoinRetryDelay, RoomState } from './rooms.js';
+import { gapNode, messageNode, noticeNode, people, personNotice, renderMembers, renderRoomList, renderTabs, type RoomSummary } from './view.js';
 
 const NICKNAME_KEY = 'chat.nickname';
 const ROOM_LIST_EVERY_MS = 5000;
+/** The connection status through a whole outage. */
+const OFFLINE = 'Offline: reconnecting by itself…';
 /** The busiest rooms the list shows (the host has a page limit of its own). */
 const ROOM_LIST_LIMIT = 50;
 /** Conversation nodes kept per room; older ones are dropped from the page. */
 const MAX_LOG_NODES = 1000;
-const REJOIN_RETRIES = 5;
 /** Load the next page of members when the list is scrolled this close to its end (px). */
 const MORE_MEMBERS_MARGIN = 200;
 
 type Pending =
-  | { readonly kind: 'join'; readonly room: string; readonly nickname: string; readonly rejoin: boolean }
-  | { readonly kind: 'say'; readonly room: string; readonly text: string }
+  /** `queued`: asked for while offline, sent once connected (the person may be busy in another room by then). */
+  | { readonly kind: 'join'; readonly room: string; readonly nickname: string; readonly rejoin: boolean; readonly queued?: boolean }
+  | { readonly kind: 'say'; readonly room: string; readonly text: string; readonly to: string | null }
   | { readonly kind: 'leave'; readonly room: string }
   /** A member page: the next one ('more'), the first again ('refresh'), or a "To" search. */
   | { readonly kind: 'members'; readonly room: string; readonly purpose: 'more' | 'refresh' | 'search'; readonly prefix: string };
@@ -59,25 +62,42 @@ export class App {
   private readonly rooms = new Map<string, RoomState>();
   private readonly logs = new Map<string, HTMLElement>();
   private readonly scrollTops = new Map<string, number>();
+  /** Each room's "new messages" divider: before the first message that arrived while the person was elsewhere. */
+  private readonly dividers = new Map<string, HTMLElement>();
   private readonly pending = new Map<number, Pending>();
   /** Joins asked for while not connected; sent after the next welcome. */
   private queued: { room: string; nickname: string }[] = [];
   private current: string | null = null;
   private maxTextChars = MAX_TEXT_CHARS;
+  /** The host's idle timeout (Welcome): how long a rejoin refused NicknameTaken is retried depends on it. */
+  private idleTimeoutMs = 120_000;
   private roomList: RoomSummary[] = [];
   private roomTotal = 0;
   private countdown: ReturnType<typeof setInterval> | null = null;
+  /** What the composer's error is about (see showSayError). */
+  private sayErrorAbout: 'text' | 'connection' | 'other' = 'other';
   private listTimer: ReturnType<typeof setTimeout> | null = null;
   /** The member list's nodes by id, for the room on screen. */
   private readonly memberNodes = new Map<string, HTMLLIElement>();
+  /** The tabs and the room list's items by room name, kept between renders (so is the focus). */
+  private readonly tabNodes = new Map<string, HTMLElement>();
+  private readonly roomListNodes = new Map<string, HTMLLIElement>();
   /** Focus the first member of the next page when it arrives (it was asked for with the keyboard). */
   private focusNewMembers = false;
   private readonly conn: Connection;
   private readonly picker: RecipientPicker;
+  private readonly alerts: Alerts;
 
   private readonly el = {
+    app: byId('app'),
+    joinToggle: byId<HTMLButtonElement>('join-toggle'),
+    roomsToggle: byId<HTMLButtonElement>('rooms-toggle'),
+    membersToggle: byId<HTMLButtonElement>('members-toggle'),
+    roomsPane: byId('rooms-pane'),
+    membersPane: byId('members-pane'),
     conn: byId('conn'),
     connText: byId('conn-text'),
+    connDetail: byId('conn-detail'),
     retry: byId<HTMLButtonElement>('retry'),
     joinForm: byId<HTMLFormElement>('join-form'),
     nickname: byId<HTMLInputElement>('nickname'),
@@ -93,6 +113,8 @@ export class App {
     to: byId<HTMLInputElement>('to'),
     toEveryone: byId<HTMLButtonElement>('to-everyone'),
     message: byId<HTMLTextAreaElement>('message'),
+    audience: byId('audience'),
+    emojiPanel: byId('emoji-panel'),
     sayError: byId('say-error'),
     members: byId('members'),
     memberScroll: byId('member-scroll'),
@@ -133,6 +155,7 @@ export class App {
         if (focus) this.el.message.focus();
       },
     });
+    this.alerts = new Alerts(byId<HTMLInputElement>('notify'), byId('notify-note'), byId<HTMLLinkElement>('favicon'), (room) => this.switchTo(room));
   }
 
   start(): void {
@@ -150,9 +173,16 @@ export class App {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
         this.say();
+      } else if (e.key === 'Escape' && el.emojiPanel.hidden && this.currentRoom()?.toName != null) {
+        // Escape takes a private recipient away: the next message goes to everyone, as the composer then says.
+        e.preventDefault();
+        this.setRecipient(null);
       }
     });
-    el.message.addEventListener('input', () => this.autosize());
+    el.message.addEventListener('input', () => {
+      this.autosize();
+      if (this.sayErrorAbout === 'text') this.showSayError('');
+    });
     el.toEveryone.addEventListener('click', () => {
       this.setRecipient(null);
       el.message.focus();
@@ -163,6 +193,7 @@ export class App {
       if (button === null || room === null) return;
       const member = room.members.get(button.dataset.id ?? '') ?? null;
       this.setRecipient(member === null || room.to?.id === member.id ? null : member);
+      this.closeDrawers();
       el.message.focus();
     });
     el.memberScroll.addEventListener('scroll', () => {
@@ -208,6 +239,7 @@ export class App {
       this.conn.restart();
     });
     new EmojiPicker(byId<HTMLButtonElement>('emoji-button'), byId('emoji-panel'), el.message);
+    this.startPanels();
 
     this.conn.start();
     void this.refreshRoomList();
@@ -217,12 +249,63 @@ export class App {
     (el.nickname.value === '' ? el.nickname : el.room).focus();
   }
 
+  /**
+   * Narrow screens (the buttons show below 760 px only): the join form folds away once in a room,
+   * and the room list and the people open as drawers over the conversation, one at a time.
+   */
+  private startPanels(): void {
+    const el = this.el;
+    const drawers: [HTMLButtonElement, HTMLElement][] = [
+      [el.roomsToggle, el.roomsPane],
+      [el.membersToggle, el.membersPane],
+    ];
+    el.joinToggle.addEventListener('click', () => {
+      const open = !el.joinForm.classList.contains('open');
+      this.showJoinForm(open);
+      if (open) (el.nickname.value === '' ? el.nickname : el.room).focus();
+    });
+    for (const [toggle, pane] of drawers) {
+      toggle.addEventListener('click', () => {
+        const open = !pane.classList.contains('open');
+        this.closeDrawers();
+        if (!open) return;
+        pane.classList.add('open');
+        toggle.setAttribute('aria-expanded', 'true');
+        pane.querySelector<HTMLElement>('button:not([hidden])')?.focus();
+      });
+      pane.addEventListener('keydown', (e) => {
+        if (e.key !== 'Escape' || !pane.classList.contains('open')) return;
+        e.preventDefault();
+        this.closeDrawers();
+        toggle.focus();
+      });
+    }
+  }
+
+  private closeDrawers(): void {
+    for (const [toggle, pane] of [
+      [this.el.roomsToggle, this.el.roomsPane],
+      [this.el.membersToggle, this.el.membersPane],
+    ] as const) {
+      pane.classList.remove('open');
+      toggle.setAttribute('aria-expanded', 'false');
+    }
+  }
+
+  private showJoinForm(open: boolean): void {
+    this.el.joinForm.classList.toggle('open', open);
+    this.el.joinToggle.setAttribute('aria-expanded', String(open));
+  }
+
   // ---------------------------------------------------------------- host events
 
   private onEvent(e: ServerEvent): void {
     switch (e.type) {
       case 'welcome':
+        // "Not connected right now" is out of date once connected.
+        if (this.sayErrorAbout === 'connection') this.showSayError('');
         this.maxTextChars = e.maxTextChars;
+        this.idleTimeoutMs = e.idleTimeoutSeconds * 1000;
         this.rejoinAll();
         return;
       case 'joined': {
@@ -230,7 +313,7 @@ export class App {
         this.pending.delete(e.requestId);
         const room = this.rooms.get(e.room);
         if (room !== undefined) this.onRejoined(room, e);
-        else this.onJoined(e, p?.kind === 'join' ? p.nickname : e.you.name);
+        else this.onJoined(e, p?.kind === 'join' ? p.nickname : e.you.name, p?.kind === 'join' && p.queued === true);
         return;
       }
       case 'presence':
@@ -246,6 +329,7 @@ export class App {
         const room = this.rooms.get(e.room);
         if (room === undefined || !room.accept(e)) return;
         this.append(room, messageNode(e, room), true, room.isMine(e));
+        this.alerts.message(e, room, room.name === this.current);
         return;
       }
       case 'sent':
@@ -256,12 +340,14 @@ export class App {
         this.removeRoom(e.room);
         return;
       case 'error':
-        this.onError(e.requestId, e.code, e.room);
+        this.onError(e.requestId, e.code, e.room, e.temporary);
         return;
     }
   }
 
-  private onJoined(j: JoinedInfo, nickname: string): void {
+  private onJoined(j: JoinedInfo, nickname: string, queued: boolean): void {
+    // Remembered once the host took it (a refused nickname is not offered again next time).
+    storeNickname(nickname);
     const room = new RoomState(j.room, nickname, j);
     this.rooms.set(room.name, room);
     const log = h('div', { class: 'room-log', 'data-room': room.name, hidden: true });
@@ -271,8 +357,16 @@ export class App {
     for (const m of j.history) if (room.accept(m)) log.appendChild(messageNode(m, room));
     log.appendChild(noticeNode(`You joined ${room.name} as ${j.you.name}.`, 'ok'));
     this.showJoinError('');
-    this.switchTo(room.name);
-    this.el.message.focus();
+    this.el.app.classList.add('joined');
+    this.showJoinForm(false);
+    this.closeDrawers();
+    if (queued && this.current !== null) {
+      // Asked for while offline: the person has been writing in another room since; its tab appears, the view stays.
+      this.showTabs();
+    } else {
+      this.switchTo(room.name);
+      this.el.message.focus();
+    }
     void this.refreshRoomList();
   }
 
@@ -283,10 +377,12 @@ export class App {
     const wasStale = room.members.stale;
     const change = room.members.applyPresence(p);
     for (const m of change.left) {
+      // The recipient stays chosen by name, unbound until someone by that name is here again.
       if (room.to?.id === m.id) room.to = null;
-      if (!room.myIds.has(m.id)) this.append(room, noticeNode(`${m.name} left`), false);
+      if (!room.myIds.has(m.id)) this.append(room, personNotice(m.name, ' left'), false);
     }
-    for (const m of change.joined) if (!room.myIds.has(m.id)) this.append(room, noticeNode(`${m.name} joined`), false);
+    for (const m of change.joined) if (!room.myIds.has(m.id)) this.append(room, personNotice(m.name, ' joined'), false);
+    if (room.toName !== null && room.to === null) room.bindRecipient();
     if (room.name === this.current) {
       if (change.joined.length + change.left.length > 0 || wasStale !== room.members.stale) this.showMembers();
       else this.showCount(room);
@@ -357,24 +453,29 @@ export class App {
       this.append(room, noticeNode(n === 0 ? 'Reconnected. You missed nothing.' : `Reconnected. ${n} message${n === 1 ? '' : 's'} you missed:`, 'ok'), false);
     }
     for (const m of r.missed) this.append(room, messageNode(m, room), true);
-    for (const name of r.departed) this.append(room, noticeNode(`${name} left while you were away`), false);
-    for (const name of r.arrived) this.append(room, noticeNode(`${name} joined while you were away`), false);
+    for (const name of r.departed) this.append(room, personNotice(name, ' left while you were away'), false);
+    for (const name of r.arrived) this.append(room, personNotice(name, ' joined while you were away'), false);
     this.showTabs();
     if (room.name === this.current) this.showMembers();
   }
 
-  private onError(requestId: number, code: ErrorCodeName, errorRoom: string | null): void {
+  private onError(requestId: number, code: ErrorCodeName, errorRoom: string | null, temporary = false): void {
     const p = this.pending.get(requestId);
     this.pending.delete(requestId);
     const roomName = p?.room ?? errorRoom;
     const words = plainError(code, { room: roomName, maxTextChars: this.maxTextChars });
+    if (p === undefined && code === 'NicknameLost' && errorRoom !== null) return this.onNicknameLost(errorRoom, words);
     if (p?.kind === 'join' && p.rejoin) {
       const room = this.rooms.get(p.room);
       if (room === undefined) return;
-      room.rejoinFailures += 1;
-      // Our previous connection may still hold the nickname for a moment (a dead socket not yet noticed).
-      if (code === 'NicknameTaken' && room.rejoinFailures < REJOIN_RETRIES) {
-        setTimeout(() => this.rejoin(room), 1000 * room.rejoinFailures);
+      // Temporary refusals (Redis away, a rate limit) and, for a while, our own old membership holding the name: try again.
+      const delay = rejoinRetryDelay(room, code, temporary, Date.now(), this.idleTimeoutMs);
+      if (delay !== null) {
+        if (room.rejoinFailures === 1) this.append(room, noticeNode(`Could not rejoin yet: ${words} Trying again…`, 'warn'), false);
+        room.rejoinTimer = setTimeout(() => {
+          room.rejoinTimer = null;
+          this.rejoin(room);
+        }, delay);
         return;
       }
       room.status = 'away';
@@ -383,9 +484,10 @@ export class App {
       return;
     }
     if (p?.kind === 'join') {
-      this.showJoinError(words);
+      const field = code === 'InvalidRoomName' ? this.el.room : this.el.nickname;
+      this.showJoinError(words, code === 'InvalidRoomName' || code === 'InvalidNickname' || code === 'NicknameTaken' ? field : null);
       this.el.joinButton.disabled = false;
-      (code === 'InvalidRoomName' ? this.el.room : this.el.nickname).focus();
+      field.focus();
       return;
     }
     if (p?.kind === 'members') {
@@ -401,15 +503,18 @@ export class App {
     if (p?.kind === 'say') {
       // The recipient is gone (in a room too big for presence lists, this is how we learn it).
       const room = this.rooms.get(p.room);
+      let why = words;
       if (code === 'RecipientNotFound' && room !== undefined) {
-        room.to = null;
+        // Unbound, still chosen: the draft stays private (see say()).
+        if (room.toName === p.to) room.to = null;
+        if (p.to !== null) why = `${p.to} left; your message was not sent.`;
         if (room.name === this.current) this.showMembers();
       }
       if (this.el.message.value === '') {
         this.el.message.value = p.text;
         this.autosize();
       }
-      this.showSayError(p.room !== this.current ? `In ${p.room}: ${words}` : words);
+      this.showSayError(p.room !== this.current ? `In ${p.room}: ${why}` : why);
       return;
     }
     if (p?.kind === 'leave') {
@@ -417,6 +522,18 @@ export class App {
       return;
     }
     this.showSayError(words);
+  }
+
+  /** Unasked: the host took us out of `name` (our nickname went to someone else). Offer the join form for it, under another name. */
+  private onNicknameLost(name: string, words: string): void {
+    const wasCurrent = this.current === name;
+    this.removeRoom(name);
+    this.el.room.value = name;
+    this.showJoinError(words, this.el.nickname);
+    if (wasCurrent) {
+      this.el.nickname.focus();
+      this.el.nickname.select();
+    }
   }
 
   private onLost(code: number): void {
@@ -429,11 +546,16 @@ export class App {
       if (p.kind === 'join' && !p.rejoin) this.queued.push({ room: p.room, nickname: p.nickname });
       if (p.kind === 'say') {
         if (this.el.message.value === '') this.el.message.value = p.text;
-        this.showSayError('The connection was lost before that message was confirmed. It is back in the box; send it again once reconnected.');
+        this.showSayError('The connection was lost before that message was confirmed. It is back in the box; send it again once reconnected.', 'connection');
       }
     }
     this.pending.clear();
-    for (const room of this.rooms.values()) room.listRequest = null;
+    for (const room of this.rooms.values()) {
+      room.listRequest = null;
+      // The next connection's welcome rejoins every room at once.
+      if (room.rejoinTimer !== null) clearTimeout(room.rejoinTimer);
+      room.rejoinTimer = null;
+    }
     this.picker.cancel();
     this.showTabs();
     this.showMembers();
@@ -443,11 +565,15 @@ export class App {
     for (const room of this.rooms.values()) this.rejoin(room);
     const queued = this.queued;
     this.queued = [];
-    for (const q of queued) if (!this.rooms.has(q.room)) this.sendJoin(q.room, q.nickname);
+    for (const q of queued) if (!this.rooms.has(q.room)) this.sendJoin(q.room, q.nickname, true);
   }
 
   private rejoin(room: RoomState): void {
     if (!this.rooms.has(room.name)) return;
+    if (room.rejoinTimer !== null) clearTimeout(room.rejoinTimer);
+    room.rejoinTimer = null;
+    // One rejoin of a room in flight at a time.
+    if ([...this.pending.values()].some((p) => p.kind === 'join' && p.rejoin && p.room === room.name)) return;
     room.status = 'rejoining';
     const since = room.lastSeq > 0 ? room.lastSeq : null;
     const id = this.conn.send({
@@ -458,6 +584,7 @@ export class App {
       epoch: room.epoch,
       token: this.token,
       protocolVersion: PROTOCOL_VERSION,
+      ...(room.resumeKey ? { resumeKey: room.resumeKey } : {}),
     });
     if (id !== null) this.pending.set(id, { kind: 'join', room: room.name, nickname: room.nickname, rejoin: true });
   }
@@ -468,26 +595,32 @@ export class App {
     const nickname = this.el.nickname.value.trim();
     const room = roomInput.trim();
     if (nickname === '') {
-      this.showJoinError('Enter a nickname first.');
+      this.showJoinError('Enter a nickname first.', this.el.nickname);
       this.el.nickname.focus();
       return;
     }
     if (!ROOM_NAME_PATTERN.test(room)) {
-      this.showJoinError(plainError('InvalidRoomName'));
+      this.showJoinError(plainError('InvalidRoomName'), this.el.room);
       this.el.room.focus();
       return;
     }
-    storeNickname(nickname);
-    if (this.rooms.has(room)) {
+    const known = this.rooms.get(room);
+    if (known !== undefined) {
       this.showJoinError('');
       this.switchTo(room);
+      // A room we could not get back into: Join tries again.
+      if (known.status === 'away' && this.conn.isOpen) {
+        known.rejoinFailures = 0;
+        known.nicknameTakenSince = null;
+        this.rejoin(known);
+      }
       return;
     }
     if ([...this.pending.values()].some((p) => p.kind === 'join' && p.room === room)) return;
     this.sendJoin(room, nickname);
   }
 
-  private sendJoin(room: string, nickname: string): void {
+  private sendJoin(room: string, nickname: string, queued = false): void {
     const id = this.conn.send({ type: 'join', room, nickname, since: null, token: this.token, protocolVersion: PROTOCOL_VERSION });
     if (id === null) {
       if (!this.queued.some((q) => q.room === room)) this.queued.push({ room, nickname });
@@ -495,7 +628,7 @@ export class App {
       return;
     }
     this.showJoinError('');
-    this.pending.set(id, { kind: 'join', room, nickname, rejoin: false });
+    this.pending.set(id, { kind: 'join', room, nickname, rejoin: false, queued });
   }
 
   private say(): void {
@@ -509,15 +642,22 @@ export class App {
     if (text.trim() === '') return;
     const length = [...text].length;
     if (length > this.maxTextChars) {
-      this.showSayError(`That message is ${length} characters long; the limit is ${this.maxTextChars}. Shorten it and send again.`);
+      this.showSayError(`That message is ${length} characters long; the limit is ${this.maxTextChars}. Shorten it and send again.`, 'text');
+      return;
+    }
+    if (room.toName !== null && room.to === null) {
+      // Never to the room instead: a private draft stays private.
+      this.showSayError(
+        `${room.toName} left; your message was not sent. It stays in the box: send it once ${room.toName} is back, or press Escape to write to everyone.`,
+      );
       return;
     }
     const id = room.status === 'joined' ? this.conn.send({ type: 'say', room: room.name, text, to: room.to?.id ?? null }) : null;
     if (id === null) {
-      this.showSayError('Not connected right now. Your message stays in the box; send it again once reconnected.');
+      this.showSayError('Not connected right now. Your message stays in the box; send it again once reconnected.', 'connection');
       return;
     }
-    this.pending.set(id, { kind: 'say', room: room.name, text });
+    this.pending.set(id, { kind: 'say', room: room.name, text, to: room.toName });
     this.el.message.value = '';
     this.autosize();
   }
@@ -532,7 +672,7 @@ export class App {
   private setRecipient(member: MemberInfo | null): void {
     const room = this.currentRoom();
     if (room === null) return;
-    room.to = member !== null && !room.myIds.has(member.id) ? member : null;
+    room.setRecipient(member !== null && !room.myIds.has(member.id) ? member : null);
     this.showMembers();
   }
 
@@ -548,14 +688,18 @@ export class App {
     if (this.current !== null && this.current !== name) this.scrollTops.set(this.current, this.el.log.scrollTop);
     for (const [n, log] of this.logs) log.hidden = n !== name;
     this.current = name;
+    const unread = room.unread;
     room.unread = 0;
     room.below = 0;
     this.el.empty.hidden = true;
     this.el.jump.hidden = true;
     const saved = this.scrollTops.get(name);
-    if (saved === undefined) this.scrollToBottom();
+    const divider = this.dividers.get(name);
+    if (unread > 0 && divider?.isConnected) this.showUnread(room, divider, unread);
+    else if (saved === undefined) this.scrollToBottom();
     else this.el.log.scrollTop = saved;
     this.el.chatTitle.textContent = name;
+    this.el.log.setAttribute('aria-label', `Conversation in ${name}`);
     this.picker.cancel();
     this.memberNodes.clear();
     this.el.memberScroll.scrollTop = 0;
@@ -564,10 +708,16 @@ export class App {
   }
 
   private removeRoom(name: string): void {
+    // The focus was on the tab going away (its × most likely): it moves on to the next tab, or the message box.
+    const tab = this.tabNodes.get(name);
+    const hadFocus = tab?.contains(document.activeElement) ?? false;
+    const names = [...this.rooms.keys()];
+    const nextTab = names[names.indexOf(name) + 1];
     if (!this.rooms.delete(name)) return;
     this.logs.get(name)?.remove();
     this.logs.delete(name);
     this.scrollTops.delete(name);
+    this.dividers.delete(name);
     if (this.current === name) {
       this.current = null;
       const next = this.rooms.keys().next();
@@ -575,10 +725,16 @@ export class App {
       else {
         this.el.empty.hidden = false;
         this.el.chatTitle.textContent = 'No room yet';
+        this.el.app.classList.remove('joined');
+        this.el.log.setAttribute('aria-label', 'Conversation');
         this.showTabs();
         this.showMembers();
       }
     } else this.showTabs();
+    if (hadFocus) {
+      const target = nextTab === undefined ? undefined : this.tabNodes.get(nextTab)?.querySelector('button');
+      (target ?? this.el.message).focus();
+    }
     void this.refreshRoomList();
   }
 
@@ -589,7 +745,13 @@ export class App {
     const isCurrent = room.name === this.current;
     const follow = isCurrent && (mine || this.atBottom());
     log.appendChild(node);
-    while (log.childElementCount > MAX_LOG_NODES) log.firstElementChild?.remove();
+    // Older nodes go, but not from under someone scrolled up reading them (up to twice the cap), and the view stays where it is.
+    const cap = isCurrent && !follow ? 2 * MAX_LOG_NODES : MAX_LOG_NODES;
+    if (log.childElementCount > cap) {
+      const before = this.el.log.scrollHeight;
+      while (log.childElementCount > cap) log.firstElementChild?.remove();
+      if (isCurrent && !follow) this.el.log.scrollTop -= before - this.el.log.scrollHeight;
+    }
     if (isCurrent) {
       if (follow) this.scrollToBottom();
       else if (counts) {
@@ -598,8 +760,30 @@ export class App {
         this.el.jump.hidden = false;
       }
     } else if (counts) {
+      if (room.unread === 0) this.markFirstUnread(room, log, node);
       room.unread += 1;
       this.showTabs();
+    }
+  }
+
+  /** The first message the person has not seen: a divider goes before it (the one from last time goes away). */
+  private markFirstUnread(room: RoomState, log: HTMLElement, node: HTMLElement): void {
+    this.dividers.get(room.name)?.remove();
+    const divider = h('div', { class: 'new-divider', role: 'separator' }, h('span', {}, 'New messages'));
+    log.insertBefore(divider, node);
+    this.dividers.set(room.name, divider);
+  }
+
+  /** Back in a room with unread messages: they start at the top of the view, under "N new messages", and the jump button counts them. */
+  private showUnread(room: RoomState, divider: HTMLElement, unread: number): void {
+    const words = `${unread} new message${unread === 1 ? '' : 's'}`;
+    divider.firstElementChild!.textContent = words;
+    const log = this.el.log;
+    log.scrollTop += divider.getBoundingClientRect().top - log.getBoundingClientRect().top - 8;
+    if (!this.atBottom()) {
+      room.below = unread;
+      this.el.jump.textContent = `${words} ↓`;
+      this.el.jump.hidden = false;
     }
   }
 
@@ -616,9 +800,9 @@ export class App {
   }
 
   private showTabs(): void {
-    renderTabs(this.el.tabs, this.rooms.values(), this.current);
+    renderTabs(this.el.tabs, this.rooms.values(), this.current, this.tabNodes);
     const unread = [...this.rooms.values()].reduce((sum, r) => sum + r.unread, 0);
-    document.title = unread > 0 ? `(${unread}) Chat` : 'Chat';
+    this.alerts.setOtherUnread(unread);
   }
 
   private showMembers(): void {
@@ -626,11 +810,31 @@ export class App {
     renderMembers(this.el.members, room, this.memberNodes);
     this.el.membersNote.textContent = room?.listError ?? '';
     this.showCount(room);
-    const to = room?.to ?? null;
-    this.picker.show(to);
-    this.el.toEveryone.hidden = to === null;
-    this.el.composer.classList.toggle('private', to !== null);
-    this.el.message.placeholder = to ? `Private message to ${to.name}…` : 'Write a message…';
+    this.showAudience(room);
+  }
+
+  /** Who will read the next message: the composer always says it, in words and in colour. */
+  private showAudience(room: RoomState | null): void {
+    const el = this.el;
+    const name = room?.toName ?? null;
+    this.picker.show(name === null ? null : (room?.to ?? { id: '', name }));
+    el.toEveryone.hidden = name === null;
+    el.composer.classList.toggle('private', name !== null);
+    el.composer.classList.toggle('unbound', name !== null && room?.to === null);
+    el.message.placeholder = name !== null ? `Private message to ${name}…` : 'Write a message…';
+    const text =
+      room === null
+        ? ''
+        : name === null
+          ? `Everyone in ${room.name} will read this.`
+          : room.to === null
+            ? `${name} is not here now: a private message to ${name} is not sent until they are back. Escape: write to everyone.`
+            : `Private: only ${name} will read this. Escape: write to everyone.`;
+    if (el.audience.textContent === text) return;
+    // The line can change the composer's height, and so the log's: someone at the bottom stays there.
+    const stick = this.atBottom();
+    el.audience.textContent = text;
+    if (stick) el.log.scrollTop = el.log.scrollHeight;
   }
 
   /** The count, and the buttons that load more of the list or load it again. */
@@ -638,6 +842,7 @@ export class App {
     const el = this.el;
     const list = room?.members;
     el.memberCount.textContent = list === undefined ? '' : `${people(list.count)} here`;
+    el.membersToggle.textContent = list === undefined ? 'People' : `People (${list.count})`;
     // Not disabled while loading: a disabled button would drop the keyboard focus.
     const busy = room !== null && room.listRequest !== null;
     el.moreMembers.hidden = list === undefined || list.complete;
@@ -645,13 +850,24 @@ export class App {
     el.refreshMembers.hidden = list === undefined || !list.stale;
   }
 
-  private showJoinError(text: string): void {
+  /** The join form's error (its region stays in the page, empty, so that it is announced when it fills); `field`: the input it is about. */
+  private showJoinError(text: string, field: HTMLInputElement | null = null): void {
     this.el.joinError.textContent = text;
     this.el.joinButton.disabled = false;
+    // Folded away on a phone: an error about it opens it.
+    if (text !== '') this.showJoinForm(true);
+    for (const input of [this.el.nickname, this.el.room]) {
+      if (input === field && text !== '') input.setAttribute('aria-invalid', 'true');
+      else input.removeAttribute('aria-invalid');
+    }
   }
 
-  private showSayError(text: string): void {
+  /** The composer's error; `about`: the text itself (marks the box invalid), the connection (goes once reconnected), or other. */
+  private showSayError(text: string, about: 'text' | 'connection' | 'other' = 'other'): void {
     this.el.sayError.textContent = text;
+    this.sayErrorAbout = text === '' ? 'other' : about;
+    if (about === 'text' && text !== '') this.el.message.setAttribute('aria-invalid', 'true');
+    else this.el.message.removeAttribute('aria-invalid');
   }
 
   private autosize(): void {
@@ -660,32 +876,44 @@ export class App {
     t.style.height = `${Math.min(t.scrollHeight, 160)}px`;
   }
 
+  /**
+   * The connection's state. The status region (announced) changes with the state only: one
+   * "Offline" for a whole outage, however many attempts it takes; the attempt and the countdown
+   * to the next one are shown beside it, where a screen reader finds them without hearing each tick.
+   */
   private showConnection(s: ConnectionState): void {
     const el = this.el;
     if (this.countdown !== null) clearInterval(this.countdown);
     this.countdown = null;
     el.conn.dataset.state = s.kind;
     el.retry.hidden = s.kind !== 'waiting';
+    let status: string;
+    let detail = '';
     switch (s.kind) {
       case 'connecting':
-        el.connText.textContent = s.attempt <= 1 ? 'Connecting…' : `Reconnecting… (attempt ${s.attempt})`;
+        // An attempt within an outage is no news: the region keeps saying "Offline".
+        status = s.attempt > 1 || el.connText.textContent === OFFLINE ? OFFLINE : 'Connecting…';
+        if (s.attempt > 1) detail = `Trying again (attempt ${s.attempt})`;
         break;
       case 'open':
-        el.connText.textContent = 'Connected';
+        status = 'Connected';
         break;
       case 'waiting': {
+        status = OFFLINE;
         const tick = (): void => {
           const seconds = Math.max(0, Math.ceil((s.retryAt - Date.now()) / 1000));
-          el.connText.textContent = `Offline: ${s.reason}. Retrying in ${seconds} s`;
+          el.connDetail.textContent = `${s.reason}; retrying in ${seconds} s`;
         };
         tick();
         this.countdown = setInterval(tick, 1000);
         break;
       }
       case 'stopped':
-        el.connText.textContent = `Disconnected: ${s.reason}`;
+        status = `Disconnected: ${s.reason}`;
         break;
     }
+    if (el.connText.textContent !== status) el.connText.textContent = status;
+    if (s.kind !== 'waiting') el.connDetail.textContent = detail;
   }
 
   /** Member counts change with presence: refresh the list shortly after, once for a burst of changes. */
@@ -712,7 +940,7 @@ export class App {
     } catch {
       // Keep the last list; the host may be restarting. The next refresh tries again.
     }
-    renderRoomList(this.el.roomList, this.roomList, new Set(this.rooms.keys()), this.roomTotal);
+    renderRoomList(this.el.roomList, this.roomList, new Set(this.rooms.keys()), this.roomTotal, this.roomListNodes);
   }
 }
 

@@ -28,6 +28,23 @@ export function replace(parent: Element, ...children: Child[]): void {
   append(parent, ...children);
 }
 
+/**
+ * Makes `nodes` the element children of `parent`, in order, moving only what is out of place, so
+ * that nodes kept between renders (by key) stay put. A re-render never throws the keyboard focus
+ * to <body>: a focused node that had to move gets the focus back.
+ */
+export function reconcile(parent: Element, nodes: readonly Element[]): void {
+  const focused = document.activeElement;
+  const keep = new Set<Element>(nodes);
+  for (const child of [...parent.children]) if (!keep.has(child)) child.remove();
+  let at = parent.firstElementChild;
+  for (const node of nodes) {
+    if (node === at) at = at.nextElementSibling;
+    else parent.insertBefore(node, at);
+  }
+  if (focused instanceof HTMLElement && focused !== document.activeElement && focused.isConnected) focused.focus({ preventScroll: true });
+}
+
 /** The element with `id`, typed; throws when index.html lacks it (a build mistake, not a runtime state). */
 export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   const el = document.getElementById(id);

@@ -30,6 +30,8 @@ export function plainError(code: ErrorCodeName, context: { room?: string | null;
       return `You left ${room} before joining it completed.`;
     case 'RoomLimit':
       return 'The host has as many rooms as it allows. Join an existing room, or try again later.';
+    case 'NicknameLost':
+      return `Someone else took your nickname in ${room} while the host was cut off from its cluster, so you are no longer in it. Choose another nickname and join again.`;
     case 'UnsupportedVersion':
       return 'This page is out of date: reload it.';
     case 'Unauthorized':

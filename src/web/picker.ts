@@ -1,4 +1,7 @@
-/** The emoji picker: a panel of buttons that insert into the message box. Escape closes it. */
+/**
+ * The emoji picker: a panel (a disclosure, not a menu) of buttons that insert into the message
+ * box. A pick, Escape, or Tab out of the panel closes it; a pick returns to the message box.
+ */
 import { h } from './dom.js';
 import { EMOJI_GROUPS } from './emoji.js';
 
@@ -16,6 +19,10 @@ export class EmojiPicker {
       if (button !== null) this.insert(button.dataset.emoji ?? '');
     });
     panel.addEventListener('keydown', (e) => this.onPanelKey(e));
+    panel.addEventListener('focusout', (e) => {
+      const to = e.relatedTarget as Node | null;
+      if (this.isOpen && to !== null && !panel.contains(to) && to !== toggle) this.close(false);
+    });
     document.addEventListener('keydown', (e) => {
       if (e.key === 'Escape' && this.isOpen) {
         e.preventDefault();
@@ -65,12 +72,13 @@ export class EmojiPicker {
     const buttons = [...this.panel.querySelectorAll<HTMLButtonElement>('button[data-emoji]')];
     const index = buttons.indexOf(document.activeElement as HTMLButtonElement);
     if (index < 0) return;
-    const perRow = Math.max(1, Math.round(this.panel.querySelector('.emoji-grid')!.clientWidth / (buttons[0]!.offsetWidth || 36)));
-    const moves: Record<string, number> = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: perRow, ArrowUp: -perRow, Home: -index, End: buttons.length - 1 - index };
-    const move = moves[e.key];
-    if (move === undefined) return;
+    const moves: Record<string, number> = { ArrowRight: 1, ArrowLeft: -1, Home: -index, End: buttons.length - 1 - index };
+    let next: HTMLButtonElement | undefined;
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') next = verticalNeighbour(buttons, buttons[index]!, e.key === 'ArrowDown');
+    else if (moves[e.key] !== undefined) next = buttons[Math.min(buttons.length - 1, Math.max(0, index + moves[e.key]!))];
+    else return;
     e.preventDefault();
-    const next = buttons[Math.min(buttons.length - 1, Math.max(0, index + move))]!;
+    if (next === undefined) return;
     buttons[index]!.tabIndex = -1;
     next.tabIndex = 0;
     next.focus();
@@ -82,5 +90,32 @@ export class EmojiPicker {
     const end = t.selectionEnd ?? t.value.length;
     t.setRangeText(emoji, start, end, 'end');
     t.dispatchEvent(new Event('input', { bubbles: true }));
+    this.close(false);
+    t.focus();
   }
+}
+
+/**
+ * The button straight below (or above) `from`: in the nearest row in that direction, across the
+ * groups' separate grids (whose last rows are often short), the one closest to it horizontally.
+ */
+function verticalNeighbour(buttons: HTMLButtonElement[], from: HTMLButtonElement, down: boolean): HTMLButtonElement | undefined {
+  const at = from.getBoundingClientRect();
+  const centre = (r: DOMRect) => r.left + r.width / 2;
+  let best: HTMLButtonElement | undefined;
+  let bestRow = down ? Infinity : -Infinity;
+  let bestDx = Infinity;
+  for (const b of buttons) {
+    const r = b.getBoundingClientRect();
+    if (down ? r.top <= at.top + 1 : r.top >= at.top - 1) continue;
+    const dx = Math.abs(centre(r) - centre(at));
+    const closerRow = down ? r.top < bestRow - 1 : r.top > bestRow + 1;
+    const sameRow = Math.abs(r.top - bestRow) <= 1;
+    if (closerRow || (sameRow && dx < bestDx)) {
+      best = b;
+      bestRow = r.top;
+      bestDx = dx;
+    }
+  }
+  return best;
 }

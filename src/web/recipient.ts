@@ -128,7 +128,14 @@ export class RecipientPicker {
       ...this.options.map((m, i) =>
         h(
           'li',
-          { id: `to-option-${i}`, role: 'option', class: 'to-option', 'data-i': i, 'aria-selected': String(i === this.active) },
+          {
+            id: `to-option-${i}`,
+            role: 'option',
+            class: 'to-option',
+            'data-i': i,
+            'aria-selected': String(i === this.active),
+            dir: m === null ? null : 'auto',
+          },
           m === null ? 'Everyone' : m.name,
         ),
       ),

@@ -2,7 +2,12 @@
  * What the client knows about each joined room, and the pure rules for merging what the
  * host sends (no DOM here, so the rules are unit-tested without a browser).
  */
-import type { ChatMessage, JoinedInfo, MemberInfo, PresenceInfo } from '../protocol/index.js';
+import type { ChatMessage, ErrorCodeName, JoinedInfo, MemberInfo, PresenceInfo } from '../protocol/index.js';
+import { backoffDelay } from './connection.js';
+
+/** How long a rejoin refused NicknameTaken is retried beyond the host's idle timeout, and at least. */
+export const NICKNAME_RETRY_EXTRA_MS = 30_000;
+export const NICKNAME_RETRY_MIN_MS = 60_000;
 
 export type RoomStatus = 'joined' | 'away' | 'rejoining';
 
@@ -174,10 +179,25 @@ export class RoomState {
   unread = 0;
   /** Messages that arrived below the visible area while the person scrolled up. */
   below = 0;
-  /** The member private messages go to; null: everyone. */
+  /**
+   * The nickname private messages go to; null: everyone. Kept by name, so that it outlives the
+   * recipient's connection (a new id after a blip or a restart): a private draft never turns public.
+   */
+  toName: string | null = null;
+  /** The member `toName` is bound to now; null while no one by that name is known to be here. */
   to: MemberInfo | null = null;
-  /** Rejoin attempts that failed with a temporary-looking error (a ghost of our old connection). */
+  /** Rejoin attempts in a row that failed and are being retried (the backoff's attempt number). */
   rejoinFailures = 0;
+  /** When a rejoin was first refused NicknameTaken since the last success: such refusals are retried for a while only. */
+  nicknameTakenSince: number | null = null;
+  /** The next rejoin attempt, when one waits. */
+  rejoinTimer: ReturnType<typeof setTimeout> | null = null;
+  /**
+   * This membership's secret (Joined.resumeKey), sent back when rejoining: the host then hands the
+   * nickname back at once even while our old connection still holds it (its node died, or the host
+   * has not noticed it is gone). Kept in memory only: another tab never presents it.
+   */
+  resumeKey: string | undefined;
   /** The request id of the member page in flight (next page or refresh); null when none. */
   listRequest: number | null = null;
   /** Why the last member page request failed, in plain words; '' when it did not. */
@@ -190,8 +210,31 @@ export class RoomState {
   ) {
     this.you = joined.you;
     this.epoch = joined.epoch;
+    this.resumeKey = joined.resumeKey;
     this.myIds.add(joined.you.id);
     this.members = new MemberList(joined.members, joined.memberCount, joined.nextAfter);
+  }
+
+  /** Picks a private recipient (null: everyone). */
+  setRecipient(member: MemberInfo | null): void {
+    this.toName = member?.name ?? null;
+    this.to = member;
+  }
+
+  /**
+   * Binds `toName` to the member of that nickname now here (nicknames are unique per room, by
+   * their folded form). The bound id is kept when the loaded list is only a part of the room and
+   * does not show the name: the host then says whether it is still here (RecipientNotFound).
+   */
+  bindRecipient(): void {
+    if (this.toName === null) {
+      this.to = null;
+      return;
+    }
+    const name = foldName(this.toName);
+    const found = this.members.loaded.find((m) => !this.myIds.has(m.id) && foldName(m.name) === name);
+    if (found !== undefined) this.to = found;
+    else if (this.members.complete) this.to = null;
   }
 
   isMine(m: ChatMessage): boolean {
@@ -249,11 +292,42 @@ export function applyRejoin(room: RoomState, joined: JoinedInfo): Rejoin {
   room.members = fresh;
   room.listRequest = null;
   room.listError = '';
-  if (room.to !== null && fresh.complete && fresh.get(room.to.id) === undefined) room.to = null;
+  // Our recipient has a new id too if they came back: find them by name (or wait for them to come back).
+  room.bindRecipient();
   room.status = 'joined';
   room.rejoinFailures = 0;
+  room.nicknameTakenSince = null;
+  // A Joined without a key (an older host, or the room's news of a new epoch) leaves ours as it is.
+  if (joined.resumeKey) room.resumeKey = joined.resumeKey;
   if (restarted) room.lastSeq = 0;
   const missed = joined.history.filter((m) => room.accept(m));
   if (restarted) room.lastSeq = joined.headSeq;
   return { missed, gap: hadSeen && !joined.recovered, arrived, departed };
+}
+
+/**
+ * A rejoin was refused: the wait before the next attempt (the connection's backoff, with jitter,
+ * counted per room), or null to give up. Every temporary refusal (Unavailable, RateLimited,
+ * RoomLimit, ...) is retried until the rejoin succeeds or a permanent one comes. NicknameTaken is
+ * permanent for a new join, but on a rejoin it is most likely our own old membership (the host
+ * answers it only when the resume key did not match, e.g. the cluster's Redis lost it): it is
+ * retried for the host's idle timeout plus 30 s (at least 60 s) from the first such refusal, by
+ * when the host has closed a connection it had not seen go, and the cluster has reaped a dead
+ * node's members (with the default --node-ttl). Any other code gives up.
+ */
+export function rejoinRetryDelay(
+  room: RoomState,
+  code: ErrorCodeName,
+  temporary: boolean,
+  now: number,
+  idleTimeoutMs: number,
+  random: () => number = Math.random,
+): number | null {
+  if (!temporary) {
+    if (code !== 'NicknameTaken') return null;
+    room.nicknameTakenSince ??= now;
+    if (now - room.nicknameTakenSince >= Math.max(NICKNAME_RETRY_MIN_MS, idleTimeoutMs + NICKNAME_RETRY_EXTRA_MS)) return null;
+  }
+  room.rejoinFailures += 1;
+  return backoffDelay(room.rejoinFailures, random);
 }

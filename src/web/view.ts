@@ -1,15 +1,22 @@
 /** DOM builders for the conversation, the member list, the tabs and the room list. User text is only ever text. */
 import type { ChatMessage } from '../protocol/index.js';
-import { h, replace } from './dom.js';
+import { h, reconcile, replace } from './dom.js';
 import { linkify } from './linkify.js';
 import type { RoomState } from './rooms.js';
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+/** The time of a message; with the date when it is not from today. */
+export function shortTime(when: Date, now = new Date()): string {
+  return when.toDateString() === now.toDateString() ? timeFormat.format(when) : dateTimeFormat.format(when);
+}
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 
 /** The text of a message with http(s) links as anchors that open in a new tab without an opener. */
 export function messageText(text: string): HTMLElement {
-  const p = h('p', { class: 'text' });
+  // dir=auto: Arabic or Hebrew text reads right to left, whatever the page's direction.
+  const p = h('p', { class: 'text', dir: 'auto' });
   for (const seg of linkify(text)) {
     p.appendChild(seg.kind === 'link' ? h('a', { href: seg.href, target: '_blank', rel: 'noopener noreferrer' }, seg.text) : document.createTextNode(seg.text));
   }
@@ -24,7 +31,7 @@ export function messageNode(m: ChatMessage, room: RoomState): HTMLElement {
   let label: HTMLElement | null = null;
   if (isPrivate && m.to !== null) {
     const toMe = room.myIds.has(m.to.id);
-    label = h('span', { class: 'pm' }, mine ? `private to ${m.to.name}` : toMe ? 'private to you' : `private to ${m.to.name}`);
+    label = h('span', { class: 'pm' }, 'private to ', toMe && !mine ? 'you' : h('bdi', {}, m.to.name));
   }
   return h(
     'div',
@@ -32,9 +39,9 @@ export function messageNode(m: ChatMessage, room: RoomState): HTMLElement {
     h(
       'div',
       { class: 'meta' },
-      h('span', { class: 'who' }, mine ? `${m.sender.name} (you)` : m.sender.name),
+      h('span', { class: 'who' }, h('bdi', {}, m.sender.name), mine ? ' (you)' : null),
       label,
-      h('time', { datetime: when.toISOString(), title: fullFormat.format(when) }, timeFormat.format(when)),
+      h('time', { datetime: when.toISOString(), title: fullFormat.format(when) }, shortTime(when)),
     ),
     messageText(m.text),
   );
@@ -42,6 +49,11 @@ export function messageNode(m: ChatMessage, room: RoomState): HTMLElement {
 
 export function noticeNode(text: string, kind: 'info' | 'warn' | 'ok' = 'info'): HTMLElement {
   return h('p', { class: `notice ${kind}` }, text);
+}
+
+/** A notice about someone ("bob joined"): the nickname is isolated, so a right-to-left one does not reorder the words. */
+export function personNotice(name: string, rest: string): HTMLElement {
+  return h('p', { class: 'notice info' }, h('bdi', {}, name), rest);
 }
 
 export function gapNode(text: string): HTMLElement {
@@ -70,45 +82,53 @@ export function renderMembers(list: HTMLElement, room: RoomState | null, cache: 
     return li;
   };
   if (room !== null) {
-    item('', room.you.name, () => h('li', {}, h('span', { class: 'member me' }, `${room.you.name} (you)`)));
+    item('', room.you.name, () => h('li', {}, h('span', { class: 'member me' }, h('bdi', {}, room.you.name), ' (you)')));
     for (const m of room.members.loaded) {
       if (room.myIds.has(m.id)) continue;
       const li = item(m.id, m.name, () =>
-        h('li', {}, h('button', { type: 'button', class: 'member', 'data-id': m.id, title: `Write privately to ${m.name}` }, m.name)),
+        h('li', {}, h('button', { type: 'button', class: 'member', 'data-id': m.id, title: `Write privately to ${m.name}`, dir: 'auto' }, m.name)),
       );
       li.firstElementChild!.setAttribute('aria-pressed', String(room.to?.id === m.id));
     }
   }
   cache.clear();
   for (const [key, li] of seen) cache.set(key, li);
-  const keep = new Set<Element>(items);
-  for (const child of [...list.children]) if (!keep.has(child)) child.remove();
-  let at = list.firstElementChild;
-  for (const li of items) {
-    if (li === at) at = at.nextElementSibling;
-    else list.insertBefore(li, at);
-  }
+  reconcile(list, items);
 }
 
-export function renderTabs(nav: HTMLElement, rooms: Iterable<RoomState>, current: string | null): void {
+/** The open rooms as tabs, each kept by name between renders (the focus stays on a tab that stays). */
+export function renderTabs(nav: HTMLElement, rooms: Iterable<RoomState>, current: string | null, cache: Map<string, HTMLElement>): void {
   const items: HTMLElement[] = [];
+  const seen = new Map<string, HTMLElement>();
   for (const room of rooms) {
     const active = room.name === current;
-    items.push(
+    const tab =
+      cache.get(room.name) ??
       h(
         'div',
-        { class: `tab${active ? ' active' : ''}${room.status !== 'joined' ? ' away' : ''}` },
-        h(
-          'button',
-          { type: 'button', class: 'tab-open', 'data-room': room.name, 'aria-current': active ? 'true' : null },
-          room.name,
-          room.unread > 0 ? h('span', { class: 'badge' }, String(room.unread), h('span', { class: 'sr-only' }, ' unread')) : null,
-        ),
+        {},
+        h('button', { type: 'button', class: 'tab-open', 'data-room': room.name, title: room.name }),
         h('button', { type: 'button', class: 'tab-close', 'data-leave': room.name, 'aria-label': `Leave ${room.name}`, title: `Leave ${room.name}` }, '×'),
-      ),
-    );
+      );
+    tab.className = `tab${active ? ' active' : ''}${room.status !== 'joined' ? ' away' : ''}`;
+    const open = tab.firstElementChild as HTMLButtonElement;
+    if (active) open.setAttribute('aria-current', 'true');
+    else open.removeAttribute('aria-current');
+    const unread = room.unread > 0 ? String(room.unread) : '';
+    if (open.dataset.unread !== unread || open.childNodes.length === 0) {
+      open.dataset.unread = unread;
+      replace(
+        open,
+        h('span', { class: 'tab-name', dir: 'auto' }, room.name),
+        unread !== '' ? h('span', { class: 'badge' }, unread, h('span', { class: 'sr-only' }, ' unread')) : null,
+      );
+    }
+    seen.set(room.name, tab);
+    items.push(tab);
   }
-  replace(nav, ...items);
+  cache.clear();
+  for (const [key, tab] of seen) cache.set(key, tab);
+  reconcile(nav, items);
 }
 
 export interface RoomSummary {
@@ -116,27 +136,44 @@ export interface RoomSummary {
   readonly members: number;
 }
 
-/** The busiest rooms (the host lists a page of them); `total`: how many rooms the host has in all. */
-export function renderRoomList(list: HTMLElement, rooms: readonly RoomSummary[], joined: ReadonlySet<string>, total = rooms.length): void {
-  if (rooms.length === 0) {
-    replace(list, h('li', { class: 'muted' }, 'No rooms yet. Type a name above to start one.'));
-    return;
-  }
-  const more = total - rooms.length;
-  replace(
-    list,
-    ...rooms.map((r) =>
+/**
+ * The busiest rooms (the host lists a page of them); `total`: how many rooms the host has in all.
+ * Each room's item is kept by name between the refreshes (every few seconds): a focused one keeps the focus.
+ */
+export function renderRoomList(
+  list: HTMLElement,
+  rooms: readonly RoomSummary[],
+  joined: ReadonlySet<string>,
+  total: number,
+  cache: Map<string, HTMLLIElement>,
+): void {
+  const items: HTMLLIElement[] = [];
+  const seen = new Map<string, HTMLLIElement>();
+  for (const r of rooms) {
+    const li =
+      cache.get(r.name) ??
       h(
         'li',
         {},
         h(
           'button',
-          { type: 'button', class: `room-link${joined.has(r.name) ? ' in' : ''}`, 'data-room': r.name },
-          h('span', { class: 'room-name' }, r.name),
-          h('span', { class: 'count' }, people(r.members)),
+          { type: 'button', 'data-room': r.name, title: r.name },
+          h('span', { class: 'room-name', dir: 'auto' }, r.name),
+          h('span', { class: 'count' }),
         ),
-      ),
-    ),
-    ...(more > 0 ? [h('li', { class: 'muted' }, `and ${more} more ${more === 1 ? 'room' : 'rooms'}: type a name above to join one`)] : []),
-  );
+      );
+    const button = li.firstElementChild as HTMLButtonElement;
+    button.className = `room-link${joined.has(r.name) ? ' in' : ''}`;
+    const count = button.lastElementChild!;
+    const words = people(r.members);
+    if (count.textContent !== words) count.textContent = words;
+    seen.set(r.name, li);
+    items.push(li);
+  }
+  cache.clear();
+  for (const [key, li] of seen) cache.set(key, li);
+  const more = total - rooms.length;
+  if (rooms.length === 0) items.push(h('li', { class: 'muted' }, 'No rooms yet. Type a name above to start one.'));
+  else if (more > 0) items.push(h('li', { class: 'muted' }, `and ${more} more ${more === 1 ? 'room' : 'rooms'}: type a name above to join one`));
+  reconcile(list, items);
 }

@@ -10,6 +10,8 @@ export interface WorkerData {
   /** This node's id (see Supervisor); connection ids start with it. */
   readonly nodeId: string;
   readonly port: number;
+  /** The workerman-chat listener's port (concrete, never 0); -1: off. */
+  readonly compatPort: number;
   readonly config: Config;
   /** Connection counts shared by every worker (connection limits). */
   readonly shared: SharedCounts;
@@ -25,7 +27,7 @@ export type ToWorker =
 
 export type FromWorker =
   | RelayBatch
-  | { readonly kind: 'listening'; readonly port: number }
+  | { readonly kind: 'listening'; readonly port: number; readonly compatPort?: number }
   | { readonly kind: 'listen-failed' }
   | { readonly kind: 'crashed'; readonly error: string }
   /** GET /metrics arrived here: gather every thread's counts. */

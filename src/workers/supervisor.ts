@@ -42,6 +42,8 @@ export class Supervisor {
   private readonly relay: MainEnd;
   private readonly slots: Slot[] = [];
   private port = 0;
+  /** The workerman-chat listener's port once chosen (--compat-port; a free one for 0); -1: off. */
+  private compatPortBound = -1;
   private incarnations = 0;
   private stopping = false;
   private readonly shared: SharedCounts;
@@ -72,13 +74,15 @@ export class Supervisor {
     // concrete free port first; the first worker binds it, the rest share it.
     for (let attempt = 1; ; attempt++) {
       const port = this.config.port === 0 ? await findFreePort(this.config.host) : this.config.port;
+      this.compatPortBound = await this.chooseCompatPort(port);
       const bound = await this.spawn(first, port, false);
       if (bound !== false) {
         this.port = bound;
         break;
       }
-      if (this.config.port !== 0 || attempt >= FREE_PORT_ATTEMPTS) {
-        throw new Error(`cannot listen on ${this.config.host}:${port} (in use by another program, or not an address of this machine)`);
+      if ((this.config.port !== 0 && this.config.compatPort !== 0) || attempt >= FREE_PORT_ATTEMPTS) {
+        const compat = this.compatPortBound >= 0 ? ` or ${this.config.host}:${this.compatPortBound} (--compat-port)` : '';
+        throw new Error(`cannot listen on ${this.config.host}:${port}${compat} (in use by another program, or not an address of this machine)`);
       }
     }
     const others = await Promise.all(rest.map((slot) => this.spawn(slot, this.port, false)));
@@ -87,6 +91,24 @@ export class Supervisor {
       throw new Error(`a worker could not listen on ${this.config.host}:${this.port} beside the first one`);
     }
     return this.port;
+  }
+
+  /** The port the workerman-chat listener of every worker listens on; null when --compat-port is off. */
+  get compatPort(): number | null {
+    return this.compatPortBound >= 0 ? this.compatPortBound : null;
+  }
+
+  /**
+   * --compat-port as a concrete port (uSockets sets SO_REUSEPORT only for a non-zero one):
+   * for 0 a free port other than the main one, which both apps of a worker would otherwise
+   * share, splitting its connections between the protocols.
+   */
+  private async chooseCompatPort(mainPort: number): Promise<number> {
+    if (this.config.compatPort !== 0) return this.config.compatPort;
+    for (;;) {
+      const port = await findFreePort(this.config.host);
+      if (port !== mainPort) return port;
+    }
   }
 
   /** Closes every worker's sockets (1001) and waits for every worker to exit. */
@@ -108,7 +130,15 @@ export class Supervisor {
   /** Resolves with the port, false when the port could not be bound; rejects when the worker failed otherwise. */
   private spawn(slot: Slot, port: number, isRestart: boolean): Promise<number | false> {
     const incarnation = ++this.incarnations;
-    const data: WorkerData = { index: slot.index, incarnation, nodeId: this.nodeId, port, config: this.config, shared: this.shared };
+    const data: WorkerData = {
+      index: slot.index,
+      incarnation,
+      nodeId: this.nodeId,
+      port,
+      compatPort: this.compatPortBound,
+      config: this.config,
+      shared: this.shared,
+    };
     // A small young generation: a worker's garbage is short-lived, and V8's default lets each
     // thread's new space grow to 32 MB, which is most of the host's memory at rest.
     const resourceLimits = this.config.workerYoungMb > 0 ? { maxYoungGenerationSizeMb: this.config.workerYoungMb } : {};
@@ -144,7 +174,8 @@ export class Supervisor {
             settle(message.port);
             break;
           case 'listen-failed':
-            settle(false);
+            // Settled by 'exit' instead: a worker whose main port listened still holds uWS handles until it
+            // has closed them, and a host that stopped (process.exit) meanwhile would abort in that worker.
             break;
           case 'crashed':
             crashedWith = message.error;
@@ -224,6 +255,7 @@ export class Supervisor {
       rooms: this.relay.sequencer.roomCount,
       workerRestarts: this.relay.workerRestarts,
       mainLag: this.mainLag.window(),
+      redis: this.relay.sequencer.redisHealth,
     });
   }
 

@@ -1,11 +1,14 @@
 /**
- * A worker thread: one uWS app on the shared port, talking to the main thread's
+ * A worker thread: one uWS app on the shared port (and with --compat-port a second one,
+ * speaking the workerman-chat protocol, compat/listener.ts), talking to the main thread's
  * sequencer through its end of the relay (relay/worker-end.ts). Every way out of this thread (shutdown, crash, failed listen)
- * first closes the listen socket and every socket: a worker that ends with uWS
+ * first closes the listen sockets and every socket: a worker that ends with uWS
  * handles open aborts the whole process.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ConnectionLimits } from '../admission/connection-limits.js';
+import { CompatListener } from '../compat/listener.js';
+import { ProtocolRouter } from '../compat/router.js';
 import { createLogger } from '../log.js';
 import { newWorkerCounts, type WorkerSnapshot } from '../metrics/counters.js';
 import { LagMonitor } from '../metrics/lag.js';
@@ -26,6 +29,7 @@ const post = (message: FromWorker): void => port.postMessage(message);
 const CRASH_GRACE_MS = 100;
 
 let server: ChatServer | null = null;
+let compat: CompatListener | null = null;
 let exiting = false;
 const counts = newWorkerCounts();
 const lag = new LagMonitor();
@@ -43,7 +47,7 @@ function exit(code: number, closeCode: number, reason: string, graceMs: number):
   if (exiting) return;
   exiting = true;
   process.exitCode = code;
-  const closed = server ? server.closeAll(closeCode, reason, graceMs) : Promise.resolve();
+  const closed = Promise.all([server?.closeAll(closeCode, reason, graceMs), compat?.closeAll(closeCode, reason, graceMs)]);
   void closed.then(() => {
     lag.stop();
     post({ kind: 'final-counts', snapshot: snapshot() });
@@ -64,6 +68,8 @@ process.on('unhandledRejection', crash);
 
 const uws = loadUws(config.allowJsFallback);
 const broker = new WorkerEnd(port, counts);
+// One set of connection counts for both ports: the limits are per process.
+const admission = new ConnectionLimits(data.shared, data.index, config);
 server = new ChatServer({
   uws,
   config,
@@ -72,7 +78,7 @@ server = new ChatServer({
   workerIndex: data.index,
   incarnation: data.incarnation,
   nodeId: data.nodeId,
-  admission: new ConnectionLimits(data.shared, data.index, config),
+  admission,
   counts,
   metricsText: () =>
     new Promise((resolve) => {
@@ -84,7 +90,12 @@ server = new ChatServer({
     throw new Error('fault injection: crash requested by POST /debug/crash-worker');
   },
 });
-broker.setHandler(server);
+if (data.compatPort >= 0) {
+  compat = new CompatListener({ uws, config, broker, log, incarnation: data.incarnation, nodeId: data.nodeId, admission, counts });
+  broker.setHandler(new ProtocolRouter(server, compat));
+} else {
+  broker.setHandler(server);
+}
 
 port.on('message', (message: ToWorker) => {
   switch (message.kind) {
@@ -107,10 +118,11 @@ port.on('message', (message: ToWorker) => {
 });
 
 const listening = await server.listen(config.host, data.port);
-if (listening === false) {
+const compatListening = listening !== false && compat ? await compat.listen(config.host, data.compatPort, listening) : null;
+if (listening === false || compatListening === false) {
   post({ kind: 'listen-failed' });
   exit(1, CloseCode.GoingAway, 'listen failed', 0);
 } else {
-  log.debug({ port: listening }, 'worker listening');
-  post({ kind: 'listening', port: listening });
+  log.debug({ port: listening, compatPort: compatListening }, 'worker listening');
+  post({ kind: 'listening', port: listening, ...(compatListening !== null ? { compatPort: compatListening } : {}) });
 }

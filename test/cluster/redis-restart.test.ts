@@ -1,11 +1,11 @@
 /**
  * Redis restarts under traffic. Connections stay up; requests that need the cluster
  * get Unavailable marked temporary; when Redis is back (empty: nothing is saved) the
- * nodes resubscribe and put the rooms and their members back by themselves. Every
- * member sees every accepted message exactly once, in sequence order, gap-free, and
- * a client that went away during the outage recovers on the other node from history.
- * A room that Redis lost and another node re-created first goes on with the numbering
- * its members knew.
+ * nodes resubscribe and put the rooms and their members back by themselves. Redis lost
+ * the rooms, so each starts again under a new epoch: every member is told (a Joined with
+ * request id 0, not recovered: the clients mark a gap) before the first message of the
+ * new epoch, and no sequence number ever names two messages within an epoch, whichever
+ * node puts the room back first, even one that lagged behind when Redis died.
  */
 import { PROTOCOL_VERSION } from '../../src/protocol/index.js';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -13,7 +13,7 @@ import { TestClient } from '../helpers/client.js';
 import { startHost, type Host } from '../helpers/host.js';
 import { startRedis } from '../helpers/redis.js';
 import { SharedHost, timesInStep, TOPOLOGIES, waitInStep } from '../helpers/shared-host.js';
-import { receiveUpTo, Traffic } from '../helpers/traffic.js';
+import { oneTextPerNumber, receiveWithEpochs, Traffic } from '../helpers/traffic.js';
 
 // The traffic sends as fast as replies come back: past the default rate limit, which is not under test here.
 const shared = new SharedHost(['--workers', '2', '--history', '10000', '--node-ttl', '2', '--rate-limit', '100000', '--rate-burst', '100000'], TOPOLOGIES[1]);
@@ -75,8 +75,16 @@ test('a Redis restart under traffic: no loss, no duplicates, order kept, presenc
   const outcomes = await traffic.stop();
 
   // The last accepted message is a barrier: once it is in, everyone has everything.
-  const lastSeq = Math.max(...outcomes.map((o) => o.seq ?? 0));
-  const received = await receiveUpTo(members, 'storm', lastSeq);
+  // Each sender's last accepted message is of the new epoch: the higher of the two is the last one numbered.
+  const lastOf = (sender: TestClient): number => outcomes.filter((o) => o.seq !== null && o.text.startsWith(`${sender.id}#`)).at(-1)!.seq!;
+  const lastSeq = Math.max(lastOf(members[0]!), lastOf(members[1]!));
+  const streams = await receiveWithEpochs(
+    members,
+    'storm',
+    members.map(() => leaverJoined.epoch),
+    (m) => m.epoch !== leaverJoined.epoch && m.seq >= lastSeq,
+  );
+  const received = streams.map((s) => s.seen);
 
   // Connections stayed up.
   for (const c of [...members, outsider]) expect(c.socket.readyState).toBe(c.socket.OPEN);
@@ -85,18 +93,34 @@ test('a Redis restart under traffic: no loss, no duplicates, order kept, presenc
   expect(errors.length).toBeGreaterThan(0);
   for (const e of errors) expect(e).toMatchObject({ code: 'Unavailable', temporary: true });
 
-  const acceptedTexts = outcomes.filter((o) => o.seq !== null).map((o) => o.text);
-  for (const list of received) {
-    const seqs = list.map((m) => m.seq);
-    // In order and gap-free from the first one this member saw, no duplicates.
-    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => seqs[0]! + i));
-    // Everything accepted arrived (exactly once, by the line above), and nothing refused did.
-    expect(new Set(list.map((m) => m.text))).toEqual(new Set(acceptedTexts));
+  // No number names two messages within an epoch, across every member.
+  oneTextPerNumber(received);
+  const refusedTexts = new Set(outcomes.filter((o) => o.seq === null).map((o) => o.text));
+  for (const { seen, restarts } of streams) {
+    // Each member was told once that the room started again, with a new epoch, as a gap.
+    expect(restarts).toEqual([{ epoch: expect.any(Number), recovered: false, headSeq: expect.any(Number) }]);
+    const newEpoch = restarts[0]!.epoch;
+    expect(newEpoch).not.toBe(leaverJoined.epoch);
+    const before = seen.filter((m) => m.epoch === leaverJoined.epoch).map((m) => m.seq);
+    const after = seen.filter((m) => m.epoch === newEpoch).map((m) => m.seq);
+    // Within each epoch in order and gap-free, and the new one from 1; nothing refused arrived.
+    expect(before).toEqual(Array.from({ length: before.length }, (_, k) => before[0]! + k));
+    expect(after).toEqual(Array.from({ length: after.length }, (_, k) => k + 1));
+    expect(seen.length).toBe(before.length + after.length);
+    for (const m of seen) expect(refusedTexts.has(m.text)).toBe(false);
+    // Everyone saw the same messages after the restart (the new epoch is the same room for all).
+    expect(seen.filter((m) => m.epoch === newEpoch)).toEqual(streams[0]!.seen.filter((m) => m.epoch === newEpoch));
+    expect(restarts[0]!.epoch).toBe(streams[0]!.restarts[0]!.epoch);
   }
-  // Everyone saw the same sequence, with the seq each sender was told.
-  for (const list of received) expect(list.map((m) => [m.seq, m.text])).toEqual(received[0]!.map((m) => [m.seq, m.text]));
-  const seqOf = new Map(received[0]!.map((m) => [m.text, m.seq]));
-  for (const o of outcomes) if (o.seq !== null) expect(seqOf.get(o.text)).toBe(o.seq);
+  // Every message a sender had accepted once its first one of the new epoch was in arrived, with the number it was told.
+  const newEpoch = streams[0]!.restarts[0]!.epoch;
+  const seqOf = new Map(received[0]!.filter((m) => m.epoch === newEpoch).map((m) => [m.text, m.seq]));
+  for (const sender of [members[0]!, members[1]!]) {
+    const accepted = outcomes.filter((o) => o.seq !== null && o.text.startsWith(`${sender.id}#`));
+    const first = accepted.findIndex((o) => seqOf.has(o.text));
+    expect(first).toBeGreaterThanOrEqual(0);
+    for (const o of accepted.slice(first)) expect(seqOf.get(o.text)).toBe(o.seq);
+  }
 
   // Presence repaired: the members are back in Redis, the leaver is gone, everyone was told it left and nothing else.
   const memberIds = members.map((c) => c.id).sort();
@@ -111,19 +135,27 @@ test('a Redis restart under traffic: no loss, no duplicates, order kept, presenc
     expect(c.events.filter((e) => e.type === 'presence').at(-1)).toMatchObject({ memberCount: members.length });
   }
 
-  // The leaver comes back on the other node and recovers everything it missed from history.
+  // The leaver comes back on the other node: its numbers belong to the lost epoch, so the host says it is not recovered.
   const otherNode = shared.hosts.find((h) => !h.logs.some((l) => l.node === leaverNode)) ?? n0;
   const back = await TestClient.connect(otherNode.ws);
   shared.track(back);
-  const rejoined = await back.join('storm', 'leaver', lastSeenByLeaver);
+  const rejoinRequest = back.newRequestId();
+  back.send({
+    type: 'join',
+    protocolVersion: PROTOCOL_VERSION,
+    requestId: rejoinRequest,
+    room: 'storm',
+    nickname: 'leaver',
+    since: lastSeenByLeaver,
+    epoch: leaverJoined.epoch,
+  });
+  const rejoined = await back.next('joined', (e) => e.requestId === rejoinRequest);
   expect(back.id.split('.')[0]).not.toBe(leaverNode);
-  expect(rejoined.epoch).toBe(leaverJoined.epoch);
-  expect(rejoined.recovered).toBe(true);
-  expect(rejoined.history.map((m) => m.seq)).toEqual(received[0]!.filter((m) => m.seq > lastSeenByLeaver).map((m) => m.seq));
+  expect(rejoined).toMatchObject({ epoch: newEpoch, recovered: false });
   await outsider.close();
 });
 
-test('a room another node re-created first after a Redis restart goes on with the numbering its members knew', { timeout: 60_000 }, async () => {
+test('a room another node re-created first after a Redis restart: its members elsewhere move to the new epoch, told first', { timeout: 60_000 }, async () => {
   const redis = await startRedis();
   const url = ['--workers', '1', '--redis', redis.url];
   const [keeper, other] = await Promise.all([startHost(url), startHost(url)]);
@@ -150,14 +182,16 @@ test('a room another node re-created first after a Redis restart goes on with th
     keeper.process.kill('SIGCONT');
     await waitInStep(keeper, keeperInStep);
 
-    // ann's numbering goes on; bob gets the same message, with the same number.
-    expect((await ann.say('again', 'new')).seq).toBe(4);
-    expect((await ann.next('message', (m) => m.text === 'new')).seq).toBe(4);
-    expect((await bob.next('message', (m) => m.text === 'new')).seq).toBe(4);
+    // ann is told that the room started again (the numbers she knew belong to the lost epoch), then it goes on from 1 for everyone.
+    expect(await ann.next('joined', (e) => e.requestId === 0)).toMatchObject({ room: 'again', epoch: fresh.epoch, recovered: false, headSeq: 0 });
+    expect((await ann.say('again', 'new')).seq).toBe(1);
+    expect((await ann.next('message', (m) => m.text === 'new')).seq).toBe(1);
+    expect((await bob.next('message', (m) => m.text === 'new')).seq).toBe(1);
+    expect(bob.events.filter((e) => e.type === 'joined' && e.requestId === 0)).toEqual([]); // bob knew no other epoch
     const late = await TestClient.connect(other.ws);
     clients.push(late);
     const joined = await late.join('again', 'late');
-    expect(joined).toMatchObject({ epoch: before.epoch, headSeq: 4 });
+    expect(joined).toMatchObject({ epoch: fresh.epoch, headSeq: 1 });
     expect(joined.members.map((m) => m.name).sort()).toEqual(['ann', 'bob', 'late']);
   } finally {
     await Promise.all(clients.map((c) => c.close()));

@@ -5,7 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterEach, expect, test } from 'vitest';
-import { keys } from '../../src/sequencer/redis/format.js';
+import { ClusterKeys, clusterPrefix } from '../../src/sequencer/redis/format.js';
 import { TestClient } from '../helpers/client.js';
 import { startHost, waitForJson, type Host } from '../helpers/host.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
@@ -50,7 +50,8 @@ test('lists every room of the cluster and drops a room whose history expired', a
   const direct = new Redis(redis.url, { lazyConnect: true });
   await direct.connect();
   try {
-    expect(await direct.smembers(keys.rooms)).toEqual(['shared']);
+    // The default cluster name on db 0.
+    expect(await direct.smembers(new ClusterKeys(clusterPrefix('chat', 0)).rooms)).toEqual(['shared']);
   } finally {
     direct.disconnect();
   }

@@ -5,6 +5,7 @@
  */
 import { PROTOCOL_VERSION } from '../../src/protocol/index.js';
 import { Redis } from 'ioredis';
+import { ClusterKeys, clusterPrefix } from '../../src/sequencer/redis/format.js';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Host } from '../helpers/host.js';
 import { scrape } from '../helpers/metrics.js';
@@ -12,6 +13,8 @@ import { SharedHost, TOPOLOGIES } from '../helpers/shared-host.js';
 
 const shared = new SharedHost(['--workers', '2'], TOPOLOGIES[1]);
 let admin: Redis;
+/** The default cluster name on db 0. */
+const keys = new ClusterKeys(clusterPrefix('chat', 0));
 
 beforeAll(() => {
   admin = new Redis(shared.redis!.url);
@@ -22,7 +25,7 @@ afterAll(async () => {
 
 /** How many subscribers (nodes) the room's channel has. */
 async function nodesOn(room: string): Promise<number> {
-  const [, count] = (await admin.pubsub('NUMSUB', `chat:room:${room}`)) as [string, number];
+  const [, count] = (await admin.pubsub('NUMSUB', keys.roomChannel(room))) as [string, number];
   return count;
 }
 
@@ -63,7 +66,7 @@ test('a node subscribes with its first member of a room and unsubscribes with it
 
   // Never a pattern subscription; what is left is each node's own channel for private messages.
   expect(await admin.pubsub('NUMPAT')).toBe(0);
-  expect(((await admin.pubsub('CHANNELS')) as string[]).sort()).toEqual([...new Set([n0a, n1b].map((c) => `chat:node:${c.id.split('.')[0]}`))].sort());
+  expect(((await admin.pubsub('CHANNELS')) as string[]).sort()).toEqual([...new Set([n0a, n1b].map((c) => keys.nodeChannel(c.id.split('.')[0]!)))].sort());
 });
 
 test('connection ids are unique across nodes', async () => {

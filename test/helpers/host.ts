@@ -9,9 +9,14 @@ export interface Host {
   readonly port: number;
   readonly http: string;
   readonly ws: string;
+  /** With --compat-port: the workerman-chat listener's port and ws:// URL (from the listening line); else null. */
+  readonly compatPort: number | null;
+  readonly compatWs: string | null;
   readonly process: ChildProcess;
   /** Every JSON log line so far. */
   readonly logs: Record<string, unknown>[];
+  /** The same lines as printed (parsing keeps only the last of repeated keys). */
+  readonly rawLogs: string[];
   /** Resolves with the first log line matching `predicate` (already seen or future). */
   waitForLog(predicate: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
   /** SIGTERM; resolves with the exit code and signal. */
@@ -38,10 +43,12 @@ export async function startHost(args: string[] = [], env: Record<string, string>
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
+  const rawLogs: string[] = [];
   const waiters: { predicate: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }[] = [];
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   createInterface({ input: child.stdout! }).on('line', (text) => {
+    rawLogs.push(text);
     let line: Record<string, unknown>;
     try {
       line = JSON.parse(text) as Record<string, unknown>;
@@ -70,12 +77,16 @@ export async function startHost(args: string[] = [], env: Record<string, string>
   };
   const listening = await waitForLog((line) => typeof line.port === 'number' && String(line.msg).startsWith('chat host listening'));
   const port = listening.port as number;
+  const compatPort = typeof listening.compatPort === 'number' ? listening.compatPort : null;
   return {
     port,
     http: `http://127.0.0.1:${port}`,
     ws: `ws://127.0.0.1:${port}`,
+    compatPort,
+    compatWs: compatPort === null ? null : `ws://127.0.0.1:${compatPort}`,
     process: child,
     logs,
+    rawLogs,
     waitForLog,
     stop: (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

@@ -67,3 +67,58 @@ export function receiveUpTo(clients: readonly TestClient[], room: string, lastSe
     }),
   );
 }
+
+/** A room message as a client saw it, with the epoch it belongs to (from the client's last Joined of the room). */
+export interface Seen {
+  readonly epoch: number;
+  readonly seq: number;
+  readonly text: string;
+}
+
+/**
+ * Each client's room messages, in arrival order, tagged with their epoch: a Joined with
+ * request id 0 (the host's word that the room started again) switches the epoch for what
+ * follows. `epochs[i]` is client i's epoch when this starts; it reads until `done` holds
+ * for a message. Resolves with the messages and the new epochs each client was told of.
+ */
+export function receiveWithEpochs(
+  clients: readonly TestClient[],
+  room: string,
+  epochs: readonly number[],
+  done: (m: Seen) => boolean,
+): Promise<{ seen: Seen[]; restarts: { epoch: number; recovered: boolean; headSeq: number }[] }[]> {
+  return Promise.all(
+    clients.map(async (c, i) => {
+      let epoch = epochs[i]!;
+      const seen: Seen[] = [];
+      const restarts: { epoch: number; recovered: boolean; headSeq: number }[] = [];
+      for (;;) {
+        const e = await c.nextWhere((x) => x.type === 'message' || (x.type === 'joined' && x.requestId === 0));
+        if (e.type === 'joined') {
+          if (e.room !== room) continue;
+          epoch = e.epoch;
+          restarts.push({ epoch: e.epoch, recovered: e.recovered, headSeq: e.headSeq });
+          continue;
+        }
+        if (e.type !== 'message' || e.room !== room) continue;
+        const m = { epoch, seq: e.seq, text: e.text };
+        seen.push(m);
+        if (done(m)) return { seen, restarts };
+      }
+    }),
+  );
+}
+
+/** Fails when one (epoch, seq) names two different texts anywhere in `lists`. */
+export function oneTextPerNumber(lists: readonly (readonly Seen[])[]): Map<string, string> {
+  const named = new Map<string, string>();
+  for (const list of lists) {
+    for (const m of list) {
+      const key = `${m.epoch}:${m.seq}`;
+      const before = named.get(key);
+      if (before !== undefined && before !== m.text) throw new Error(`seq ${m.seq} of epoch ${m.epoch} names "${before}" and "${m.text}"`);
+      named.set(key, m.text);
+    }
+  }
+  return named;
+}

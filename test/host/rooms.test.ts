@@ -150,11 +150,14 @@ describe.each(TOPOLOGIES)('$name', (topology) => {
       const quick = await connect();
       quick.send({ type: 'join', protocolVersion: PROTOCOL_VERSION, requestId: 101, room: 'undone', nickname: 'quick', since: null });
       quick.send({ type: 'leave', requestId: 102, room: 'undone' });
-      // The join is answered (cancelled) before the Left: every request gets one answer.
-      expect(await quick.next('error')).toMatchObject({ requestId: 101, code: 'JoinCancelled', room: 'undone' });
       expect(await quick.next('left')).toMatchObject({ requestId: 102, room: 'undone' });
       // A request the sequencer answers, behind quick's join and leave on the same connection.
       await quick.join('undone-after', 'quick');
+      // The join got exactly one answer: Joined if it came back before the Leave was read, else JoinCancelled
+      // (test/host/one-answer.test.ts writes both in one TCP write to pin the second case).
+      const answers = quick.events.filter((e) => 'requestId' in e && e.requestId === 101);
+      expect(answers).toHaveLength(1);
+      expect(answers[0]!.type === 'joined' || (answers[0]!.type === 'error' && answers[0]!.code === 'JoinCancelled')).toBe(true);
       const gone = await connect();
       gone.send({ type: 'join', protocolVersion: PROTOCOL_VERSION, requestId: 1, room: 'undone', nickname: 'gone', since: null });
       await gone.close();

@@ -147,6 +147,7 @@ describe('HostMetrics.render', () => {
       rooms: 12,
       workerRestarts: 1,
       mainLag: { p99Seconds: 0.001, maxSeconds: 0.02 },
+      redis: null,
     };
   }
 
@@ -171,6 +172,12 @@ describe('HostMetrics.render', () => {
     'chat_event_loop_lag_p99_seconds',
     'chat_event_loop_lag_max_seconds',
     'chat_worker_restarts_total',
+    'chat_connections_by_protocol',
+    'chat_connections_opened_by_protocol_total',
+    'chat_connections_refused_by_protocol_total',
+    'chat_requests_by_protocol_total',
+    'chat_deliveries_by_protocol_total',
+    'chat_compat_bad_requests_total',
   ];
 
   /** Every label value the host may emit, per metric and label name. */
@@ -180,7 +187,14 @@ describe('HostMetrics.render', () => {
   const allowedLabel = (metric: string, label: string, v: string): boolean => {
     switch (`${metric} ${label}`) {
       case 'chat_connections_refused_total reason':
+      case 'chat_connections_refused_by_protocol_total reason':
         return (REFUSAL_REASONS as readonly string[]).includes(v);
+      case 'chat_connections_by_protocol protocol':
+      case 'chat_connections_opened_by_protocol_total protocol':
+      case 'chat_connections_refused_by_protocol_total protocol':
+      case 'chat_requests_by_protocol_total protocol':
+      case 'chat_deliveries_by_protocol_total protocol':
+        return v === 'flatbuffers' || v === 'workerman';
       case 'chat_errors_total code':
         return ERROR_CODES.includes(v);
       case 'chat_closes_total code':
@@ -360,6 +374,17 @@ describe('HostMetrics.render', () => {
         .map((s) => s.labels.thread)
         .sort(),
     ).toEqual(['main', 'worker0']);
+  });
+
+  test('chat_redis_up: on a cluster node only, 1 while Redis is up and 0 otherwise', async () => {
+    const metrics = new HostMetrics();
+    expect(parseSamples(await metrics.render(scrapeInput())).some((s) => s.name === 'chat_redis_up')).toBe(false);
+    const at = (status: 'up' | 'down' | 'connecting') => ({ ...scrapeInput(), redis: { status, since: 1_700_000_000_000 } });
+    const text = await metrics.render(at('connecting'));
+    expect(text).toContain('# TYPE chat_redis_up gauge');
+    expect(sampleValue(parseSamples(text), 'chat_redis_up')).toBe(0);
+    expect(sampleValue(parseSamples(await metrics.render(at('up'))), 'chat_redis_up')).toBe(1);
+    expect(sampleValue(parseSamples(await metrics.render(at('down'))), 'chat_redis_up')).toBe(0);
   });
 
   test('two HostMetrics do not share a registry', async () => {

@@ -218,16 +218,17 @@ describe('server frames round trip', () => {
     roundTripServer({ type: 'memberPage', requestId, room: 'r', members: [{ id: 'a', name: 'b' }], nextAfter: 'b', memberCount: 2 });
   });
 
-  test('ErrorCode has 16 codes: UnsupportedVersion = 13, JoinCancelled = 14, RoomLimit = 15 the newest', () => {
+  test('ErrorCode has 17 codes: UnsupportedVersion = 13, JoinCancelled = 14, RoomLimit = 15, NicknameLost = 16 the newest', () => {
     const names = Object.keys(ErrorCode).filter((k) => Number.isNaN(Number(k)));
     expect(ErrorCode.UnsupportedVersion).toBe(13);
     expect(ErrorCode.JoinCancelled).toBe(14);
     expect(ErrorCode.RoomLimit).toBe(15);
-    expect(names.length).toBe(16);
+    expect(ErrorCode.NicknameLost).toBe(16);
+    expect(names.length).toBe(17);
   });
 
   test('the protocol 2 error codes round trip', () => {
-    for (const code of ['Unauthorized', 'UnsupportedVersion', 'JoinCancelled', 'RoomLimit'] as const satisfies readonly ErrorCodeName[]) {
+    for (const code of ['Unauthorized', 'UnsupportedVersion', 'JoinCancelled', 'RoomLimit', 'NicknameLost'] as const satisfies readonly ErrorCodeName[]) {
       for (const room of [null, '', 'lobby']) {
         for (const temporary of [true, false]) {
           roundTripServer({ type: 'error', requestId: 3, code, message: `failed: ${code}`, room, temporary });

@@ -58,14 +58,14 @@ describe('BatchWriter', () => {
     writeOpen(w, 'c1');
     expect(w.empty).toBe(false);
     writeJoin(w, 'c1', 1, { requestId: 7, room: 'lobby', nickname: 'ann', since: null, epoch: 0 });
-    writeJoin(w, 'c2', 1, { requestId: 8, room: 'lobby', nickname: 'bob', since: 3, epoch: 9, addressSlot: 513 });
+    writeJoin(w, 'c2', 1, { requestId: 8, room: 'lobby', nickname: 'bob', since: 3, epoch: 9, addressSlot: 513, resumeKey: 'k' });
     writeQuery(w, 3, 'stats', '');
     const batch = w.take();
     expect(batch.kind).toBe('relay');
     expect(batch.ops).toEqual([
       ...[WorkerOp.Open, 'c1'],
-      ...[WorkerOp.Join, 'c1', 1, 7, 'lobby', 'ann', -1, 0, -1], // no address slot: -1
-      ...[WorkerOp.Join, 'c2', 1, 8, 'lobby', 'bob', 3, 9, 513],
+      ...[WorkerOp.Join, 'c1', 1, 7, 'lobby', 'ann', -1, 0, -1, ''], // no address slot: -1; no resume key: ''
+      ...[WorkerOp.Join, 'c2', 1, 8, 'lobby', 'bob', 3, 9, 513, 'k'],
       ...[WorkerOp.Query, 3, 'stats', ''],
     ]);
     expect(batch.buffer).toBeNull(); // no frames, nothing to transfer
@@ -204,6 +204,7 @@ function recordEvents(calls: unknown[][]): HubEvents {
     onSendInRoom: (conn, room, frame) => void calls.push(['sendInRoom', conn, room, bytesOf(frame)]),
     onJoined: (conn, attempt, room, frame) => void calls.push(['joined', conn, attempt, room, bytesOf(frame)]),
     onJoinFailed: (conn, attempt, room, frame) => void calls.push(['joinFailed', conn, attempt, room, bytesOf(frame)]),
+    onRemoved: (conn, room, frame) => void calls.push(['removed', conn, room, bytesOf(frame)]),
     onDirectory: (directory) => void calls.push(['directory', directory]),
     onQueryResult: (queryId, result) => void calls.push(['queryResult', queryId, result]),
     onQueryUnavailable: (queryId, message) => void calls.push(['queryUnavailable', queryId, message]),

@@ -18,7 +18,8 @@ type Call =
   | { readonly call: 'send'; readonly conn: string; readonly event: ServerEvent }
   | { readonly call: 'sendInRoom'; readonly conn: string; readonly room: string; readonly event: ServerEvent }
   | { readonly call: 'joined'; readonly conn: string; readonly attempt: number; readonly room: string; readonly event: ServerEvent }
-  | { readonly call: 'joinFailed'; readonly conn: string; readonly attempt: number; readonly room: string; readonly event: ServerEvent };
+  | { readonly call: 'joinFailed'; readonly conn: string; readonly attempt: number; readonly room: string; readonly event: ServerEvent }
+  | { readonly call: 'removed'; readonly conn: string; readonly room: string; readonly event: ServerEvent };
 
 /** Records every handler call with its frame decoded. */
 class RecordingHandler implements BrokerHandler {
@@ -43,6 +44,10 @@ class RecordingHandler implements BrokerHandler {
   onJoinFailed(conn: string, attempt: number, room: string, frame: Uint8Array): void {
     this.frames.push(frame);
     this.calls.push({ call: 'joinFailed', conn, attempt, room, event: decodeServerFrame(frame) });
+  }
+  onRemoved(conn: string, room: string, frame: Uint8Array): void {
+    this.frames.push(frame);
+    this.calls.push({ call: 'removed', conn, room, event: decodeServerFrame(frame) });
   }
   /** The calls since the last drain. */
   drain(): Call[] {
@@ -124,6 +129,7 @@ describe('WorkerEnd requests', () => {
           -1,
           0,
           -1, // no address slot
+          '', // no resume key
           WorkerOp.Join,
           'c1',
           4,
@@ -133,6 +139,7 @@ describe('WorkerEnd requests', () => {
           0,
           0,
           -1,
+          '',
           WorkerOp.Say,
           'c1',
           11,
@@ -181,6 +188,7 @@ describe('WorkerEnd requests', () => {
       onSendInRoom: (conn, room, f) => seen.push(['sendInRoom', conn, room, [...f]]),
       onJoined: (conn, attempt, room, f) => seen.push(['joined', conn, attempt, room, [...f]]),
       onJoinFailed: (conn, attempt, room, f) => seen.push(['joinFailed', conn, attempt, room, [...f]]),
+      onRemoved: (conn, room, f) => seen.push(['removed', conn, room, [...f]]),
     });
     const w = new BatchWriter();
     const shared = Uint8Array.of(1, 2, 3, 4);
@@ -238,6 +246,7 @@ describe('WorkerEnd + MainEnd by direct calls', () => {
           epoch: 1_700_000_000_000_000,
           memberCount: 1,
           nextAfter: '',
+          resumeKey: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/),
         },
       },
     ]);

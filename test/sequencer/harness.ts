@@ -43,6 +43,7 @@ export type Out =
       readonly frame: Uint8Array;
       readonly event: ServerEvent;
     }
+  | { readonly op: 'removed'; readonly conn: string; readonly room: string; readonly frame: Uint8Array; readonly event: ServerEvent }
   | { readonly op: 'query'; readonly queryId: number; readonly result: unknown }
   | { readonly op: 'queryUnavailable'; readonly queryId: number; readonly message: string }
   | { readonly op: 'directory'; readonly directory: Directory };
@@ -67,6 +68,7 @@ export function decodeBatch(batch: RelayBatch): Out[] {
     onSendInRoom: (conn, room, frame) => out.push({ op: 'sendInRoom', conn, room, frame: checked(frame), event: decodeServerFrame(frame) }),
     onJoined: (conn, attempt, room, frame) => out.push({ op: 'joined', conn, attempt, room, frame: checked(frame), event: decodeServerFrame(frame) }),
     onJoinFailed: (conn, attempt, room, frame) => out.push({ op: 'joinFailed', conn, attempt, room, frame: checked(frame), event: decodeServerFrame(frame) }),
+    onRemoved: (conn, room, frame) => out.push({ op: 'removed', conn, room, frame: checked(frame), event: decodeServerFrame(frame) }),
     onDirectory: (directory) => out.push({ op: 'directory', directory }),
     onQueryResult: (queryId, result) => out.push({ op: 'query', queryId, result }),
     onQueryUnavailable: (queryId, message) => out.push({ op: 'queryUnavailable', queryId, message }),
@@ -123,6 +125,7 @@ export function summarize(outs: readonly Out[]): unknown[] {
       case 'send':
         return { op: o.op, conn: o.conn, event: o.event };
       case 'sendInRoom':
+      case 'removed':
         return { op: o.op, conn: o.conn, room: o.room, event: o.event };
       case 'joined':
       case 'joinFailed':
@@ -192,7 +195,7 @@ export class RelayHarness {
     conn: string,
     room: string,
     nickname: string,
-    opts: { attempt?: number; requestId?: number; since?: number; epoch?: number; addressSlot?: number } = {},
+    opts: { attempt?: number; requestId?: number; since?: number; epoch?: number; addressSlot?: number; resumeKey?: string } = {},
   ): void {
     const request = {
       requestId: opts.requestId ?? 100,
@@ -201,6 +204,7 @@ export class RelayHarness {
       since: opts.since ?? null,
       epoch: opts.epoch ?? 0,
       ...(opts.addressSlot === undefined ? {} : { addressSlot: opts.addressSlot }),
+      ...(opts.resumeKey === undefined ? {} : { resumeKey: opts.resumeKey }),
     };
     this.batch(worker, (w) => writeJoin(w, conn, opts.attempt ?? 1, request));
   }

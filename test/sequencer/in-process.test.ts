@@ -43,6 +43,7 @@ describe('join', () => {
       epoch: 1_700_000_000_000_000,
       memberCount: 1,
       nextAfter: '',
+      resumeKey: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/),
     });
     expect(h.take(1)).toEqual([]);
     expect(h.take(2)).toEqual([]);

@@ -225,7 +225,7 @@ describe('web client', () => {
     expect(await js.locator('a').count()).toBe(0);
   });
 
-  it('has an emoji picker that inserts emoji and closes with Escape', async () => {
+  it('has an emoji picker that inserts emoji, then returns to the message box, and closes with Escape', async () => {
     const e = await open();
     await joinRoom(e, 'smiley', 'emoji');
     const toggle = e.page.getByRole('button', { name: 'Insert emoji' });
@@ -235,6 +235,11 @@ describe('web client', () => {
     expect(await toggle.getAttribute('aria-expanded')).toBe('true');
     await panel.getByRole('button', { name: '🎉' }).click();
     expect(await e.page.getByLabel('Message').inputValue()).toBe('🎉');
+    // A pick closes the panel and goes back to the message box; Escape closes it and goes back to its button.
+    await panel.waitFor({ state: 'hidden' });
+    expect(await e.page.evaluate(() => document.activeElement?.id)).toBe('message');
+    await toggle.click();
+    await panel.waitFor();
     await e.page.keyboard.press('Escape');
     await panel.waitFor({ state: 'hidden' });
     expect(await toggle.getAttribute('aria-expanded')).toBe('false');

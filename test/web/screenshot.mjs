@@ -1,4 +1,4 @@
-// Saves public/screenshot.png: the web client in a lively conversation (npm run screenshot).
+// Saves public/screenshot.png, and screenshot-360/768/1440.png at those widths: the web client in a lively conversation (npm run screenshot).
 // Starts the built host on a free loopback port, drives three protocol clients over `ws`
 // and one headless Chromium page, then stops everything.
 import { spawn } from 'node:child_process';
@@ -73,7 +73,8 @@ const browser = await chromium.launch({
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
 });
 try {
-  const page = await browser.newPage({ viewport: { width: 1200, height: 940 }, colorScheme: 'light', deviceScaleFactor: 1 });
+  // bypassCSP: the page's CSP (style-src 'self') would refuse the style tag that hides the caret.
+  const page = await browser.newPage({ viewport: { width: 1200, height: 940 }, colorScheme: 'light', deviceScaleFactor: 1, bypassCSP: true });
   page.setDefaultTimeout(15_000);
   await page.goto(url);
   await page.addStyleTag({ content: '*, *::before, *::after { caret-color: transparent !important; }' });
@@ -126,6 +127,21 @@ try {
   await page.mouse.move(0, 0);
   await page.screenshot({ path: out });
   console.log(`saved ${out}`);
+  // The same conversation on a phone, a tablet and a wide screen: public/screenshot-<width>.png.
+  for (const [width, height] of [
+    [360, 740],
+    [768, 1024],
+    [1440, 900],
+  ]) {
+    await page.setViewportSize({ width, height });
+    await page.evaluate(() => {
+      const log = document.getElementById('log');
+      log.scrollTop = log.scrollHeight;
+    });
+    const file = fileURLToPath(new URL(`public/screenshot-${width}.png`, root));
+    await page.screenshot({ path: file });
+    console.log(`saved ${file}`);
+  }
   for (const p of [bob, carol, eve]) p.close();
 } finally {
   await browser.close();

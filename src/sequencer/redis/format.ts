@@ -3,26 +3,33 @@
  * and how the node reads it back: envelopes from room channels, member values,
  * history entries.
  *
- * Keys (room names are [A-Za-z0-9_.-], node ids are hex: neither holds ':'):
- *   chat:room:R:meta       hash  seq (last sequence number), epoch (this incarnation of R)
- *   chat:room:R:history    stream, entry id SEQ-0, field f = the encoded Message frame, capped
- *                          exactly at --history entries
- *   chat:room:R:members    hash  member id -> "NODE\tNICKNAME-KEYS\tNICKNAME" (keys: see nicknameKeysField)
- *   chat:room:R:nicknames  hash  nickname key (each of a member's two) -> member id
- *   chat:rooms             set   every room name (swept when a room's meta is gone)
- *   chat:epoch             the last epoch given, so that epochs only grow
- *   chat:nodes             set   node ids that have joined the cluster
- *   chat:node:N:alive      heartbeat key with a TTL (--node-ttl)
- *   chat:node:N:rooms      set   rooms node N has had members in (the reaper's work list)
+ * Keys and channels all start with the cluster's prefix P (ClusterKeys, clusterPrefix:
+ * "NAME:dbN:", from --cluster-name and the db index of --redis, e.g. "chat:db0:"), so that two
+ * clusters on one Redis share nothing: not keys (another db, or another name) and not
+ * channels (pub/sub ignores the db index). Room names are [A-Za-z0-9_.-], node ids are hex,
+ * cluster names [A-Za-z0-9_.-]: none holds ':'.
+ *   P room:R:meta       hash  seq (last sequence number), epoch (this incarnation of R)
+ *   P room:R:history    stream, entry id SEQ-0, field f = the encoded Message frame, capped
+ *                       exactly at --history entries
+ *   P room:R:members    hash  member id -> "NODE\tNICKNAME-KEYS\tNICKNAME\tRESUME-HASH" (keys: see
+ *                       nicknameKeysField; the hash of the membership's resume key, sequencer/resume.ts,
+ *                       absent from a member a sync put back)
+ *   P room:R:nicknames  hash  nickname key (each of a member's two) -> member id
+ *   P rooms             set   every room name (swept when a room's meta is gone)
+ *   P epoch             the last epoch given, so that epochs only grow
+ *   P nodes             set   node ids that have joined the cluster
+ *   P node:N:alive      heartbeat key with a TTL (--node-ttl)
+ *   P node:N:rooms      set   rooms node N has had members in (the reaper's work list)
  * Channels:
- *   chat:room:R            envelopes of R's room frames, in the room's order
- *   chat:node:N            private messages for connections on node N
+ *   P room:R            envelopes of R's room frames, in the room's order
+ *   P node:N            private messages for connections on node N
  *
  * An envelope is a 18-byte header then a token and a frame:
  *   u8 kind (1 message, 2 member joined/left, 3 sync marker), u64 head (the room's
  *   sequence number after the event), u64 epoch (as two little-endian u32 each),
- *   u8 token length, the token (names a join or sync of one node: its marker), the
- *   frame (the encoded ServerFrame, sent to the workers as it is).
+ *   u8 token length, the token (names a join or sync of one node: its marker; or
+ *   RESUMED_TOKEN on the member-left of a membership a rejoin took over), the frame
+ *   (the encoded ServerFrame, sent to the workers as it is).
  * Frames are binary strings to Lua: no JSON on the way, no re-encoding.
  */
 
@@ -30,28 +37,68 @@ import type { Logger } from 'pino';
 import { decodeServerFrame, ProtocolError, type ChatMessage } from '../../protocol/index.js';
 import { nicknameKeys } from '../../rooms/skeleton.js';
 
-/**
- * A room's channel is ROOM_CHANNEL_PREFIX + name and its keys add a suffix (the
- * room-list script builds them the same way); a node's channel and keys likewise.
- */
-export const ROOM_CHANNEL_PREFIX = 'chat:room:';
-export const NODE_CHANNEL_PREFIX = 'chat:node:';
+/** A room's keys are its channel plus a suffix (the room-list script builds them the same way). */
 export const META_SUFFIX = ':meta';
 export const MEMBERS_SUFFIX = ':members';
 
-export const keys = {
-  meta: (room: string): string => `${ROOM_CHANNEL_PREFIX}${room}${META_SUFFIX}`,
-  history: (room: string): string => `${ROOM_CHANNEL_PREFIX}${room}:history`,
-  members: (room: string): string => `${ROOM_CHANNEL_PREFIX}${room}${MEMBERS_SUFFIX}`,
-  nicknames: (room: string): string => `${ROOM_CHANNEL_PREFIX}${room}:nicknames`,
-  roomChannel: (room: string): string => `${ROOM_CHANNEL_PREFIX}${room}`,
-  nodeChannel: (node: string): string => `${NODE_CHANNEL_PREFIX}${node}`,
-  nodeAlive: (node: string): string => `${NODE_CHANNEL_PREFIX}${node}:alive`,
-  nodeRooms: (node: string): string => `${NODE_CHANNEL_PREFIX}${node}:rooms`,
-  nodes: 'chat:nodes',
-  rooms: 'chat:rooms',
-  lastEpoch: 'chat:epoch',
-} as const;
+/** The prefix of every key and channel of a cluster: its name and the db index (see the top of this file). */
+export function clusterPrefix(clusterName: string, db: number): string {
+  return `${clusterName}:db${db}:`;
+}
+
+/**
+ * Every key and channel of one cluster, under its prefix: built once per node and handed
+ * to everything that names a key or channel, so that none is named without the prefix.
+ */
+export class ClusterKeys {
+  /** A room's channel is roomPrefix + its name; its keys add a suffix. */
+  readonly roomPrefix: string;
+  /** A node's channel is nodePrefix + its id; its keys add a suffix. */
+  readonly nodePrefix: string;
+  readonly nodes: string;
+  readonly rooms: string;
+  readonly lastEpoch: string;
+
+  constructor(readonly prefix: string) {
+    this.roomPrefix = `${prefix}room:`;
+    this.nodePrefix = `${prefix}node:`;
+    this.nodes = `${prefix}nodes`;
+    this.rooms = `${prefix}rooms`;
+    this.lastEpoch = `${prefix}epoch`;
+  }
+
+  meta(room: string): string {
+    return `${this.roomPrefix}${room}${META_SUFFIX}`;
+  }
+  history(room: string): string {
+    return `${this.roomPrefix}${room}:history`;
+  }
+  members(room: string): string {
+    return `${this.roomPrefix}${room}${MEMBERS_SUFFIX}`;
+  }
+  nicknames(room: string): string {
+    return `${this.roomPrefix}${room}:nicknames`;
+  }
+  roomChannel(room: string): string {
+    return `${this.roomPrefix}${room}`;
+  }
+  nodeChannel(node: string): string {
+    return `${this.nodePrefix}${node}`;
+  }
+  nodeAlive(node: string): string {
+    return `${this.nodePrefix}${node}:alive`;
+  }
+  nodeRooms(node: string): string {
+    return `${this.nodePrefix}${node}:rooms`;
+  }
+
+  /** What a channel this node subscribed to is: a node's (private messages), or a room's (with its name). */
+  channelOf(channel: string): { readonly node: true } | { readonly node: false; readonly room: string } | null {
+    if (channel.startsWith(this.nodePrefix)) return { node: true };
+    if (channel.startsWith(this.roomPrefix)) return { node: false, room: channel.slice(this.roomPrefix.length) };
+    return null;
+  }
+}
 
 export const enum EnvelopeKind {
   Message = 1,
@@ -60,6 +107,14 @@ export const enum EnvelopeKind {
 }
 
 export const ENVELOPE_HEADER_BYTES = 18;
+
+/**
+ * The token of the member-left a join script publishes when a rejoin with the resume key
+ * takes a membership over: the node holding the old connection, if alive, takes it out of
+ * the room and tells it, instead of taking the member-left for a reaper's mistake. Never a
+ * marker's token (those are NODE:N).
+ */
+export const RESUMED_TOKEN = 'resumed';
 
 export interface Envelope {
   readonly kind: EnvelopeKind;
@@ -97,16 +152,16 @@ export function nicknameKeysField(nickname: string): string {
   return nicknameKeys(nickname).join('\u001f');
 }
 
-/** A members hash (flat HGETALL of id -> "NODE\tKEY\tNICKNAME") as id -> nickname. */
+/** A members hash (flat HGETALL of id -> "NODE\tKEY\tNICKNAME[\tRESUME-HASH]") as id -> nickname. */
 export function memberMap(flat: readonly (Buffer | string)[]): Map<string, string> {
   const map = new Map<string, string>();
   for (let i = 0; i + 1 < flat.length; i += 2) map.set(flat[i]!.toString(), nicknameIn(flat[i + 1]!.toString()));
   return map;
 }
 
-/** The nickname in a members hash value ("NODE\tKEY\tNICKNAME"). */
+/** The nickname in a members hash value ("NODE\tKEY\tNICKNAME[\tRESUME-HASH]"; a nickname holds no tab). */
 export function nicknameIn(value: string): string {
-  return value.slice(value.indexOf('\t', value.indexOf('\t') + 1) + 1);
+  return value.split('\t', 3)[2] ?? '';
 }
 
 /** History stream entries ([id, ['f', frame]]) as messages; an entry that does not decode is skipped, loudly. */

@@ -23,6 +23,7 @@ import { Redis, type ChainableCommander } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   encodeJoined,
+  encodeLeft,
   encodeMemberJoined,
   encodeMemberLeft,
   encodeMemberPage,
@@ -35,8 +36,9 @@ import {
 } from '../../protocol/index.js';
 import { RoomCreationLimit } from '../../admission/room-creation.js';
 import { RoomRegistry } from '../../rooms/registry.js';
-import { Room } from '../../rooms/room.js';
+import { type Member, Room } from '../../rooms/room.js';
 import { PresenceTicker, presenceSettings } from '../presence-ticker.js';
+import { newResumeSecret, resumeHash } from '../resume.js';
 import { byMembersThenName, errorFrame, pageLimit, publicMember, recentEntry } from '../room-views.js';
 import {
   newSequencerCounts,
@@ -49,15 +51,20 @@ import {
   type Sequencer,
   type SequencerOutput,
   type SequencerSettings,
+  type RedisHealth,
 } from '../sequencer.js';
-import { decodeEntries, historyOf, keys, NODE_CHANNEL_PREFIX, nicknameIn, nicknameKeysField, parseEnvelope, ROOM_CHANNEL_PREFIX } from './format.js';
+import { ClusterKeys, clusterPrefix, decodeEntries, historyOf, nicknameIn, nicknameKeysField, parseEnvelope } from './format.js';
 import { NodeLiveness } from './liveness.js';
 import { RoomStream } from './room-stream.js';
 import { ClusterResync } from './resync.js';
-import { ClusterScripts } from './scripts.js';
+import { ClusterScripts, type JoinReply } from './scripts.js';
+import { connectionOptions, describeRedisTarget, type RedisTarget } from './target.js';
 
 export interface RedisSequencerSettings extends SequencerSettings {
-  readonly redisUrl: string;
+  /** Where the cluster's Redis is (--redis, parsed). */
+  readonly redis: RedisTarget;
+  /** With the db index, the prefix of every key and channel (--cluster-name). */
+  readonly clusterName: string;
   /** This node's id (hex): connection ids start with it, Redis keys and channels name it. */
   readonly nodeId: string;
   /** A node whose heartbeat is older than this has its members removed by the others. */
@@ -67,7 +74,27 @@ export interface RedisSequencerSettings extends SequencerSettings {
 /** How often the cluster's room list (for /api/rooms and /healthz) is read from Redis. */
 export const ROOM_LIST_INTERVAL_MS = 1000;
 
+/** The longest a start waits for the first answer from Redis (a host that is not there at all may take ioredis's connect timeout). */
+const START_WAIT_MS = 3000;
+
+/** An error reply as ioredis gives it: with the command it answered. */
+type ReplyWithCommand = Error & { command?: { name?: string } };
+
+/**
+ * What a Redis that refuses this node says, or null for any other error (an outage):
+ * credentials it does not take, a db index it does not have, a user without the rights.
+ */
+function refusalOf(error: Error, db: number): string | null {
+  const reply = error.message;
+  if (/^(WRONGPASS|NOAUTH)\b/.test(reply) || (error as ReplyWithCommand).command?.name === 'auth') return `redis refused the credentials (${reply})`;
+  if (/^NOPERM\b/.test(reply)) return `redis refused a command to the user (${reply})`;
+  if ((error as ReplyWithCommand).command?.name === 'select') return `redis refused the database index ${db} (${reply})`;
+  return null;
+}
+
 const UNAVAILABLE = 'the cluster is unavailable; try again shortly';
+const NICKNAME_LOST =
+  'someone else took your nickname in this room while this node was cut off from the cluster: you are no longer in the room; join again under another name';
 
 interface PendingJoin {
   cancelled: boolean;
@@ -86,8 +113,9 @@ class ClusterRoom {
   constructor(
     readonly name: string,
     readonly stream: RoomStream,
+    channel: string,
   ) {
-    this.channel = keys.roomChannel(name);
+    this.channel = channel;
     this.local = new Room(name, 0, 0);
   }
 
@@ -98,6 +126,8 @@ class ClusterRoom {
 
 export class RedisSequencer implements Sequencer {
   readonly counts = newSequencerCounts();
+  /** Every key and channel of this node's cluster. */
+  private readonly keys: ClusterKeys;
   private readonly commands: Redis;
   private readonly subscriber: Redis;
   private readonly scripts: ClusterScripts;
@@ -117,6 +147,9 @@ export class RedisSequencer implements Sequencer {
   private stopping = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly sync: ClusterResync;
+  private health: RedisHealth = { status: 'connecting', since: Date.now() };
+  /** Why Redis refuses this node (credentials, db index), as last logged; null while it does not. */
+  private refusal: string | null = null;
 
   constructor(
     private readonly settings: RedisSequencerSettings,
@@ -135,20 +168,27 @@ export class RedisSequencer implements Sequencer {
       lazyConnect: true,
     };
     // One pipeline per event-loop turn: every script call of a turn goes out in one write.
-    this.commands = new Redis(settings.redisUrl, { ...options, enableAutoPipelining: true, connectionName: `chat-${settings.nodeId}` });
-    this.subscriber = new Redis(settings.redisUrl, { ...options, connectionName: `chat-${settings.nodeId}-sub` });
-    this.scripts = new ClusterScripts(this.commands, settings.nodeId);
-    this.liveness = new NodeLiveness(settings, this.commands, (room, member, node) => this.leaveInRedis(room, member, node), log);
+    const where = connectionOptions(settings.redis);
+    this.keys = new ClusterKeys(clusterPrefix(settings.clusterName, settings.redis.db));
+    this.commands = new Redis({ ...where, ...options, enableAutoPipelining: true, connectionName: `chat-${settings.nodeId}` });
+    this.subscriber = new Redis({ ...where, ...options, connectionName: `chat-${settings.nodeId}-sub` });
+    this.scripts = new ClusterScripts(this.commands, settings.nodeId, this.keys);
+    this.liveness = new NodeLiveness(settings, this.commands, this.keys, (room, member, node) => this.leaveInRedis(room, member, node), log);
     this.creations = new RoomCreationLimit(settings.newRoomsPerMinute);
     this.sync = new ClusterResync(
       {
         heartbeat: () => this.heartbeat(),
         subscribeNode: async () => {
-          await this.subscriber.subscribe(keys.nodeChannel(settings.nodeId));
+          await this.subscriber.subscribe(this.keys.nodeChannel(settings.nodeId));
         },
         syncRooms: (full) => this.syncRooms(full),
         dropLeftRooms: () => this.dropLeftRooms(),
         connected: () => this.commands.status === 'ready' && this.subscriber.status === 'ready',
+        availabilityChanged: (available) => {
+          // Date.now(), not this.now(): the workers compare `since` with their own clock (redisReady).
+          this.health = { status: available ? 'up' : 'down', since: Date.now() };
+          this.out?.changed();
+        },
       },
       settings.nodeTtlMs,
       log,
@@ -164,20 +204,46 @@ export class RedisSequencer implements Sequencer {
     ] as const) {
       connection.on('ready', () => this.onReady(name));
       connection.on('close', () => this.onLost(name));
-      connection.on('error', (error: Error) => this.log.warn({ connection: name, err: error.message }, 'redis connection error'));
+      connection.on('error', (error: Error) => this.onError(name, connection, error));
     }
   }
 
-  start(output: SequencerOutput): Promise<void> {
+  get redisHealth(): RedisHealth {
+    return this.health;
+  }
+
+  /**
+   * Connects; resolves once both connections have had their first try (or START_WAIT_MS
+   * passed). A node starts even when Redis is down: it serves what it can and joins the
+   * cluster once Redis answers. But a Redis that answers and refuses it (a wrong password,
+   * a db index it does not have) rejects the start: that is a mistake in --redis.
+   */
+  async start(output: SequencerOutput): Promise<void> {
     this.out = output;
-    // A node starts even when Redis is down: it serves what it can and joins the cluster once Redis answers.
-    for (const connection of [this.commands, this.subscriber]) {
-      connection.connect().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'redis not reachable yet; retrying'));
+    // No `node` here: the logger's bindings carry it already.
+    this.log.info({ redis: describeRedisTarget(this.settings.redis), prefix: this.keys.prefix, nodeTtlMs: this.settings.nodeTtlMs }, 'cluster node starting');
+    const tries = [this.commands, this.subscriber].map((connection) =>
+      connection.connect().then(
+        () => undefined,
+        (error: unknown) => {
+          if (this.refusal === null) this.log.warn({ err: (error as Error).message }, 'redis not reachable yet; retrying');
+        },
+      ),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const enough = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, START_WAIT_MS);
+    });
+    await Promise.race([Promise.all(tries), enough]);
+    clearTimeout(timer);
+    if (this.refusal !== null) {
+      this.stopping = true;
+      this.commands.disconnect();
+      this.subscriber.disconnect();
+      throw new Error(`${this.refusal}: check --redis (${describeRedisTarget(this.settings.redis)})`);
     }
     this.timers.push(setInterval(() => void this.heartbeat(), this.liveness.interval).unref());
     this.timers.push(setInterval(() => void this.refreshRoomList(), ROOM_LIST_INTERVAL_MS).unref());
-    this.log.info({ node: this.settings.nodeId, redis: redactUrl(this.settings.redisUrl), nodeTtlMs: this.settings.nodeTtlMs }, 'cluster node starting');
-    return Promise.resolve();
   }
 
   async stop(): Promise<void> {
@@ -235,22 +301,32 @@ export class RedisSequencer implements Sequencer {
       refuse('Unavailable', UNAVAILABLE, true);
     };
     const marker = room.stream.addMarker(token, unavailable);
+    const secret = newResumeSecret();
+    const runJoin = (takeOver?: { member: MemberInfo; memberLeft: Uint8Array }): Promise<JoinReply> =>
+      this.scripts.join({
+        room: roomName,
+        member: you,
+        nicknameKey: nicknameKeysField(nickname),
+        memberJoined: encodeMemberJoined(roomName, you),
+        token,
+        since: request.since,
+        sinceEpoch: request.epoch,
+        joinHistory: this.settings.joinHistory,
+        // A node already following the room's channel keeps its member list from it: the join stays O(1).
+        wantMembers: room.stream.delivered === null,
+        maxRoomsTotal: this.settings.maxRoomsTotal,
+        resumeHash: request.resumeKey === undefined ? '' : resumeHash(request.resumeKey),
+        newResumeHash: secret.hash,
+        ...(takeOver ? { takeOver } : {}),
+      });
 
     this.subscribe(room)
-      .then(() =>
-        this.scripts.join({
-          room: roomName,
-          member: you,
-          nicknameKey: nicknameKeysField(nickname),
-          memberJoined: encodeMemberJoined(roomName, you),
-          token,
-          since: request.since,
-          sinceEpoch: request.epoch,
-          joinHistory: this.settings.joinHistory,
-          // A node already following the room's channel keeps its member list from it: the join stays O(1).
-          wantMembers: room.stream.delivered === null,
-          maxRoomsTotal: this.settings.maxRoomsTotal,
-        }),
+      .then(() => runJoin())
+      // The client's own membership holds the nickname (its node died, or its old connection is not seen to close yet): take it over.
+      .then((first) =>
+        !settled && !first.ok && first.refused === 'Resumable'
+          ? runJoin({ member: first.holder, memberLeft: encodeMemberLeft(roomName, first.holder) })
+          : first,
       )
       .then(
         (reply) => {
@@ -261,7 +337,8 @@ export class RedisSequencer implements Sequencer {
             if (reply.refused === 'RoomLimit') {
               return refuse('RoomLimit', `the cluster holds its limit of ${this.settings.maxRoomsTotal} rooms: join an existing room or try later`, true);
             }
-            return reply.refused === 'NicknameTaken'
+            // Resumable twice: another membership took the name between the two calls.
+            return reply.refused === 'NicknameTaken' || reply.refused === 'Resumable'
               ? refuse('NicknameTaken', `the nickname "${nickname}" (or one that looks the same) is taken in this room`)
               : refuse('AlreadyJoined', 'you are already in this room');
           }
@@ -288,6 +365,7 @@ export class RedisSequencer implements Sequencer {
               epoch: reply.epoch,
               memberCount: room.stream.view.size,
               nextAfter: page.nextAfter,
+              resumeKey: secret.key,
             });
             out.joined(connection, attempt, roomName, frame);
             this.counts.joins++;
@@ -342,11 +420,15 @@ export class RedisSequencer implements Sequencer {
 
     const { frame, seqOffset } = encodeMessageTemplate({ room: roomName, sender: publicMember(sender), to: null, text, timestampMs: this.now() });
     this.messages ??= this.commands.pipeline();
-    this.scripts.say(this.messages, { room: roomName, frame, seqOffset, historySize: this.settings.historyCapacity }, (error, seq) => {
+    this.scripts.say(this.messages, { room: roomName, frame, seqOffset, historySize: this.settings.historyCapacity, sender: connection }, (error, seq) => {
       if (error || seq === undefined) {
         // Per message during an outage: the line is built only when debug is on.
         if (this.log.isLevelEnabled('debug')) this.log.debug({ room: roomName, err: error?.message }, 'message refused: redis unavailable');
         out.send(connection, errorFrame(this.counts, requestId, 'Unavailable', UNAVAILABLE, roomName, true));
+      } else if (seq === -2) {
+        // Another node took this one for dead and removed the sender: the sync puts it back, or tells it its nickname is lost.
+        out.send(connection, errorFrame(this.counts, requestId, 'Unavailable', UNAVAILABLE, roomName, true));
+        this.sync.resync('own member missing in redis', true);
       } else if (seq < 0) {
         // The room is gone from Redis (it restarted, empty): put it back before anything more.
         out.send(connection, errorFrame(this.counts, requestId, 'Unavailable', UNAVAILABLE, roomName, true));
@@ -392,9 +474,11 @@ export class RedisSequencer implements Sequencer {
   async room(name: string): Promise<RoomDetail | null> {
     try {
       const [seq, members, entries] = await Promise.all([
-        this.commands.hget(keys.meta(name), 'seq'),
-        this.commands.hgetallBuffer(keys.members(name)),
-        this.settings.joinHistory > 0 ? this.commands.xrevrangeBuffer(keys.history(name), '+', '-', 'COUNT', this.settings.joinHistory) : Promise.resolve([]),
+        this.commands.hget(this.keys.meta(name), 'seq'),
+        this.commands.hgetallBuffer(this.keys.members(name)),
+        this.settings.joinHistory > 0
+          ? this.commands.xrevrangeBuffer(this.keys.history(name), '+', '-', 'COUNT', this.settings.joinHistory)
+          : Promise.resolve([]),
       ]);
       if (seq === null) return null;
       const memberList = Object.entries(members).map(([id, value]) => ({ id, name: nicknameIn(value.toString()) }));
@@ -434,7 +518,15 @@ export class RedisSequencer implements Sequencer {
     this.scripts
       .sendPrivately({ room: room.name, recipient: to, frame })
       .then(
-        (sent) => (sent === 1 ? delivered() : notFound()),
+        (sent) =>
+          sent === 1
+            ? delivered()
+            : sent === -1
+              ? out.send(
+                  connection,
+                  errorFrame(this.counts, requestId, 'RecipientNotFound', 'the recipient’s node is not running: it is about to leave the room', room.name),
+                )
+              : notFound(),
         () => out.send(connection, errorFrame(this.counts, requestId, 'Unavailable', UNAVAILABLE, room.name, true)),
       )
       .catch(this.bug);
@@ -450,8 +542,9 @@ export class RedisSequencer implements Sequencer {
   }
 
   private onChannel(channel: string, message: Buffer): void {
-    if (channel.startsWith(NODE_CHANNEL_PREFIX)) return this.onPrivate(message);
-    const room = this.clusterRooms.get(channel.slice(ROOM_CHANNEL_PREFIX.length));
+    const of = this.keys.channelOf(channel);
+    if (of?.node) return this.onPrivate(message);
+    const room = of ? this.clusterRooms.get(of.room) : undefined;
     if (!room) return; // unsubscribed meanwhile
     const envelope = parseEnvelope(message);
     if (!envelope) {
@@ -483,7 +576,7 @@ export class RedisSequencer implements Sequencer {
       name,
       {
         fetchRange: async (from, to) => {
-          const entries = await this.commands.xrangeBuffer(keys.history(name), `${from}-0`, `${to}-0`);
+          const entries = await this.commands.xrangeBuffer(this.keys.history(name), `${from}-0`, `${to}-0`);
           const frames: [number, Uint8Array][] = [];
           for (const [id, fields] of entries) {
             const frame = fields[1];
@@ -498,12 +591,37 @@ export class RedisSequencer implements Sequencer {
         memberLeft: (member, count) => this.presence.left(name, member, count),
         isLocal: (id): boolean => room.local.member(id) !== undefined,
         ownMemberRemoved: () => this.sync.resync('own member removed by another node', true),
+        ownMemberResumed: (member) => this.resumedAway(room, member),
+        epochChanged: (epoch) => this.tellEpochChanged(room, epoch),
       },
       this.log,
     );
-    const room: ClusterRoom = new ClusterRoom(name, stream);
+    const room: ClusterRoom = new ClusterRoom(name, stream, this.keys.roomChannel(name));
     this.clusterRooms.set(name, room);
     return room;
+  }
+
+  /**
+   * Redis lost the room and it started again under a new epoch: each local member gets a
+   * Joined with request id 0 (the room as it is now, `recovered` false, numbering from 0),
+   * before any message of the new epoch, so that clients start counting again and mark a gap.
+   */
+  private tellEpochChanged(room: ClusterRoom, epoch: number): void {
+    const page = room.stream.view.page('', '', MEMBER_PAGE_SIZE);
+    for (const member of room.local.memberList()) {
+      const frame = encodeJoined(0, {
+        room: room.name,
+        you: publicMember(member),
+        members: page.members,
+        history: [],
+        headSeq: 0,
+        recovered: false,
+        epoch,
+        memberCount: room.stream.view.size,
+        nextAfter: page.nextAfter,
+      });
+      this.output.send(member.id, frame);
+    }
   }
 
   private subscribe(room: ClusterRoom): Promise<void> {
@@ -530,7 +648,7 @@ export class RedisSequencer implements Sequencer {
     }
     if (this.sync.available) {
       this.commands
-        .srem(keys.nodeRooms(this.settings.nodeId), room.name)
+        .srem(this.keys.nodeRooms(this.settings.nodeId), room.name)
         .catch((error: unknown) => this.log.debug({ err: (error as Error).message }, 'srem failed'));
     }
   }
@@ -554,7 +672,25 @@ export class RedisSequencer implements Sequencer {
 
   // ------------------------------------------------------------ connections, presence and resync
 
+  /**
+   * An error on a connection. Redis refusing the node (credentials, db index) is logged
+   * loudly once, and the connection tries again (the node is not ready meanwhile); any
+   * other error is an outage, which the close and ready events handle.
+   */
+  private onError(name: string, connection: Redis, error: Error): void {
+    const refusal = refusalOf(error, this.settings.redis.db);
+    if (refusal === null) {
+      this.log.warn({ connection: name, err: error.message }, 'redis connection error');
+      return;
+    }
+    if (refusal !== this.refusal) this.log.error({ connection: name, err: error.message }, `${refusal}: not ready until that is fixed`);
+    this.refusal = refusal;
+    // ioredis goes on after a refused SELECT, in db 0: another cluster's keys. Drop the connection and try again.
+    if ((error as ReplyWithCommand).command?.name === 'select') connection.disconnect(true);
+  }
+
   private onReady(connection: string): void {
+    this.refusal = null;
     this.log.info({ connection }, 'redis connection ready');
     if (this.commands.status === 'ready' && this.subscriber.status === 'ready') this.sync.resync('connected');
   }
@@ -591,10 +727,10 @@ export class RedisSequencer implements Sequencer {
   /** Rooms this node had members in and has none now (they left while Redis was away): out of Redis with them. */
   private async dropLeftRooms(): Promise<void> {
     const node = this.settings.nodeId;
-    for (const name of await this.commands.smembers(keys.nodeRooms(node))) {
+    for (const name of await this.commands.smembers(this.keys.nodeRooms(node))) {
       if (this.clusterRooms.get(name)?.local.size) continue;
       await this.liveness.removeMembersOf(node, name);
-      await this.commands.srem(keys.nodeRooms(node), name);
+      await this.commands.srem(this.keys.nodeRooms(node), name);
     }
   }
 
@@ -607,7 +743,8 @@ export class RedisSequencer implements Sequencer {
     await this.subscribe(room);
     const { stream } = room;
     const token = this.newToken();
-    const members = room.local.memberList().map((m) => ({
+    const synced = room.local.memberList();
+    const members = synced.map((m) => ({
       id: m.id,
       nicknameKey: nicknameKeysField(m.name),
       nickname: m.name,
@@ -618,12 +755,13 @@ export class RedisSequencer implements Sequencer {
         stream.markers.delete(token);
         reject(new Error('sync marker lost (redis went away)'));
       });
-      this.scripts.sync({ room: room.name, epoch: stream.epoch, delivered: stream.delivered ?? 0, token, members }).then(
+      const emptyRoomTtlMs = Math.max(1, this.settings.emptyRoomTtlMs);
+      this.scripts.sync({ room: room.name, epoch: stream.epoch, delivered: stream.delivered ?? 0, token, members, emptyRoomTtlMs }).then(
         (reply) => {
-          for (const id of reply.refused) this.log.warn({ room: room.name, member: id }, 'member not restored: its nickname was taken while redis was away');
           stream.replied(marker, () => {
             stream.markers.delete(token);
             stream.repair(reply.members, reply.head, reply.epoch, full);
+            if (reply.refused.length > 0) this.dropRefused(room, reply.refused, new Set(synced));
             resolve(reply.stale);
           });
         },
@@ -635,6 +773,40 @@ export class RedisSequencer implements Sequencer {
       );
     });
     await Promise.all(stale.map((id) => this.leaveInRedis(room.name, { id, name: stream.view.get(id)?.name ?? '' }, this.settings.nodeId)));
+  }
+
+  /**
+   * A rejoin (on another connection, of this node or another) took over the membership of a
+   * connection still open here: it leaves the room here too, at the member-left's place in
+   * the room's order, and is told with an unasked Left.
+   */
+  private resumedAway(room: ClusterRoom, member: MemberInfo): void {
+    if (!room.local.remove(member.id, 0)) return;
+    this.memberships.noteLeft(member.id, room.name);
+    this.output.removed(member.id, room.name, encodeLeft(0, room.name));
+    this.log.debug({ room: room.name, member: member.id }, 'membership resumed on another connection: the old one left the room');
+    this.release(room);
+  }
+
+  /**
+   * Local members the sync could not put back: the others took this node for dead and
+   * removed them, and someone else took the nickname meanwhile. They leave here too (at
+   * the sync's marker, in the room's order) and are told why; anything they send in the
+   * room afterwards is NotJoined. `synced`: the memberships the sync was about (one that
+   * left and joined again since is another).
+   */
+  private dropRefused(room: ClusterRoom, refused: readonly string[], synced: ReadonlySet<Member>): void {
+    for (const id of refused) {
+      const member = room.local.member(id);
+      if (!member || !synced.has(member)) continue;
+      room.local.remove(id, 0);
+      this.memberships.noteLeft(id, room.name);
+      // The other nodes' clients saw it leave when it was reaped; this node's see it now.
+      if (room.stream.view.remove(id)) this.presence.left(room.name, publicMember(member), room.stream.view.size);
+      this.output.removed(id, room.name, errorFrame(this.counts, 0, 'NicknameLost', NICKNAME_LOST, room.name));
+      this.log.warn({ room: room.name, member: id }, 'member removed: someone else took its nickname while this node was out of the cluster');
+    }
+    this.release(room);
   }
 
   // ------------------------------------------------------------ the room list
@@ -669,8 +841,4 @@ export class RedisSequencer implements Sequencer {
     if (!this.out) throw new Error('RedisSequencer used before start()');
     return this.out;
   }
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }

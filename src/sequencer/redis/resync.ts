@@ -14,7 +14,7 @@
 import type { Logger } from 'pino';
 
 export interface ResyncSteps {
-  /** Renews the node's heartbeat (and reaps dead nodes). */
+  /** Renews the node's heartbeat (and reaps dead nodes, but not within one TTL of a reconnect: see liveness.ts). */
   heartbeat(): Promise<void>;
   /** Subscribes the node's own channel (private messages for its connections). */
   subscribeNode(): Promise<void>;
@@ -24,6 +24,8 @@ export interface ResyncSteps {
   dropLeftRooms(): Promise<void>;
   /** Whether both Redis connections are up. */
   connected(): boolean;
+  /** `available` changed (the node's health: /readyz, chat_redis_up). */
+  availabilityChanged(available: boolean): void;
 }
 
 export class ClusterResync {
@@ -49,7 +51,7 @@ export class ClusterResync {
   /** A connection was lost: nothing is served until a resync is done. Returns whether the node was available. */
   lost(): boolean {
     const was = this.inStep;
-    this.inStep = false;
+    this.setInStep(false);
     return was;
   }
 
@@ -68,13 +70,13 @@ export class ClusterResync {
       this.again = true;
       return;
     }
-    if (!stillServing) this.inStep = false;
+    if (!stillServing) this.setInStep(false);
     const run = async (): Promise<void> => {
       await this.steps.heartbeat();
       await this.steps.subscribeNode();
       const rooms = await this.steps.syncRooms(false);
       await this.steps.dropLeftRooms();
-      this.inStep = true;
+      this.setInStep(true);
       this.log.info({ reason, rooms }, 'in step with the cluster');
       if (this.auditTimer) clearTimeout(this.auditTimer);
       this.auditTimer = setTimeout(() => this.audit(), this.auditAfterMs).unref();
@@ -88,6 +90,12 @@ export class ClusterResync {
         // Lost again meanwhile, or asked for again while this one ran: the next ready event or this check starts another.
         if ((again || !this.inStep) && this.steps.connected()) this.resync('retry', this.inStep);
       });
+  }
+
+  private setInStep(inStep: boolean): void {
+    if (inStep === this.inStep) return;
+    this.inStep = inStep;
+    this.steps.availabilityChanged(inStep);
   }
 
   /** A second sync of every room, which may now also remove members that Redis does not have. */

@@ -17,7 +17,7 @@
 import type { Logger } from 'pino';
 import { decodeServerFrame, type MemberInfo, ProtocolError, type ServerEvent } from '../../protocol/index.js';
 import { MemberSet } from '../../rooms/member-set.js';
-import { EnvelopeKind, type Envelope } from './format.js';
+import { EnvelopeKind, type Envelope, RESUMED_TOKEN } from './format.js';
 
 export interface RoomStreamIo {
   /** The room's history from `from` to `to` (sequence numbers, inclusive) as [seq, Message frame], in order. */
@@ -32,6 +32,13 @@ export interface RoomStreamIo {
   isLocal(id: string): boolean;
   /** Another node removed a member still connected here (it took this node for dead): put them back. */
   ownMemberRemoved(): void;
+  /** A rejoin elsewhere (or here) took over the membership of a connection still open here: it leaves the room locally and is told. */
+  ownMemberResumed(member: MemberInfo): void;
+  /**
+   * The room has a new epoch under its members (Redis lost it, and it was made again):
+   * tell the local members before any message of the new epoch reaches them.
+   */
+  epochChanged(epoch: number): void;
 }
 
 /** A join or sync whose reply (from the command connection) and marker (in the room channel) meet. */
@@ -117,10 +124,9 @@ export class RoomStream {
       this.delivered = envelope.head;
     }
     if (envelope.epoch !== this.epoch && envelope.epoch !== 0) {
-      // Redis lost the room and someone created it again before this node put it back.
-      this.log.warn({ room: this.room, from: this.epoch, to: envelope.epoch }, 'room epoch changed under its members');
-      this.epoch = envelope.epoch;
-      this.delivered = envelope.kind === EnvelopeKind.Message ? envelope.head - 1 : envelope.head;
+      // Redis lost the room and another node made it again before this one synced it:
+      // its numbering starts afresh; what it numbered so far comes from its history.
+      this.newEpoch(envelope.epoch);
     }
     const delivered = this.delivered;
     if (envelope.kind === EnvelopeKind.Message) {
@@ -131,7 +137,7 @@ export class RoomStream {
       return;
     }
     if (envelope.head > delivered) return this.fillGap(envelope.head, envelope);
-    if (envelope.kind === EnvelopeKind.Member) this.applyMemberFrame(envelope.frame);
+    if (envelope.kind === EnvelopeKind.Member) this.applyMemberFrame(envelope.frame, envelope.token === RESUMED_TOKEN);
     if (marker) {
       marker.seen = true;
       if (marker.ready) marker.ready();
@@ -158,14 +164,19 @@ export class RoomStream {
       this.view.add(member);
       this.io.memberJoined(member, this.view.size);
     }
-    if (this.epoch !== epoch) {
-      this.epoch = epoch;
-      this.delivered = head;
-    }
+    if (this.epoch !== epoch) this.newEpoch(epoch);
     if (this.delivered !== null && head > this.delivered) {
       // Messages sequenced while this node was not subscribed: from the history, before what follows the marker.
       this.fillGap(head, { kind: EnvelopeKind.Sync, head, epoch, token: '', frame: EMPTY });
     }
+  }
+
+  /** A new epoch: numbers start again from 1; the local members hear of it before its first message. */
+  private newEpoch(epoch: number): void {
+    this.log.warn({ room: this.room, from: this.epoch, to: epoch }, 'room epoch changed under its members: numbering starts again');
+    this.epoch = epoch;
+    this.delivered = 0;
+    this.io.epochChanged(epoch);
   }
 
   /** A marker met before its reply: the reply (or its failure, `marker` null) has come; go on past it. */
@@ -176,7 +187,7 @@ export class RoomStream {
   }
 
   /** A member-joined or member-left frame: kept in the view, and the change goes to the room's next Presence. */
-  private applyMemberFrame(frame: Uint8Array): void {
+  private applyMemberFrame(frame: Uint8Array, resumed: boolean): void {
     let event: ServerEvent;
     try {
       event = decodeServerFrame(frame);
@@ -193,9 +204,13 @@ export class RoomStream {
       this.io.memberJoined(event.member, this.view.size);
     } else if (event.type === 'memberLeft') {
       if (this.io.isLocal(event.member.id)) {
-        // Still connected here: another node's reaper took this node for dead.
-        this.io.ownMemberRemoved();
-        return;
+        // Still connected here: its client resumed the membership on another connection
+        // (it goes now, as anyone leaving), or another node's reaper took this node for dead.
+        if (resumed) this.io.ownMemberResumed(event.member);
+        else {
+          this.io.ownMemberRemoved();
+          return;
+        }
       }
       const member = this.view.remove(event.member.id);
       if (member) this.io.memberLeft(member, this.view.size);

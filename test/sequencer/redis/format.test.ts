@@ -4,7 +4,7 @@
  * Joined history from stream entries (recovered exactly as the in-process Room says).
  */
 import { describe, expect, test } from 'vitest';
-import { ENVELOPE_HEADER_BYTES, EnvelopeKind, historyOf, memberMap, parseEnvelope } from '../../../src/sequencer/redis/format.js';
+import { ClusterKeys, clusterPrefix, ENVELOPE_HEADER_BYTES, EnvelopeKind, historyOf, memberMap, parseEnvelope } from '../../../src/sequencer/redis/format.js';
 import { encodeMessage, type ChatMessage } from '../../../src/protocol/index.js';
 import { silentLog } from '../harness.js';
 
@@ -86,5 +86,44 @@ describe('Joined history from the stream', () => {
     const h = historyOf([entry(7), bad, entry(9)], 6, 9, true, 5, silentLog);
     expect(h.recovered).toBe(false);
     expect(h.messages.map((m) => m.seq)).toEqual([7, 9]);
+  });
+});
+
+describe('cluster keys', () => {
+  const every = (k: ClusterKeys): string[] => [
+    k.meta('r'),
+    k.history('r'),
+    k.members('r'),
+    k.nicknames('r'),
+    k.roomChannel('r'),
+    k.nodeChannel('n'),
+    k.nodeAlive('n'),
+    k.nodeRooms('n'),
+    k.nodes,
+    k.rooms,
+    k.lastEpoch,
+  ];
+
+  test('every key and channel starts with the prefix of the cluster name and db index', () => {
+    expect(clusterPrefix('chat', 0)).toBe('chat:db0:');
+    const keys = new ClusterKeys(clusterPrefix('prod-eu.1', 12));
+    for (const key of every(keys)) expect(key.startsWith('prod-eu.1:db12:')).toBe(true);
+    expect(keys.meta('lobby')).toBe('prod-eu.1:db12:room:lobby:meta');
+    expect(keys.nodeAlive('ab12cd34')).toBe('prod-eu.1:db12:node:ab12cd34:alive');
+  });
+
+  test('another db index or another name: nothing in common', () => {
+    const names = (k: ClusterKeys): Set<string> => new Set(every(k));
+    const base = names(new ClusterKeys(clusterPrefix('chat', 1)));
+    for (const other of [clusterPrefix('chat', 2), clusterPrefix('chat', 11), clusterPrefix('other', 1)]) {
+      for (const key of names(new ClusterKeys(other))) expect(base.has(key)).toBe(false);
+    }
+  });
+
+  test('channelOf: a node channel, a room channel (with its name), or neither', () => {
+    const keys = new ClusterKeys(clusterPrefix('chat', 0));
+    expect(keys.channelOf(keys.nodeChannel('ab12cd34'))).toEqual({ node: true });
+    expect(keys.channelOf(keys.roomChannel('lobby.2'))).toEqual({ node: false, room: 'lobby.2' });
+    expect(keys.channelOf(new ClusterKeys(clusterPrefix('chat', 1)).roomChannel('lobby'))).toBeNull();
   });
 });

@@ -39,6 +39,11 @@ class ScriptedSteps implements ResyncSteps {
   connected(): boolean {
     return this.isConnected;
   }
+  /** Every change of availability, in order. */
+  readonly availability: boolean[] = [];
+  availabilityChanged(available: boolean): void {
+    this.availability.push(available);
+  }
 
   /** Settles the oldest pending step (it must be `step`), then lets the resync go on. */
   async next(step: string, error?: Error): Promise<void> {
@@ -115,6 +120,8 @@ describe('ClusterResync', () => {
     expect(sync.available).toBe(false);
     await steps.all();
     expect(sync.available).toBe(true);
+    // Told of each change once (what /readyz and chat_redis_up follow): none for the resync that kept serving.
+    expect(steps.availability).toEqual([true, false, true]);
     sync.stop();
   });
 

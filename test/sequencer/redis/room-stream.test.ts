@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { decodeServerFrame, encodeMemberJoined, encodeMemberLeft, encodeMessage, type MemberInfo, type ServerEvent } from '../../../src/protocol/index.js';
-import { type Envelope, EnvelopeKind } from '../../../src/sequencer/redis/format.js';
+import { type Envelope, EnvelopeKind, RESUMED_TOKEN } from '../../../src/sequencer/redis/format.js';
 import { RoomStream, type RoomStreamIo } from '../../../src/sequencer/redis/room-stream.js';
 import { silentLog } from '../harness.js';
 
@@ -74,6 +74,14 @@ class FakeIo implements RoomStreamIo {
 
   ownMemberRemoved(): void {
     this.ownMemberRemovedCalls++;
+  }
+
+  ownMemberResumed(member: MemberInfo): void {
+    this.steps.push(`resumed away ${member.name}`);
+  }
+
+  epochChanged(epoch: number): void {
+    this.steps.push(`epoch ${epoch}`);
   }
 
   /** The steps since the last call. */
@@ -304,22 +312,37 @@ describe('member events', () => {
     expect(io.ownMemberRemovedCalls).toBe(1);
     expect(stream.view.get(ann.id)?.name).toBe(ann.name);
   });
+
+  test('the leave of a member connected here whose membership a rejoin took over: it goes here too, and is told; no resync', () => {
+    const { stream, io } = inStep(5);
+    io.local.add(ann.id);
+    stream.view.add(ann);
+    stream.receive({ ...leftEnvelope(ann, 5), token: RESUMED_TOKEN });
+    stream.receive(joinedEnvelope({ id: 'n2.1.9', name: ann.name }, 5));
+    expect(io.take()).toEqual([`resumed away ${ann.name}`, `left ${ann.name} (0)`, `joined ${ann.name} (1)`]);
+    expect(io.ownMemberRemovedCalls).toBe(0);
+    expect(ids(stream)).toEqual(['n2.1.9']);
+  });
 });
 
 describe('epochs', () => {
-  test('a room created again under its members: the stream follows the new numbering', () => {
+  test('a room started again under its members: the members are told first, then the new numbering follows from 1', () => {
     const { stream, io } = inStep(10);
     stream.receive(message(1, EPOCH + 5));
     stream.receive(message(2, EPOCH + 5));
-    expect(io.take()).toEqual(['message 1', 'message 2']);
+    expect(io.take()).toEqual([`epoch ${EPOCH + 5}`, 'message 1', 'message 2']);
     expect([stream.epoch, stream.delivered]).toEqual([EPOCH + 5, 2]);
   });
 
-  test('a member event of a new epoch sets the head to its own', () => {
+  test('what the new epoch numbered before this node heard of it comes from its history, in order', async () => {
     const { stream, io } = inStep(10);
     stream.receive(joinedEnvelope(cat, 3, '', EPOCH + 5));
     stream.receive(message(4, EPOCH + 5));
-    expect(io.take()).toEqual(['joined cat (2)', 'message 4']);
+    expect(io.take()).toEqual([`epoch ${EPOCH + 5}`]);
+    expect(io.fetches.map((f) => [f.from, f.to])).toEqual([[1, 3]]);
+    io.fetches[0]!.resolve([1, 2, 3]);
+    await tick();
+    expect(io.take()).toEqual(['message 1', 'message 2', 'message 3', 'joined cat (2)', 'message 4']);
   });
 
   test('epoch 0 (unknown) is not a change', () => {
@@ -359,12 +382,15 @@ describe('repair at a sync marker', () => {
     expect(io.take()).toEqual(['message 6', 'message 7', 'message 8', 'message 9']);
   });
 
-  test('a new epoch moves the stream to its head without fetching the old numbers', () => {
+  test('a new epoch at the sync: the members are told, then its messages so far come from its history', async () => {
     const { stream, io } = inStep(5);
-    stream.repair(members(), 40, EPOCH + 1, false);
-    expect(io.fetches).toEqual([]);
-    expect([stream.epoch, stream.delivered]).toEqual([EPOCH + 1, 40]);
-    stream.receive(message(41, EPOCH + 1));
-    expect(io.take()).toEqual(['message 41']);
+    stream.repair(members(), 3, EPOCH + 1, false);
+    expect(io.take()).toEqual([`epoch ${EPOCH + 1}`]);
+    expect(io.fetches.map((f) => [f.from, f.to])).toEqual([[1, 3]]);
+    stream.receive(message(4, EPOCH + 1));
+    io.fetches[0]!.resolve([1, 2, 3]);
+    await tick();
+    expect(io.take()).toEqual(['message 1', 'message 2', 'message 3', 'message 4']);
+    expect([stream.epoch, stream.delivered]).toEqual([EPOCH + 1, 4]);
   });
 });

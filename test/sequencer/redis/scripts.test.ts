@@ -14,11 +14,13 @@ import {
   type ServerEvent,
 } from '../../../src/protocol/index.js';
 import { nicknameKey } from '../../../src/rooms/rules.js';
-import { decodeEntries, type Envelope, EnvelopeKind, keys, parseEnvelope } from '../../../src/sequencer/redis/format.js';
+import { ClusterKeys, decodeEntries, type Envelope, EnvelopeKind, parseEnvelope, RESUMED_TOKEN } from '../../../src/sequencer/redis/format.js';
 import { ClusterScripts } from '../../../src/sequencer/redis/scripts.js';
 import { startRedis, type RedisServer } from '../../helpers/redis.js';
 import { silentLog } from '../harness.js';
 
+/** A cluster's keys, as a node with --cluster-name test on db 0 names them. */
+const keys = new ClusterKeys('test:db0:');
 let server: RedisServer;
 let redis: Redis;
 let listener: Redis;
@@ -35,8 +37,8 @@ beforeAll(async () => {
   await Promise.all([redis.connect(), listener.connect()]);
   listener.on('messageBuffer', (channel: Buffer, message: Buffer) => heard.push({ channel: channel.toString(), message }));
   await listener.subscribe(keys.roomChannel('lobby'), keys.nodeChannel('n2'));
-  scripts = new ClusterScripts(redis, 'n1');
-  scripts2 = new ClusterScripts(redis, 'n2');
+  scripts = new ClusterScripts(redis, 'n1', keys);
+  scripts2 = new ClusterScripts(redis, 'n2', keys);
 });
 
 afterAll(async () => {
@@ -69,13 +71,25 @@ function envelopeOf(message: Buffer): Envelope & { event: ServerEvent | null } {
 /** A join by node n1, or by n2 for a member whose id starts with n2. */
 function join(
   member: MemberInfo,
-  opts: { token?: string; since?: number | null; sinceEpoch?: number; room?: string; wantMembers?: boolean; maxRoomsTotal?: number } = {},
+  opts: {
+    token?: string;
+    since?: number | null;
+    sinceEpoch?: number;
+    room?: string;
+    wantMembers?: boolean;
+    maxRoomsTotal?: number;
+    resumeHash?: string;
+    newResumeHash?: string;
+    takeOver?: MemberInfo;
+    /** The name's keys as the script takes them; default: its case fold alone. */
+    nicknameKey?: string;
+  } = {},
 ) {
   const room = opts.room ?? 'lobby';
   return (member.id.startsWith('n2:') ? scripts2 : scripts).join({
     room,
     member,
-    nicknameKey: nicknameKey(member.name),
+    nicknameKey: opts.nicknameKey ?? nicknameKey(member.name),
     memberJoined: encodeMemberJoined(room, member),
     token: opts.token ?? 'n1:t',
     since: opts.since ?? null,
@@ -83,6 +97,9 @@ function join(
     joinHistory: 2,
     wantMembers: opts.wantMembers ?? true,
     maxRoomsTotal: opts.maxRoomsTotal ?? 1000,
+    resumeHash: opts.resumeHash ?? '',
+    newResumeHash: opts.newResumeHash ?? `hash-of-${member.id}`,
+    ...(opts.takeOver ? { takeOver: { member: opts.takeOver, memberLeft: encodeMemberLeft(room, opts.takeOver) } } : {}),
   });
 }
 
@@ -90,7 +107,7 @@ function say(text: string, room = 'lobby'): Promise<number> {
   const { frame, seqOffset } = encodeMessageTemplate({ room, sender: ann, to: null, text, timestampMs: 5 });
   const pipeline = redis.pipeline();
   const seq = new Promise<number>((resolve, reject) =>
-    scripts.say(pipeline, { room, frame, seqOffset, historySize: 3 }, (error, value) => (error ? reject(error) : resolve(value!))),
+    scripts.say(pipeline, { room, frame, seqOffset, historySize: 3, sender: ann.id }, (error, value) => (error ? reject(error) : resolve(value!))),
   );
   void pipeline.exec();
   return seq;
@@ -114,7 +131,7 @@ describe('join', () => {
       token: 'n1:a',
       event: { type: 'memberJoined', member: ann },
     });
-    expect(await redis.hget(keys.members('lobby'), ann.id)).toBe(`n1\t${nicknameKey('Ann')}\tAnn`);
+    expect(await redis.hget(keys.members('lobby'), ann.id)).toBe(`n1\t${nicknameKey('Ann')}\tAnn\thash-of-${ann.id}`);
     expect(await redis.sismember(keys.rooms, 'lobby')).toBe(1);
     expect(await redis.sismember(keys.nodeRooms('n1'), 'lobby')).toBe(1);
   });
@@ -153,6 +170,62 @@ describe('join', () => {
   });
 });
 
+describe('join with a resume key', () => {
+  const annAgain: MemberInfo = { id: 'n2:7', name: 'Ann' };
+
+  test('the key of the member holding the nickname: Resumable, then (naming it) the old member leaves with RESUMED_TOKEN and the new one joins', async () => {
+    await join(ann, { newResumeHash: 'h-ann' });
+    await published(1);
+    expect(await join(annAgain, { resumeHash: 'h-ann' })).toEqual({ ok: false, refused: 'Resumable', holder: ann });
+    await published(0);
+    const reply = await join(annAgain, { resumeHash: 'h-ann', takeOver: ann, token: 'n2:j', newResumeHash: 'h-new' });
+    expect(reply.ok).toBe(true);
+    const [left, joined] = await published(2);
+    expect(envelopeOf(left!.message)).toMatchObject({ kind: EnvelopeKind.Member, token: RESUMED_TOKEN, event: { type: 'memberLeft', member: ann } });
+    expect(envelopeOf(joined!.message)).toMatchObject({ kind: EnvelopeKind.Member, token: 'n2:j', event: { type: 'memberJoined', member: annAgain } });
+    expect(await redis.hgetall(keys.members('lobby'))).toEqual({ [annAgain.id]: `n2\t${nicknameKey('Ann')}\tAnn\th-new` });
+    expect(Object.values(await redis.hgetall(keys.nicknames('lobby')))).toEqual([annAgain.id]);
+    // The old key is spent: the new membership has its own.
+    expect(await join({ id: 'n1:9', name: 'Ann' }, { resumeHash: 'h-ann' })).toEqual({ ok: false, refused: 'NicknameTaken' });
+  });
+
+  test('no key, another key, or a take-over naming someone else is NicknameTaken, and changes nothing', async () => {
+    await join(ann, { newResumeHash: 'h-ann' });
+    await published(1);
+    expect(await join(annAgain)).toEqual({ ok: false, refused: 'NicknameTaken' });
+    expect(await join(annAgain, { resumeHash: 'h-other' })).toEqual({ ok: false, refused: 'NicknameTaken' });
+    expect(await join(annAgain, { resumeHash: 'h-other', takeOver: ann })).toEqual({ ok: false, refused: 'NicknameTaken' });
+    // The right key but a stale holder named (someone resumed it meanwhile): asked again, nothing done.
+    expect(await join(annAgain, { resumeHash: 'h-ann', takeOver: bob })).toEqual({ ok: false, refused: 'Resumable', holder: ann });
+    await published(0);
+    expect(Object.keys(await redis.hgetall(keys.members('lobby')))).toEqual([ann.id]);
+  });
+
+  test('a name whose two keys are held by two members is not taken over, even with the key of one of them', async () => {
+    await join(ann, { newResumeHash: 'h-ann' });
+    await join({ id: 'n1:2', name: 'other' }, { nicknameKey: 'other-key', newResumeHash: 'h-other' });
+    await published(2);
+    // A name whose case fold is ann's and whose look-alike key is the other member's.
+    const both = `${nicknameKey('Ann')}\u001fother-key`;
+    expect(await join(annAgain, { nicknameKey: both, resumeHash: 'h-ann' })).toEqual({ ok: false, refused: 'NicknameTaken' });
+    expect(await join(annAgain, { nicknameKey: both, resumeHash: 'h-ann', takeOver: ann })).toEqual({ ok: false, refused: 'NicknameTaken' });
+    await published(0);
+  });
+
+  test('a member put back by a sync has no hash: it cannot be resumed', async () => {
+    await scripts.sync({
+      room: 'lobby',
+      epoch: 0,
+      delivered: 0,
+      token: 'n1:s',
+      members: [{ id: ann.id, nicknameKey: nicknameKey('Ann'), nickname: 'Ann', memberJoined: encodeMemberJoined('lobby', ann) }],
+      emptyRoomTtlMs: 60_000,
+    });
+    expect(await join(annAgain, { resumeHash: '' })).toEqual({ ok: false, refused: 'NicknameTaken' });
+    expect(await join(annAgain, { resumeHash: 'anything' })).toEqual({ ok: false, refused: 'NicknameTaken' });
+  });
+});
+
 describe('say', () => {
   test('numbers messages 1, 2, 3 into the frame, keeps the last --history of them, and publishes each once', async () => {
     const joined = await join(ann);
@@ -175,6 +248,15 @@ describe('say', () => {
   test('a room Redis does not have answers -1 and publishes nothing', async () => {
     expect(await say('lost', 'lobby')).toBe(-1);
     await published(0);
+  });
+
+  test('a sender who is not a member in Redis (reaped while its node stalled) answers -2, numbers and publishes nothing', async () => {
+    await join(bob, { token: 'n2:t' });
+    await published(1);
+    expect(await say('from a ghost')).toBe(-2);
+    await published(0);
+    expect(await redis.hget(keys.meta('lobby'), 'seq')).toBe('0');
+    expect(await redis.xlen(keys.history('lobby'))).toBe(0);
   });
 });
 
@@ -220,23 +302,43 @@ describe('the room limit', () => {
 });
 
 describe('sync', () => {
-  test('puts a lost room back with the epoch and numbering the node knows, its members with member-joined, then the marker', async () => {
+  test('puts a lost room back under a new epoch numbering from 1 (never the numbers the node saw), its members with member-joined, then the marker', async () => {
     const members = [ann, { id: 'n1:2', name: 'cat' }].map((m) => ({
       id: m.id,
       nicknameKey: nicknameKey(m.name),
       nickname: m.name,
       memberJoined: encodeMemberJoined('lobby', m),
     }));
-    const reply = await scripts.sync({ room: 'lobby', epoch: 777, delivered: 41, token: 'n1:s', members });
-    expect(reply).toMatchObject({ head: 41, epoch: 777, stale: [], refused: [] });
+    const reply = await scripts.sync({ room: 'lobby', epoch: 777, delivered: 41, token: 'n1:s', members, emptyRoomTtlMs: 60_000 });
+    expect(reply).toMatchObject({ head: 0, stale: [], refused: [] });
+    expect(reply.epoch).toBeGreaterThan(777);
     expect([...reply.members.keys()].sort()).toEqual(['n1:1', 'n1:2']);
     const envelopes = (await published(3)).map((p) => envelopeOf(p.message));
     expect(envelopes.map((e) => [e.kind, e.head, e.epoch, e.token, e.event?.type ?? null])).toEqual([
-      [EnvelopeKind.Member, 41, 777, '', 'memberJoined'],
-      [EnvelopeKind.Member, 41, 777, '', 'memberJoined'],
-      [EnvelopeKind.Sync, 41, 777, 'n1:s', null],
+      [EnvelopeKind.Member, 0, reply.epoch, '', 'memberJoined'],
+      [EnvelopeKind.Member, 0, reply.epoch, '', 'memberJoined'],
+      [EnvelopeKind.Sync, 0, reply.epoch, 'n1:s', null],
     ]);
-    expect(await say('next')).toBe(42);
+    expect(await say('next')).toBe(1);
+    // A second node syncing the room it knew under the old epoch takes the new one as it is.
+    const second = await scripts2.sync({ room: 'lobby', epoch: 777, delivered: 60, token: 'n2:s', members: [], emptyRoomTtlMs: 60_000 });
+    expect(second).toMatchObject({ head: 1, epoch: reply.epoch });
+  });
+
+  test('a room Redis kept but whose last messages it lost (head behind what the node delivered) starts a new epoch', async () => {
+    const joined = await join(ann);
+    if (!joined.ok) throw new Error('join refused');
+    await say('one');
+    await say('two');
+    // As if Redis came back from an AOF missing the last second: the node delivered 5, Redis has 2.
+    const reply = await scripts.sync({ room: 'lobby', epoch: joined.epoch, delivered: 5, token: 'n1:s', members: [], emptyRoomTtlMs: 60_000 });
+    expect(reply.epoch).toBeGreaterThan(joined.epoch);
+    expect(reply.head).toBe(0);
+    expect(await redis.xlen(keys.history('lobby'))).toBe(0);
+    expect(await say('three')).toBe(1);
+    // Behind or level with Redis: the same epoch goes on.
+    const again = await scripts.sync({ room: 'lobby', epoch: reply.epoch, delivered: 1, token: 'n1:t', members: [], emptyRoomTtlMs: 60_000 });
+    expect(again).toMatchObject({ epoch: reply.epoch, head: 1 });
   });
 
   test('reports this node’s entries that are not local any more, and members whose nickname someone else took', async () => {
@@ -246,9 +348,24 @@ describe('sync', () => {
     const epoch = joined.ok ? joined.epoch : 0;
     const cat = { id: 'n1:2', nicknameKey: nicknameKey('cat'), nickname: 'cat', memberJoined: encodeMemberJoined('lobby', { id: 'n1:2', name: 'cat' }) };
     const annAgain = { id: ann.id, nicknameKey: nicknameKey(ann.name), nickname: ann.name, memberJoined: encodeMemberJoined('lobby', ann) };
-    const reply = await scripts.sync({ room: 'lobby', epoch, delivered: 0, token: 'n1:s', members: [annAgain, cat] });
+    const reply = await scripts.sync({ room: 'lobby', epoch, delivered: 0, token: 'n1:s', members: [annAgain, cat], emptyRoomTtlMs: 60_000 });
     expect(reply.stale).toEqual(['n1:5']); // dan is no longer on this node
     expect(reply.refused).toEqual(['n1:2']); // "cat" belongs to n2:9 now
+  });
+
+  test('a sync that leaves the room without members does not keep it: it expires after the empty-room TTL', async () => {
+    const joined = await join(ann);
+    if (!joined.ok) throw new Error('join refused');
+    await say('kept for the TTL');
+    await scripts.leave({ room: 'lobby', memberId: ann.id, requiredNode: '', memberLeft: encodeMemberLeft('lobby', ann), emptyRoomTtlMs: 60_000 });
+    // The node's last member went while its sync was on the way: it syncs nobody.
+    const reply = await scripts.sync({ room: 'lobby', epoch: joined.epoch, delivered: 1, token: 'n1:s', members: [], emptyRoomTtlMs: 5_000 });
+    expect(reply).toMatchObject({ head: 1, epoch: joined.epoch, stale: [], refused: [] });
+    for (const key of [keys.meta('lobby'), keys.history('lobby')]) {
+      const ttl = await redis.pttl(key);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(5_000);
+    }
   });
 });
 
@@ -260,6 +377,10 @@ describe('private messages and the room list', () => {
     expect(await scripts.sendPrivately({ room: 'lobby', recipient: bob.id, frame })).toBe(1);
     expect(await scripts.sendPrivately({ room: 'lobby', recipient: 'n2:404', frame })).toBe(0);
     const [message] = await published(1);
+    // A member of a node nobody listens for (here n1: no subscriber on its channel, as for a node that died) is -1.
+    await join({ id: 'n1:7', name: 'dan' }, { token: 'n1:d' });
+    await published(1);
+    expect(await scripts.sendPrivately({ room: 'lobby', recipient: 'n1:7', frame })).toBe(-1);
     expect(message!.channel).toBe(keys.nodeChannel('n2'));
     expect([...message!.message]).toEqual([bob.id.length, ...Buffer.from(bob.id), 'lobby'.length, ...Buffer.from('lobby'), 1, 2, 3]);
   });

@@ -27,5 +27,12 @@ export enum ErrorCode {
   /**
    * The host holds --max-rooms-total rooms: a new room cannot be made now.
    */
-  RoomLimit = 15
+  RoomLimit = 15,
+
+  /**
+   * Unasked (request_id 0): this connection is no longer in the room. Its node was
+   * out of the cluster (taken for dead after a stall, or cut off from Redis) and
+   * someone else took the nickname meanwhile. Join again, under another name.
+   */
+  NicknameLost = 16
 }

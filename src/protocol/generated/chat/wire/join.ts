@@ -66,8 +66,21 @@ protocolVersion():number {
   return offset ? this.bb!.readUint16(this.bb_pos + offset) : 0;
 }
 
+/**
+ * On a rejoin: the `resume_key` of the Joined that let this client into the
+ * room last time (at most 64 bytes). When the nickname is still held by that
+ * membership (its connection died, or has not been seen to close yet), the
+ * join takes it over at once instead of getting NicknameTaken.
+ */
+resumeKey():string|null
+resumeKey(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+resumeKey(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startJoin(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(6);
 }
 
 static addRoom(builder:flatbuffers.Builder, roomOffset:flatbuffers.Offset) {
@@ -88,6 +101,10 @@ static addToken(builder:flatbuffers.Builder, tokenOffset:flatbuffers.Offset) {
 
 static addProtocolVersion(builder:flatbuffers.Builder, protocolVersion:number) {
   builder.addFieldInt16(4, protocolVersion, 0);
+}
+
+static addResumeKey(builder:flatbuffers.Builder, resumeKeyOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(5, resumeKeyOffset, 0);
 }
 
 static endJoin(builder:flatbuffers.Builder):flatbuffers.Offset {

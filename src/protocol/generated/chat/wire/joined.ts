@@ -98,8 +98,20 @@ nextAfter(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+/**
+ * A secret of this membership (random, base64url; empty from a host before
+ * it): send it back as Join.resume_key when rejoining, to take the nickname
+ * over from a connection that died. Keep it to this client.
+ */
+resumeKey():string|null
+resumeKey(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+resumeKey(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startJoined(builder:flatbuffers.Builder) {
-  builder.startObject(9);
+  builder.startObject(10);
 }
 
 static addRoom(builder:flatbuffers.Builder, roomOffset:flatbuffers.Offset) {
@@ -160,6 +172,10 @@ static addMemberCount(builder:flatbuffers.Builder, memberCount:number) {
 
 static addNextAfter(builder:flatbuffers.Builder, nextAfterOffset:flatbuffers.Offset) {
   builder.addFieldOffset(8, nextAfterOffset, 0);
+}
+
+static addResumeKey(builder:flatbuffers.Builder, resumeKeyOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(9, resumeKeyOffset, 0);
 }
 
 static endJoined(builder:flatbuffers.Builder):flatbuffers.Offset {
