@@ -23,7 +23,7 @@ import type { Logger } from '../log.js';
 import { countError, type RefusalReason, type WorkerCounts } from '../metrics/counters.js';
 import { CloseCode, closeReason, decodeServerFrame, type MemberInfo, ProtocolError, type ServerEvent } from '../protocol/index.js';
 import type { Broker, BrokerHandler } from '../relay/broker.js';
-import type { UWS } from '../transport/uws.js';
+import { endAllThenClose, type UWS } from '../transport/uws.js';
 import { ClientIds } from './client-ids.js';
 import {
   type CompatErrorName,
@@ -72,7 +72,6 @@ interface CompatConnection {
 }
 
 type Ws = WebSocket<CompatConnection>;
-type ClosableApp = TemplatedApp & { close(): void };
 
 /** How often sockets are checked for a send buffer over --max-backpressure (as the main port). */
 const BACKPRESSURE_CHECK_MS = 100;
@@ -193,15 +192,7 @@ export class CompatListener implements BrokerHandler {
       this.options.uws.us_listen_socket_close(this.listenSocket);
       this.listenSocket = null;
     }
-    const text = closeReason(reason);
-    for (const ws of [...this.sockets.values()]) ws.end(code, text);
-    return new Promise((resolve) =>
-      setTimeout(() => {
-        const app = this.app as Partial<ClosableApp>;
-        if (typeof app.close === 'function') app.close();
-        resolve();
-      }, graceMs),
-    );
+    return endAllThenClose(this.app, this.sockets.values(), code, reason, graceMs);
   }
 
   /** Whether the connection is one of this listener's (the router sends its answers here). */

@@ -19,7 +19,7 @@ import { type ClientRequest, CloseCode, closeReason, decodeClientFrame, encodeWe
 import { checkRoomName } from '../rooms/rules.js';
 import { redisReady } from '../sequencer/sequencer.js';
 import { earliestTokenExpiry, handleRequest, newConnectionState, replyError, type ConnectionLimits, type ConnectionState } from './connection.js';
-import type { UWS } from './uws.js';
+import { endAllThenClose, type UWS } from './uws.js';
 
 export interface ServerOptions {
   readonly uws: UWS;
@@ -42,12 +42,6 @@ export interface ServerOptions {
 }
 
 type Ws = WebSocket<ConnectionState>;
-
-/**
- * The native build of uWS.js 20.30 has app.close() (close the listen sockets and
- * every socket, HTTP keep-alive ones included), but its typings do not declare it.
- */
-type ClosableApp = TemplatedApp & { close(): void };
 
 const OK = '200 OK';
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -193,16 +187,7 @@ export class ChatServer implements BrokerHandler {
     this.draining = true;
     clearInterval(this.backpressureTimer);
     this.stopListening();
-    const text = closeReason(reason);
-    for (const ws of [...this.sockets.values()]) ws.end(code, text);
-    return new Promise((resolve) =>
-      setTimeout(() => {
-        // The pure-JS fallback (--allow-js-fallback) has no close(); its worker is ended by process.exit.
-        const app = this.app as Partial<ClosableApp>;
-        if (typeof app.close === 'function') app.close();
-        resolve();
-      }, graceMs),
-    );
+    return endAllThenClose(this.app, this.sockets.values(), code, reason, graceMs);
   }
 
   // ------------------------------------------------------------ BrokerHandler

@@ -4,8 +4,35 @@
  * platform and Node ABI does not load; the host refuses to run on it unless told to.
  */
 import { createRequire } from 'node:module';
+import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import { closeReason } from '../protocol/index.js';
 
 export type UWS = typeof import('uWebSockets.js');
+
+/**
+ * The native build of uWS.js 20.30 has app.close() (close the listen sockets and
+ * every socket, HTTP keep-alive ones included), but its typings do not declare it.
+ */
+type ClosableApp = TemplatedApp & { close(): void };
+
+/**
+ * Ends every one of `sockets` with `code` and `reason`, gives the closing handshakes
+ * `graceMs`, then closes whatever `app` still holds (idle HTTP connections included),
+ * so that the thread has no uWS handle left and can end: a worker thread that ends
+ * with uWS handles open aborts the whole process. The caller stops listening first.
+ */
+export function endAllThenClose<T>(app: TemplatedApp, sockets: Iterable<WebSocket<T>>, code: number, reason: string, graceMs: number): Promise<void> {
+  const text = closeReason(reason);
+  for (const ws of [...sockets]) ws.end(code, text);
+  return new Promise((resolve) =>
+    setTimeout(() => {
+      // The pure-JS fallback (--allow-js-fallback) has no close(); its worker is ended by process.exit.
+      const closable = app as Partial<ClosableApp>;
+      if (typeof closable.close === 'function') closable.close();
+      resolve();
+    }, graceMs),
+  );
+}
 
 const require = createRequire(import.meta.url);
 
