@@ -49,6 +49,8 @@ afterAll(async () => {
 
 beforeEach(async () => {
   await redis.flushall();
+  // What the previous test published and did not wait for has reached the listener once its PING is answered.
+  await listener.call('PING');
   heard = [];
 });
 
