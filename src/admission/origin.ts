@@ -9,6 +9,7 @@
  * and this machine's addresses, or the --public-origin the operator names.
  */
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { networkInterfaces } from 'node:os';
 
 export type OriginPolicy =
   /** Only pages served by this host (see OriginCheck). */
@@ -54,6 +55,11 @@ function parseOrigin(item: string): string {
     throw new Error(`"${item}" is not an origin like https://chat.example.com (no path, no trailing slash)`);
   }
   return url.origin;
+}
+
+/** This machine's addresses, for the default origin policy (read when asked: addresses come and go). */
+export function machineAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address));
 }
 
 /** The host's own origin, as far as the default policy can know it without trusting Host. */

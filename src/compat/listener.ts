@@ -14,16 +14,15 @@
  * recipient (a login's client list, a private message, an error).
  */
 import type { HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from 'uWebSockets.js';
-import { networkInterfaces } from 'node:os';
 import type { ConnectionLimits } from '../admission/connection-limits.js';
-import { OriginCheck, parseOriginPolicy } from '../admission/origin.js';
+import { machineAddresses, OriginCheck, parseOriginPolicy } from '../admission/origin.js';
 import { RateLimiter, type RateLimitSettings } from '../admission/rate-limit.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { countError, type RefusalReason, type WorkerCounts } from '../metrics/counters.js';
 import { CloseCode, closeReason, decodeServerFrame, type MemberInfo, ProtocolError, type ServerEvent } from '../protocol/index.js';
 import type { Broker, BrokerHandler } from '../relay/broker.js';
-import { endAllThenClose, type UWS } from '../transport/uws.js';
+import { endAllThenClose, forEachSlowReader, type UWS } from '../transport/uws.js';
 import { ClientIds } from './client-ids.js';
 import {
   type CompatErrorName,
@@ -535,19 +534,11 @@ export class CompatListener implements BrokerHandler {
 
   /** The slow-reader policy of the main port: over --max-backpressure, close 4001. */
   private closeSlowReaders(): void {
-    const limit = this.options.config.maxBackpressureBytes;
-    for (const ws of this.sockets.values()) {
-      const buffered = ws.getBufferedAmount();
-      if (buffered > limit) {
-        this.options.counts.backpressureCloses++;
-        this.end(ws, CloseCode.TooSlow, `too slow: ${buffered} bytes waiting to be sent, over the ${limit}-byte limit; reconnect`);
-      }
-    }
+    forEachSlowReader(this.sockets.values(), this.options.config.maxBackpressureBytes, (ws, reason) => {
+      this.options.counts.backpressureCloses++;
+      this.end(ws, CloseCode.TooSlow, reason);
+    });
   }
-}
-
-function machineAddresses(): string[] {
-  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address));
 }
 
 function ignoreAbort(): void {

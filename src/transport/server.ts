@@ -5,8 +5,7 @@
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from 'uWebSockets.js';
 import type { ConnectionLimits as AdmissionLimits } from '../admission/connection-limits.js';
-import { networkInterfaces } from 'node:os';
-import { OriginCheck, parseOriginPolicy } from '../admission/origin.js';
+import { machineAddresses, OriginCheck, parseOriginPolicy } from '../admission/origin.js';
 import { RateLimiter, type RateLimitSettings } from '../admission/rate-limit.js';
 import { TokenVerifier } from '../admission/token.js';
 import { BrokerUnavailable, type Broker, type BrokerHandler, type Directory } from '../relay/broker.js';
@@ -19,7 +18,7 @@ import { type ClientRequest, CloseCode, closeReason, decodeClientFrame, encodeWe
 import { checkRoomName } from '../rooms/rules.js';
 import { redisReady } from '../sequencer/sequencer.js';
 import { earliestTokenExpiry, handleRequest, newConnectionState, replyError, type ConnectionLimits, type ConnectionState } from './connection.js';
-import { endAllThenClose, type UWS } from './uws.js';
+import { endAllThenClose, forEachSlowReader, type UWS } from './uws.js';
 
 export interface ServerOptions {
   readonly uws: UWS;
@@ -395,14 +394,10 @@ export class ChatServer implements BrokerHandler {
    * behind than the room's history: its Joined says `recovered = false` (a gap).
    */
   private closeSlowReaders(): void {
-    const limit = this.options.config.maxBackpressureBytes;
-    for (const ws of this.sockets.values()) {
-      const buffered = ws.getBufferedAmount();
-      if (buffered > limit) {
-        this.options.counts.backpressureCloses++;
-        this.end(ws, CloseCode.TooSlow, `too slow: ${buffered} bytes waiting to be sent, over the ${limit}-byte limit; reconnect`);
-      }
-    }
+    forEachSlowReader(this.sockets.values(), this.options.config.maxBackpressureBytes, (ws, reason) => {
+      this.options.counts.backpressureCloses++;
+      this.end(ws, CloseCode.TooSlow, reason);
+    });
   }
 
   // ------------------------------------------------------------ HTTP
@@ -583,11 +578,6 @@ export class ChatServer implements BrokerHandler {
     if (answer.authenticate) res.writeHeader('WWW-Authenticate', 'Bearer');
     res.end(answer.body, this.closeAfterAnswer);
   }
-}
-
-/** This machine's addresses, for the default origin policy (read when asked: addresses come and go). */
-function machineAddresses(): string[] {
-  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address));
 }
 
 /** The web client's protections (CSP, no framing, no referrer, no sniffing) on every static file. */

@@ -16,6 +16,17 @@ export type UWS = typeof import('uWebSockets.js');
 type ClosableApp = TemplatedApp & { close(): void };
 
 /**
+ * The slow-reader policy, on one port or the other: each socket whose send buffer
+ * passed `limit` bytes is handed to `close` with the reason of its 4001 close.
+ */
+export function forEachSlowReader<T>(sockets: Iterable<WebSocket<T>>, limit: number, close: (ws: WebSocket<T>, reason: string) => void): void {
+  for (const ws of sockets) {
+    const buffered = ws.getBufferedAmount();
+    if (buffered > limit) close(ws, `too slow: ${buffered} bytes waiting to be sent, over the ${limit}-byte limit; reconnect`);
+  }
+}
+
+/**
  * Ends every one of `sockets` with `code` and `reason`, gives the closing handshakes
  * `graceMs`, then closes whatever `app` still holds (idle HTTP connections included),
  * so that the thread has no uWS handle left and can end: a worker thread that ends
