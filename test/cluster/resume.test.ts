@@ -8,7 +8,7 @@
  */
 import { afterEach, expect, test } from 'vitest';
 import { PROTOCOL_VERSION } from '../../src/protocol/index.js';
-import { type ErrorEvent, type Joined, TestClient } from '../helpers/client.js';
+import { type ErrorEvent, type Joined, refused, TestClient } from '../helpers/client.js';
 import { startHost, type Host } from '../helpers/host.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitInStep } from '../helpers/shared-host.js';
@@ -52,16 +52,6 @@ async function rejoin(
     ...(resumeKey === undefined ? {} : { resumeKey }),
   });
   return (await client.nextWhere((e) => (e.type === 'joined' || e.type === 'error') && e.requestId === requestId)) as Joined | ErrorEvent;
-}
-
-/** The ErrorReply a request of TestClient's is refused with (it rejects with it). */
-async function refused(request: Promise<unknown>): Promise<ErrorEvent> {
-  try {
-    await request;
-  } catch (error) {
-    return (error as { event: ErrorEvent }).event;
-  }
-  throw new Error('the request was carried out, not refused');
 }
 
 afterEach(async () => {

@@ -181,6 +181,16 @@ export class TestClient {
 }
 
 /** Opens connections until at least one is held by each of `workers` workers (bounded). */
+/** The ErrorReply a request of TestClient's (join, leave, say) is refused with: it rejects with it. */
+export async function refused(request: Promise<unknown>): Promise<ErrorEvent> {
+  try {
+    await request;
+  } catch (error) {
+    return (error as { event: ErrorEvent }).event;
+  }
+  throw new Error('the request was carried out, not refused');
+}
+
 export async function connectAcrossWorkers(url: string, workers: number, perWorker = 1, limit = 64): Promise<TestClient[][]> {
   const byIncarnation = new Map<string, TestClient[]>();
   const spare: TestClient[] = [];

@@ -6,21 +6,11 @@
  */
 import { afterAll, expect, test } from 'vitest';
 import { PROTOCOL_VERSION } from '../../src/protocol/index.js';
-import { connectAcrossWorkers, type ErrorEvent, type Joined, TestClient } from '../helpers/client.js';
+import { connectAcrossWorkers, type ErrorEvent, type Joined, refused, TestClient } from '../helpers/client.js';
 import { startHost, waitForJson } from '../helpers/host.js';
 
 const host = await startHost(['--workers', '2']);
 const clients: TestClient[] = [];
-
-/** The ErrorReply a request of TestClient's is refused with (it rejects with it). */
-async function refused(request: Promise<unknown>): Promise<ErrorEvent> {
-  try {
-    await request;
-  } catch (error) {
-    return (error as { event: ErrorEvent }).event;
-  }
-  throw new Error('the request was carried out, not refused');
-}
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
