@@ -3,7 +3,6 @@
  * validated once at start into one frozen object. A bad value stops the host
  * with a one-line message naming the flag.
  */
-import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -14,6 +13,7 @@ import { parseOriginPolicy, parsePublicOrigin } from './admission/origin.js';
 import { DEFAULT_TOKEN_MAX_LIFETIME_SECONDS } from './admission/token.js';
 import { DEFAULT_MAX_FRAME_BYTES, encodeClientRequest, MAX_TEXT_CHARS } from './protocol/index.js';
 import { parseRedisUrl, RedisUrlError } from './sequencer/redis/target.js';
+import { cpuBudget } from './workers/cpu-budget.js';
 
 export interface Config {
   readonly host: string;
@@ -97,7 +97,7 @@ export const OPTIONS: readonly Option[] = [
   { key: 'host', flag: 'host', env: 'CHAT_HOST', kind: 'string', help: 'address to listen on', default: () => '0.0.0.0' },
   { key: 'port', flag: 'port', env: 'CHAT_PORT', kind: 'integer', help: 'port to listen on (0: any free port)', default: () => 8080, min: 0, max: 65535 },
   { key: 'compatPort', flag: 'compat-port', env: 'CHAT_COMPAT_PORT', kind: 'integer', help: 'also speak the workerman-chat JSON protocol on this port (its clients use 7272; 0: any free port)', default: () => -1, min: 0, max: 65535 },
-  { key: 'workers', flag: 'workers', env: 'CHAT_WORKERS', kind: 'integer', help: 'worker threads, each with its own uWS app on the port', default: () => availableParallelism(), min: 1, max: 256 },
+  { key: 'workers', flag: 'workers', env: 'CHAT_WORKERS', kind: 'integer', help: 'worker threads, each with its own uWS app on the port', default: () => cpuBudget().workers, min: 1, max: 256 },
   { key: 'historySize', flag: 'history', env: 'CHAT_HISTORY', kind: 'integer', help: 'room messages kept in memory per room', default: () => 100, min: 0, max: 100_000 },
   { key: 'joinHistory', flag: 'join-history', env: 'CHAT_JOIN_HISTORY', kind: 'integer', help: 'recent messages sent with a join', default: () => 50, min: 0, max: 100_000 },
   { key: 'presenceEventsMaxMembers', flag: 'presence-events-max-members', env: 'CHAT_PRESENCE_EVENTS_MAX_MEMBERS', kind: 'integer', help: 'rooms with more members get presence counts only (who joined and left: ask for member pages)', default: () => 1000, min: 0, max: 1_000_000 },
@@ -139,7 +139,7 @@ export function helpText(): string {
     const value = o.kind === 'boolean' ? '' : o.kind === 'integer' ? ' N' : ' VALUE';
     const def =
       o.key === 'workers'
-        ? 'number of CPUs'
+        ? `CPUs, or the cgroup CPU quota rounded down when lower: ${String(o.default())}`
         : o.key === 'maxConnections'
           ? `open-file limit less a margin: ${String(o.default())}`
           : o.allowEmpty || o.key === 'redisUrl' || o.key === 'compatPort'

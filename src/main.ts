@@ -11,6 +11,7 @@ import { RedisSequencer } from './sequencer/redis/redis-sequencer.js';
 import { parseRedisUrl } from './sequencer/redis/target.js';
 import type { Sequencer } from './sequencer/sequencer.js';
 import { isNative, loadUws, NativeUwsMissing } from './transport/uws.js';
+import { cpuBudget } from './workers/cpu-budget.js';
 import { Supervisor } from './workers/supervisor.js';
 
 function stop(message: string): never {
@@ -111,8 +112,11 @@ if (!shuttingDown) {
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const compatPort = supervisor.compatPort;
   const compat = compatPort === null ? '' : `, workerman-chat clients on ${config.certFile ? 'wss' : 'ws'}://${host}:${compatPort}`;
+  // A CPU quota lowers the default worker count: say so, as it is not what the CPU count suggests.
+  const budget = cpuBudget();
+  const quota = budget.quotaCores === null ? {} : { cpus: budget.cpus, cpuQuota: budget.quotaCores, cpuQuotaSource: budget.quotaSource };
   log.info(
-    { host: config.host, port, workers: config.workers, tls: config.certFile !== '', ...(compatPort === null ? {} : { compatPort }) },
+    { host: config.host, port, workers: config.workers, ...quota, tls: config.certFile !== '', ...(compatPort === null ? {} : { compatPort }) },
     `chat host listening on ${scheme}://${host}:${port}${compat}`,
   );
 }

@@ -31,13 +31,17 @@ export interface Host {
  */
 const ONE_ADDRESS_FOR_ALL = { CHAT_RATE_LIMIT_PER_IP: '1000000', CHAT_NEW_ROOMS_PER_MINUTE: '1000000' };
 
-/** `openFiles`: the host's open-file limit (soft and hard, set with prlimit, which then runs node in its place). */
-export async function startHost(args: string[] = [], env: Record<string, string> = {}, limits: { openFiles?: number } = {}): Promise<Host> {
+/**
+ * `openFiles`: the host's open-file limit (soft and hard, set with prlimit, which then runs node in its place).
+ * `cgroup`: a cgroup directory the host runs in from its first instruction (a shell joins it, then runs node in its place).
+ */
+export async function startHost(args: string[] = [], env: Record<string, string> = {}, limits: { openFiles?: number; cgroup?: string } = {}): Promise<Host> {
   const command = [MAIN, '--host', '127.0.0.1', '--port', '0', ...args];
-  const [file, argv] =
+  let [file, argv] =
     limits.openFiles === undefined
       ? [process.execPath, command]
       : ['prlimit', [`--nofile=${limits.openFiles}:${limits.openFiles}`, '--', process.execPath, ...command]];
+  if (limits.cgroup !== undefined) [file, argv] = ['sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', limits.cgroup, file, ...argv]];
   const child = spawn(file, argv, {
     env: { ...process.env, ...ONE_ADDRESS_FOR_ALL, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
