@@ -18,12 +18,49 @@ const EPISODE_GAP_MS = 1000;
 
 export type RateDecision = 'allow' | 'refuse' | 'close';
 
-export class RateLimiter {
-  private tokens: number;
-  private refilledAt: number;
-  /** When the current run of refusals began (NaN: not over the limit). */
-  private overSince = Number.NaN;
-  private lastRefusal = Number.NEGATIVE_INFINITY;
+/** A run of refusals: when it began, and the latest refusal. */
+interface Excess {
+  overSince: number;
+  lastRefusal: number;
+}
+
+/**
+ * A token bucket's state. RateLimiter keeps one; a connection's state keeps its fields
+ * inline (transport/connection.ts), which spares an object per connection.
+ */
+export interface TokenBucket {
+  tokens: number;
+  /** When `tokens` was last brought up to date (milliseconds, monotonic). */
+  refilledAt: number;
+  /** Set at the first refusal (most connections never have one); the current episode of excess. */
+  excess: Excess | null;
+}
+
+/** Takes one token from `bucket` for a request made at `now` (milliseconds, monotonic). */
+export function takeToken(bucket: TokenBucket, settings: RateLimitSettings, now: number): RateDecision {
+  const { perSecond, burst, abuseMs } = settings;
+  const elapsed = now - bucket.refilledAt;
+  if (elapsed > 0) {
+    bucket.tokens = Math.min(burst, bucket.tokens + (elapsed * perSecond) / 1000);
+    bucket.refilledAt = now;
+  }
+  if (bucket.tokens >= 1) {
+    bucket.tokens -= 1;
+    return 'allow';
+  }
+  // A client that keeps sending faster than the limit is refused again and again;
+  // one that slows down (a second without a refusal) starts afresh.
+  bucket.excess ??= { overSince: now, lastRefusal: now };
+  const excess = bucket.excess;
+  if (now - excess.lastRefusal > EPISODE_GAP_MS) excess.overSince = now;
+  excess.lastRefusal = now;
+  return now - excess.overSince >= abuseMs ? 'close' : 'refuse';
+}
+
+export class RateLimiter implements TokenBucket {
+  tokens: number;
+  refilledAt: number;
+  excess: Excess | null = null;
 
   constructor(
     private readonly settings: RateLimitSettings,
@@ -35,20 +72,6 @@ export class RateLimiter {
 
   /** Takes one token for a request made at `now` (milliseconds, monotonic). */
   take(now: number): RateDecision {
-    const { perSecond, burst, abuseMs } = this.settings;
-    const elapsed = now - this.refilledAt;
-    if (elapsed > 0) {
-      this.tokens = Math.min(burst, this.tokens + (elapsed * perSecond) / 1000);
-      this.refilledAt = now;
-    }
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return 'allow';
-    }
-    // A client that keeps sending faster than the limit is refused again and again;
-    // one that slows down (a second without a refusal) starts afresh.
-    if (now - this.lastRefusal > EPISODE_GAP_MS) this.overSince = now;
-    this.lastRefusal = now;
-    return now - this.overSince >= abuseMs ? 'close' : 'refuse';
+    return takeToken(this, this.settings, now);
   }
 }

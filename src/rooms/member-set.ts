@@ -12,9 +12,10 @@ import { nicknameKeys } from './skeleton.js';
 /** Entries per block before it splits in two (a sorted list of blocks: a flat B-tree). */
 const BLOCK = 128;
 
-interface Entry<T> {
-  readonly key: string;
-  readonly member: T;
+/** Sort keys and members side by side (not an object per entry: one per member of every room, bench/memory-parts.ts). */
+interface Block<T> {
+  readonly keys: string[];
+  readonly members: T[];
 }
 
 export interface MemberPageSlice<T> {
@@ -28,7 +29,7 @@ export class MemberSet<T extends MemberInfo = MemberInfo> {
   /** Both uniqueness keys of every member (nicknameKeys: case-folded and look-alike), in one map as in Redis. */
   private readonly idsByKey = new Map<string, string>();
   /** Sorted by key; every block non-empty. */
-  private blocks: Entry<T>[][] = [];
+  private blocks: Block<T>[] = [];
 
   get size(): number {
     return this.byId.size;
@@ -65,17 +66,19 @@ export class MemberSet<T extends MemberInfo = MemberInfo> {
   add(member: T): void {
     this.remove(member.id);
     this.byId.set(member.id, member);
-    for (const nameKey of nicknameKeys(member.name)) this.idsByKey.set(nameKey, member.id);
+    // A key equal to the name (a name already case-folded) is kept as the name's own string, not a copy.
+    for (const nameKey of nicknameKeys(member.name)) this.idsByKey.set(nameKey === member.name ? member.name : nameKey, member.id);
     const key = sortKey(member);
-    const entry = { key, member };
     if (this.blocks.length === 0) {
-      this.blocks.push([entry]);
+      this.blocks.push({ keys: [key], members: [member] });
       return;
     }
     const b = this.blockFor(key);
     const block = this.blocks[b]!;
-    block.splice(lowerBound(block, key), 0, entry);
-    if (block.length > 2 * BLOCK) this.blocks.splice(b + 1, 0, block.splice(BLOCK));
+    const i = lowerBound(block.keys, key);
+    block.keys.splice(i, 0, key);
+    block.members.splice(i, 0, member);
+    if (block.keys.length > 2 * BLOCK) this.blocks.splice(b + 1, 0, { keys: block.keys.splice(BLOCK), members: block.members.splice(BLOCK) });
   }
 
   remove(id: string): T | undefined {
@@ -86,9 +89,12 @@ export class MemberSet<T extends MemberInfo = MemberInfo> {
     const key = sortKey(member);
     const b = this.blockFor(key);
     const block = this.blocks[b]!;
-    const i = lowerBound(block, key);
-    if (block[i]?.key === key) block.splice(i, 1);
-    if (block.length === 0) this.blocks.splice(b, 1);
+    const i = lowerBound(block.keys, key);
+    if (block.keys[i] === key) {
+      block.keys.splice(i, 1);
+      block.members.splice(i, 1);
+    }
+    if (block.keys.length === 0) this.blocks.splice(b, 1);
     return member;
   }
 
@@ -102,16 +108,16 @@ export class MemberSet<T extends MemberInfo = MemberInfo> {
     // Begin at the first key > after, or at the first key >= the prefix, whichever is later.
     const fromAfter = after >= start;
     let b = this.blockFor(fromAfter ? after : start);
-    let i = b < this.blocks.length ? upperOrLowerBound(this.blocks[b]!, fromAfter ? after : start, fromAfter) : 0;
+    let i = b < this.blocks.length ? upperOrLowerBound(this.blocks[b]!.keys, fromAfter ? after : start, fromAfter) : 0;
     let lastKey = '';
     for (; b < this.blocks.length; b++, i = 0) {
-      const block = this.blocks[b]!;
-      for (; i < block.length; i++) {
-        const entry = block[i]!;
-        if (!entry.key.startsWith(start)) return { members, nextAfter: '' };
+      const { keys, members: blockMembers } = this.blocks[b]!;
+      for (; i < keys.length; i++) {
+        const key = keys[i]!;
+        if (!key.startsWith(start)) return { members, nextAfter: '' };
         if (members.length === limit) return { members, nextAfter: lastKey };
-        members.push(entry.member);
-        lastKey = entry.key;
+        members.push(blockMembers[i]!);
+        lastKey = key;
       }
     }
     return { members, nextAfter: '' };
@@ -123,8 +129,8 @@ export class MemberSet<T extends MemberInfo = MemberInfo> {
     let hi = this.blocks.length - 1;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const block = this.blocks[mid]!;
-      if (block[block.length - 1]!.key < key) lo = mid + 1;
+      const keys = this.blocks[mid]!.keys;
+      if (keys[keys.length - 1]! < key) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -141,17 +147,17 @@ function sortKey(member: MemberInfo): string {
 }
 
 /** The first index whose key is >= key. */
-function lowerBound<T>(block: readonly Entry<T>[], key: string): number {
-  return upperOrLowerBound(block, key, false);
+function lowerBound(keys: readonly string[], key: string): number {
+  return upperOrLowerBound(keys, key, false);
 }
 
 /** The first index whose key is > key (`strict`) or >= key. */
-function upperOrLowerBound<T>(block: readonly Entry<T>[], key: string, strict: boolean): number {
+function upperOrLowerBound(keys: readonly string[], key: string, strict: boolean): number {
   let lo = 0;
-  let hi = block.length;
+  let hi = keys.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    const k = block[mid]!.key;
+    const k = keys[mid]!;
     if (k < key || (strict && k === key)) lo = mid + 1;
     else hi = mid;
   }

@@ -89,7 +89,7 @@ export class InProcessSequencer implements Sequencer {
     if (existing?.member(connection)) return refuse('AlreadyJoined', 'you are already in this room');
     if (existing?.hasNickname(nickname)) {
       // The client's own membership from a connection not seen to close yet: it takes it over.
-      const resumed = request.resumeKey === undefined ? undefined : existing.resumable(nickname, resumeHash(request.resumeKey));
+      const resumed = request.resumeKey === undefined ? undefined : existing.resumable(nickname, keptHash(resumeHash(request.resumeKey)));
       if (!resumed) return refuse('NicknameTaken', `the nickname "${nickname}" (or one that looks the same) is taken in this room`);
       // As a leave, but the room stays (its new member comes next), and the old connection is told.
       existing.remove(resumed.id, this.now());
@@ -99,7 +99,7 @@ export class InProcessSequencer implements Sequencer {
     }
     const room = existing ?? this.registry.getOrCreate(roomName, this.now());
     const secret = newResumeSecret();
-    const member = { id: connection, name: nickname, worker, resumeHash: secret.hash };
+    const member = { id: connection, name: nickname, worker, resumeHash: keptHash(secret.hash) };
     const you = publicMember(member);
     room.add(member);
     this.counts.joins++;
@@ -208,6 +208,14 @@ export class InProcessSequencer implements Sequencer {
   private publish(room: Room, frame: Uint8Array): void {
     for (const worker of room.workers()) this.out!.publish(worker, room.name, frame);
   }
+}
+
+/**
+ * A resume hash as a member keeps it: its 32 bytes as a one-byte string rather than 64 hex
+ * digits, 32 bytes less per member (bench/memory-parts.ts). Only ever compared with another.
+ */
+function keptHash(hexHash: string): string {
+  return Buffer.from(hexHash, 'hex').toString('latin1');
 }
 
 function summary(room: Room): RoomSummary {

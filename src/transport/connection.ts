@@ -3,7 +3,7 @@
  * state, hand them to the broker. Independent of uWS beyond the small Socket
  * interface, so the rules read in one place.
  */
-import type { RateLimiter } from '../admission/rate-limit.js';
+import type { TokenBucket } from '../admission/rate-limit.js';
 import type { TokenVerifier } from '../admission/token.js';
 import type { Broker } from '../relay/broker.js';
 import { countError } from '../metrics/counters.js';
@@ -29,23 +29,78 @@ export interface ConnectionLimits {
 }
 
 export interface Membership {
+  readonly room: string;
   readonly attempt: number;
   readonly requestId: number;
   joined: boolean;
 }
 
-/** Per-connection state, kept in uWS userData. */
-export interface ConnectionState {
+/**
+ * Per-connection state, kept in uWS userData. Lean, as there is one per connection
+ * (bench/memory-parts.ts): the rooms are a Map only for a connection in several, and
+ * the flood-control bucket is kept inline (TokenBucket) rather than in an object of its own.
+ */
+export interface ConnectionState extends TokenBucket {
   readonly id: string;
-  /** Rooms joined or being joined, with the attempt number of the join and its request (answered if a Leave overtakes it). */
-  readonly rooms: Map<string, Membership>;
+  /**
+   * Rooms joined or being joined, with the attempt number of the join and its request (answered if a Leave
+   * overtakes it): none, the one Membership (most connections are in one room), or a Map by room name. Use
+   * membershipIn, roomCount, roomNames, addMembership and dropMembership.
+   */
+  rooms: Membership | Map<string, Membership> | null;
   attempts: number;
-  /** Per-connection flood control; null when the transport does not limit (tests of the rules). */
-  readonly limiter: RateLimiter | null;
+  /** Whether the transport limits this connection's requests (the bucket's fields); false in tests of the rules. */
+  readonly limited: boolean;
   /** The connection-limit slot to release on close (-1: none). */
   readonly admissionSlot: number;
   /** With --token-secret, once a join passed the token check; null until then (no cost without tokens). */
   tokenExpiry: TokenExpiry | null;
+}
+
+/** The connection's membership of `room` (joined or being joined), if any. */
+export function membershipIn(state: ConnectionState, room: string): Membership | undefined {
+  const rooms = state.rooms;
+  if (rooms === null) return undefined;
+  if (rooms instanceof Map) return rooms.get(room);
+  return rooms.room === room ? rooms : undefined;
+}
+
+/** How many rooms the connection is in or joining. */
+export function roomCount(state: ConnectionState): number {
+  const rooms = state.rooms;
+  return rooms === null ? 0 : rooms instanceof Map ? rooms.size : 1;
+}
+
+/** The rooms the connection is in or joining, in the order it joined them. */
+export function roomNames(state: ConnectionState): string[] {
+  const rooms = state.rooms;
+  return rooms === null ? [] : rooms instanceof Map ? [...rooms.keys()] : [rooms.room];
+}
+
+/** Notes a membership of a room the connection is not in. */
+export function addMembership(state: ConnectionState, membership: Membership): void {
+  const rooms = state.rooms;
+  if (rooms === null) state.rooms = membership;
+  else if (rooms instanceof Map) rooms.set(membership.room, membership);
+  else
+    state.rooms = new Map([
+      [rooms.room, rooms],
+      [membership.room, membership],
+    ]);
+}
+
+/** Forgets the connection's membership of `room`; true when it had one. */
+export function dropMembership(state: ConnectionState, room: string): boolean {
+  const rooms = state.rooms;
+  if (rooms === null) return false;
+  if (!(rooms instanceof Map)) {
+    if (rooms.room !== room) return false;
+    state.rooms = null;
+    return true;
+  }
+  if (!rooms.delete(room)) return false;
+  if (rooms.size === 0) state.rooms = null;
+  return true;
 }
 
 /** When the tokens a connection joined with expire, and the one timer that acts on the earliest. */
@@ -63,14 +118,28 @@ export function earliestTokenExpiry(state: ConnectionState): number | null {
   if (!expiry) return null;
   let earliest: number | null = null;
   for (const [room, atMs] of expiry.byRoom) {
-    if (!state.rooms.has(room)) expiry.byRoom.delete(room);
+    if (!membershipIn(state, room)) expiry.byRoom.delete(room);
     else if (earliest === null || atMs < earliest) earliest = atMs;
   }
   return earliest;
 }
 
-export function newConnectionState(id: string, limiter: RateLimiter | null = null, admissionSlot = -1): ConnectionState {
-  return { id, rooms: new Map(), attempts: 0, limiter, admissionSlot, tokenExpiry: null };
+/**
+ * A connection's state at open. With `bucket` (the rate limit's burst and the time, from the transport)
+ * its requests are limited; without, they are not (tests of the rules).
+ */
+export function newConnectionState(id: string, bucket: { readonly burst: number; readonly now: number } | null = null, admissionSlot = -1): ConnectionState {
+  return {
+    id,
+    rooms: null,
+    attempts: 0,
+    limited: bucket !== null,
+    tokens: bucket?.burst ?? 0,
+    refilledAt: bucket?.now ?? 0,
+    excess: null,
+    admissionSlot,
+    tokenExpiry: null,
+  };
 }
 
 /** Sends an ErrorReply for `request`, counted by its code when `limits` counts errors. */
@@ -102,8 +171,8 @@ export function handleRequest(state: ConnectionState, socket: Socket, request: C
       }
       const nickname = checkNickname(request.nickname);
       if (!nickname.ok) return fail(nickname.code, nickname.message, name);
-      if (state.rooms.has(name)) return fail('AlreadyJoined', 'you are already in this room', name);
-      if (state.rooms.size >= limits.maxRooms) return fail('TooManyRooms', `a connection may be in at most ${limits.maxRooms} rooms`, name);
+      if (membershipIn(state, name)) return fail('AlreadyJoined', 'you are already in this room', name);
+      if (roomCount(state) >= limits.maxRooms) return fail('TooManyRooms', `a connection may be in at most ${limits.maxRooms} rooms`, name);
       if (limits.tokens) {
         const grant = limits.tokens.allows(request.token, name, nickname.value, Date.now());
         if (!grant.ok) return fail('Unauthorized', grant.reason, name);
@@ -111,7 +180,7 @@ export function handleRequest(state: ConnectionState, socket: Socket, request: C
         state.tokenExpiry.byRoom.set(name, grant.grant.exp * 1000);
       }
       const attempt = ++state.attempts;
-      state.rooms.set(name, { attempt, requestId: request.requestId, joined: false });
+      addMembership(state, { room: name, attempt, requestId: request.requestId, joined: false });
       broker.join(state.id, attempt, {
         requestId: request.requestId,
         room: name,
@@ -125,9 +194,9 @@ export function handleRequest(state: ConnectionState, socket: Socket, request: C
       return;
     }
     case 'leave': {
-      const membership = state.rooms.get(name);
+      const membership = membershipIn(state, name);
       if (!membership) return fail('NotJoined', 'you are not in this room', name);
-      state.rooms.delete(name);
+      dropMembership(state, name);
       // The join is still in flight: answer it now (its Joined or ErrorReply will be dropped as stale), so that every request gets one answer.
       if (!membership.joined) {
         if (limits.errors) countError(limits.errors, 'JoinCancelled');
@@ -139,7 +208,7 @@ export function handleRequest(state: ConnectionState, socket: Socket, request: C
       return;
     }
     case 'say': {
-      if (!state.rooms.has(name)) return fail('NotJoined', 'join the room before talking in it', name);
+      if (!membershipIn(state, name)) return fail('NotJoined', 'join the room before talking in it', name);
       const text = checkText(request.text, limits.maxTextChars);
       if (!text.ok) return fail(text.code, text.message, name);
       if (request.to !== null && request.to.length === 0) return fail('RecipientNotFound', 'no such member in this room', name);
@@ -147,7 +216,7 @@ export function handleRequest(state: ConnectionState, socket: Socket, request: C
       return;
     }
     case 'members': {
-      if (!state.rooms.has(name)) return fail('NotJoined', 'join the room to see who is in it', name);
+      if (!membershipIn(state, name)) return fail('NotJoined', 'join the room to see who is in it', name);
       if ([...request.prefix].length > MAX_NICKNAME_CHARS) return fail('InvalidNickname', `a name prefix is at most ${MAX_NICKNAME_CHARS} characters`, name);
       broker.members(state.id, { requestId: request.requestId, room: name, after: request.after, prefix: request.prefix, limit: request.limit });
       return;

@@ -1,6 +1,6 @@
 /** The per-connection token bucket and its abuse rule, driven by an injected clock (no sleeps, no real time). */
 import { describe, expect, test } from 'vitest';
-import { RateLimiter, type RateDecision, type RateLimitSettings } from '../../src/admission/rate-limit.js';
+import { RateLimiter, takeToken, type RateDecision, type RateLimitSettings, type TokenBucket } from '../../src/admission/rate-limit.js';
 
 /** Takes `count` requests at the same instant and returns the decisions. */
 const takeMany = (limiter: RateLimiter, now: number, count: number): RateDecision[] => Array.from({ length: count }, () => limiter.take(now));
@@ -210,5 +210,26 @@ describe('RateLimiter: refuse, then close after abuseMs of continuous excess', (
       t += 900 - 2;
     }
     expect(Number.isNaN(closedAt)).toBe(false);
+  });
+});
+
+describe('a token bucket kept inline (a connection state)', () => {
+  const settings: RateLimitSettings = { perSecond: 10, burst: 5, abuseMs: 3_000 };
+
+  test('decides exactly as a RateLimiter, refusals and the close included, and notes no excess before a refusal', () => {
+    const limiter = new RateLimiter(settings, 0);
+    const bucket: TokenBucket = { tokens: settings.burst, refilledAt: 0, excess: null };
+    const times = [0, 0, 0, 0, 0, 10, 50.5, 99.9, 100, 250, 250, 250, 1500, 1500, 1500, 1500, 1500, 1500, 1500];
+    for (let t = 1600; t < 6000; t += 37.5) times.push(t);
+    const fromLimiter: RateDecision[] = [];
+    const fromBucket: RateDecision[] = [];
+    for (const t of times) {
+      fromLimiter.push(limiter.take(t));
+      fromBucket.push(takeToken(bucket, settings, t));
+      if (fromBucket.every((d) => d === 'allow')) expect(bucket.excess).toBeNull();
+    }
+    expect(fromBucket).toEqual(fromLimiter);
+    expect(fromBucket).toContain('refuse');
+    expect(fromBucket).toContain('close');
   });
 });

@@ -9,7 +9,10 @@ import { TokenVerifier } from '../../src/admission/token.js';
 import {
   earliestTokenExpiry,
   handleRequest,
+  membershipIn,
   newConnectionState,
+  roomCount,
+  roomNames,
   type ConnectionLimits,
   type ConnectionState,
   type Socket,
@@ -85,7 +88,29 @@ function expectRefused(requestId: number, code: ErrorCodeName, room: string | nu
 describe('a fresh connection state', () => {
   test('has no rooms and no attempts', () => {
     const fresh = newConnectionState('x');
-    expect(fresh).toEqual({ id: 'x', rooms: new Map(), attempts: 0, limiter: null, admissionSlot: -1, tokenExpiry: null });
+    expect(fresh).toEqual({ id: 'x', rooms: null, attempts: 0, limited: false, tokens: 0, refilledAt: 0, excess: null, admissionSlot: -1, tokenExpiry: null });
+    expect(roomCount(fresh)).toBe(0);
+    expect(roomNames(fresh)).toEqual([]);
+  });
+});
+
+describe('the rooms of a connection state', () => {
+  test('one room is its Membership alone, several a Map in join order; leaving every room leaves none', () => {
+    join('a', 'ann', 1);
+    expect(state.rooms).toEqual({ room: 'a', attempt: 1, requestId: 1, joined: false });
+    join('b', 'ann', 2);
+    expect(state.rooms).toBeInstanceOf(Map);
+    expect(roomNames(state)).toEqual(['a', 'b']);
+    expect(membershipIn(state, 'b')).toEqual({ room: 'b', attempt: 2, requestId: 2, joined: false });
+    leave('a', 3);
+    expect(roomNames(state)).toEqual(['b']);
+    expect(membershipIn(state, 'a')).toBeUndefined();
+    leave('b', 4);
+    expect(state.rooms).toBeNull();
+    expect(roomCount(state)).toBe(0);
+    join('a', 'ann', 5);
+    expect(roomNames(state)).toEqual(['a']);
+    expect(membershipIn(state, 'a')?.attempt).toBe(3);
   });
 });
 
@@ -149,30 +174,30 @@ describe('local refusals send exactly one Error with the request id and call not
   ] as [string, ClientRequest][])('InvalidRoomName for %s, with no room in the error', (_label, request) => {
     handle(request);
     expectRefused(request.requestId, 'InvalidRoomName', null);
-    expect(state.rooms.size).toBe(0);
+    expect(roomCount(state)).toBe(0);
     expect(state.attempts).toBe(0);
   });
 
   test.each([[''], ['   '], ['n'.repeat(33)], ['an\u0000n'], ['bell\u0007'], ['line\u2028sep'], ['nel\u0085']])('InvalidNickname for %j', (nickname) => {
     join('lobby', nickname, 21);
     expectRefused(21, 'InvalidNickname', 'lobby');
-    expect(state.rooms.has('lobby')).toBe(false);
+    expect(membershipIn(state, 'lobby') !== undefined).toBe(false);
     expect(state.attempts).toBe(0);
   });
 
   test('AlreadyJoined while the join is still pending', () => {
     join('lobby', 'ann', 1);
-    expect(state.rooms.get('lobby')).toEqual({ attempt: 1, requestId: expect.any(Number), joined: false });
+    expect(membershipIn(state, 'lobby')).toEqual({ room: 'lobby', attempt: 1, requestId: expect.any(Number), joined: false });
     rec.reset();
     join('lobby', 'bob', 31);
     expectRefused(31, 'AlreadyJoined', 'lobby');
-    expect(state.rooms.get('lobby')).toEqual({ attempt: 1, requestId: expect.any(Number), joined: false }); // untouched
+    expect(membershipIn(state, 'lobby')).toEqual({ room: 'lobby', attempt: 1, requestId: expect.any(Number), joined: false }); // untouched
     expect(state.attempts).toBe(1);
   });
 
   test('AlreadyJoined once joined', () => {
     join('lobby', 'ann', 1);
-    state.rooms.get('lobby')!.joined = true; // as onJoined does
+    membershipIn(state, 'lobby')!.joined = true; // as onJoined does
     rec.reset();
     join('lobby', 'ann', 32);
     expectRefused(32, 'AlreadyJoined', 'lobby');
@@ -181,13 +206,13 @@ describe('local refusals send exactly one Error with the request id and call not
   test('TooManyRooms counts pending joins', () => {
     join('a', 'ann', 1);
     join('b', 'ann', 2);
-    state.rooms.get('a')!.joined = true; // one joined, one still pending
+    membershipIn(state, 'a')!.joined = true; // one joined, one still pending
     join('c', 'ann', 3);
     expect(rec.brokerCalls()).toHaveLength(3);
     rec.reset();
     join('d', 'ann', 41);
     expectRefused(41, 'TooManyRooms', 'd');
-    expect([...state.rooms.keys()]).toEqual(['a', 'b', 'c']);
+    expect(roomNames(state)).toEqual(['a', 'b', 'c']);
     expect(state.attempts).toBe(3);
   });
 
@@ -264,7 +289,7 @@ describe('requests that go to the broker', () => {
     expect(rec.log).toEqual([
       { on: 'broker', call: 'join', args: ['conn-1', 1, { requestId: 81, room: 'lobby', nickname: 'R\u00e9my', since: 17, epoch: 0 }] },
     ]);
-    expect(state.rooms.get('lobby')).toEqual({ attempt: 1, requestId: expect.any(Number), joined: false });
+    expect(membershipIn(state, 'lobby')).toEqual({ room: 'lobby', attempt: 1, requestId: expect.any(Number), joined: false });
     expect(state.attempts).toBe(1);
   });
 
@@ -282,12 +307,12 @@ describe('requests that go to the broker', () => {
       ['b', 2, 0],
       ['a', 3, null],
     ]);
-    expect(state.rooms.get('a')).toEqual({ attempt: 3, requestId: expect.any(Number), joined: false });
+    expect(membershipIn(state, 'a')).toEqual({ room: 'a', attempt: 3, requestId: expect.any(Number), joined: false });
   });
 
   test('leave unsubscribes, sends Left, then calls broker.leave', () => {
     join('lobby');
-    state.rooms.get('lobby')!.joined = true;
+    membershipIn(state, 'lobby')!.joined = true;
     rec.reset();
     leave('lobby', 91);
     expect(rec.log).toEqual([
@@ -295,7 +320,7 @@ describe('requests that go to the broker', () => {
       { on: 'socket', call: 'send', event: { type: 'left', requestId: 91, room: 'lobby' } },
       { on: 'broker', call: 'leave', args: ['conn-1', 'lobby'] },
     ]);
-    expect(state.rooms.has('lobby')).toBe(false);
+    expect(membershipIn(state, 'lobby') !== undefined).toBe(false);
   });
 
   test('leave of a pending join answers the join with JoinCancelled, then Left, and forgets it (a late reply is then stale)', () => {
@@ -305,12 +330,12 @@ describe('requests that go to the broker', () => {
     expect(rec.log.map((e) => e.call)).toEqual(['send', 'unsubscribe', 'send', 'leave']);
     expect(rec.log[0]).toMatchObject({ event: { type: 'error', requestId: 91, code: 'JoinCancelled', room: 'lobby', temporary: false } });
     expect(rec.log[2]).toMatchObject({ event: { type: 'left', requestId: 92, room: 'lobby' } });
-    expect(state.rooms.has('lobby')).toBe(false);
+    expect(membershipIn(state, 'lobby') !== undefined).toBe(false);
   });
 
   test('leave of a joined room answers only the leave', () => {
     join('lobby', 'ann', 91);
-    state.rooms.get('lobby')!.joined = true; // what the transport does when Joined comes
+    membershipIn(state, 'lobby')!.joined = true; // what the transport does when Joined comes
     rec.reset();
     leave('lobby', 92);
     expect(rec.log.map((e) => e.call)).toEqual(['unsubscribe', 'send', 'leave']);
