@@ -268,7 +268,7 @@ export async function writeReport(dir: string, log: (line: string) => void): Pro
     'npm run bench                               # everything (F1-F4 for host 1w/2w and the peers, HTTP)',
     'npm run bench -- --quick --json             # F1 only: host (2 workers) + peers, short runs, JSON summary last',
     'npm run bench -- --scenario F2,F4           # some scenarios (F1 F2 F3 F4 HTTP)',
-    'npm run bench -- --targets chat-host-2w,ws   # some targets (chat-host-2w chat-host-1w uws-bare ws socket.io)',
+    'npm run bench -- --targets chat-host-2w,ws   # some targets (chat-host-2w chat-host-1w chat-host uws-bare ws socket.io; chat-host: default worker count)',
     'npm run bench -- --quick --cpu-quota 0.5    # every server target limited to half a core (a cgroup per target)',
     'node dist-bench/bench/equal-rates.js --rates 300000,600000 --targets chat-host-2w,uws-bare   # F1 at equal rates',
     '```',
@@ -357,7 +357,7 @@ export async function writeReport(dir: string, log: (line: string) => void): Pro
       const ms = http.measurements.filter((m) => m.pipelining === setting.pipelining && m.connections === setting.connections && (m.workers ?? 1) === workers);
       out.push(`${setting.connections} connections, pipelining ${setting.pipelining}, autocannon threads ${workers}:`, '');
       out.push(
-        '| endpoint | chat-host (2w) req/s | p50 / p99 ms | fastify req/s | p50 / p99 ms | host / fastify | target 3x | server CPU µs/request: host, fastify | CPU % of a core: host, fastify, autocannon (against each) | fastify µs / host µs |',
+        `| endpoint | ${ms.find((m) => m.server.startsWith('chat-host'))?.server ?? 'chat-host'} req/s | p50 / p99 ms | fastify req/s | p50 / p99 ms | host / fastify | target 3x | server CPU µs/request: host, fastify | CPU % of a core: host, fastify, autocannon (against each) | fastify µs / host µs |`,
         '| --- | ---: | ---: | ---: | ---: | ---: | :---: | ---: | ---: | ---: |',
       );
       for (const p of [...new Set(ms.map((m) => m.path))]) {

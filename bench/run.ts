@@ -9,7 +9,9 @@
  *   npm run bench -- --scenario S1 [--rate 100000] [--repeats 3] [--window 60] [--max-backpressure BYTES]
  *                                          slow consumers (slow-consumers.ts); writes results/S1.json only
  *   npm run bench -- --results-dir DIR     write the result files to DIR and the report to DIR/../RESULTS.md
- *   npm run bench -- --targets ws,uws-bare only these targets (chat-host-1w chat-host-2w compat uws-bare ws socket.io;
+ *   npm run bench -- --targets ws,uws-bare only these targets (chat-host-1w chat-host-2w chat-host compat uws-bare ws socket.io;
+ *                                          chat-host: the host's default worker count (its CPUs, or its CPU quota
+ *                                          when lower; not in the default run, where it is chat-host-2w here);
  *                                          compat: the host's workerman-chat port, --compat-port, with JSON clients)
  *   npm run bench -- --scenario CLUSTER   F1 on a 2-node cluster (one redis-server) against the single
  *                                          node, in the same run: rate search, then p50/p99 at a fixed
@@ -57,7 +59,14 @@ function parseArgs(argv: readonly string[]): Args {
   };
   const quick = argv.includes('--quick');
   const scenarios = (value('--scenario') ?? (quick ? 'F1' : 'F1,HTTP,F4,F2,F3')).split(',').map((s) => s.trim().toUpperCase());
-  const targets = (value('--targets') ?? (quick ? 'chat-host-2w,uws-bare,ws,socket.io' : Object.keys(ALL_TARGETS).join(','))).split(',');
+  const targets = (
+    value('--targets') ??
+    (quick
+      ? 'chat-host-2w,uws-bare,ws,socket.io'
+      : Object.keys(ALL_TARGETS)
+          .filter((t) => t !== 'chat-host')
+          .join(','))
+  ).split(',');
   for (const s of scenarios) if (!['F1', 'F2', 'F3', 'F4', 'HTTP', 'S1', 'CLUSTER'].includes(s)) throw new Error(`unknown scenario ${s}`);
   for (const t of targets) if (!ALL_TARGETS[t]) throw new Error(`unknown target ${t}`);
   const positive = (flag: string, fallback: number): number => {
@@ -198,9 +207,41 @@ interface JoinStorm {
   readonly rssBeforeMB: number;
   readonly rssAfterMB: number;
   readonly kbPerConnection: number;
+  /** RSS 1 s after the joins (what F4 read before it waited for the RSS to settle) and its KB per connection. */
+  readonly rssAt1sMB: number;
+  readonly kbPerConnectionAt1s: number;
+  /** How long after the joins the RSS settled (`rssAfterMB`), or null when it had not within SETTLE_LIMIT_MS (then the last read). */
+  readonly settledAfterMs: number | null;
   readonly firstError: string | null;
   /** A 2-second check at 100,000 deliveries/s with everyone joined. */
   readonly check: { deliveriesPerSec: number; p99Ms: number; lost: number; pass: boolean } | null;
+}
+
+/** F4 reads the RSS every SETTLE_READ_MS after the joins until SETTLE_READS reads in a row lie within SETTLE_BAND_BYTES, at most SETTLE_LIMIT_MS. */
+const SETTLE_READ_MS = 250;
+const SETTLE_READS = 8;
+const SETTLE_BAND_BYTES = 256 * 1024;
+const SETTLE_LIMIT_MS = 20_000;
+
+/**
+ * The RSS once it has stopped moving, so that a read is never taken while a server is still
+ * collecting the join storm's garbage. Settled: the last SETTLE_READS reads (2 s) within
+ * SETTLE_BAND_BYTES of each other; the last of them is the figure. An idle server hardly
+ * collects (V8 collects when it allocates), so what garbage it holds when the joins end it
+ * mostly keeps: that, not the moment of the read, is the spread between runs (RESULTS.md).
+ */
+async function settledRss(read: () => number): Promise<{ bytes: number; afterMs: number | null }> {
+  const start = performance.now();
+  const reads: number[] = [];
+  for (;;) {
+    reads.push(read());
+    const recent = reads.slice(-SETTLE_READS);
+    if (recent.length === SETTLE_READS && Math.max(...recent) - Math.min(...recent) <= SETTLE_BAND_BYTES) {
+      return { bytes: recent[recent.length - 1]!, afterMs: Math.round(performance.now() - start) + 1000 };
+    }
+    if (performance.now() - start >= SETTLE_LIMIT_MS) return { bytes: reads[reads.length - 1]!, afterMs: null };
+    await new Promise((r) => setTimeout(r, SETTLE_READ_MS));
+  }
 }
 
 async function joinStorm(args: Args, command: string): Promise<void> {
@@ -215,7 +256,9 @@ async function joinStorm(args: Args, command: string): Promise<void> {
     try {
       const join = await gen.connectAll(F4.concurrency, 180_000);
       await new Promise((r) => setTimeout(r, 1000));
-      const rssAfter = running.probe.rssBytes();
+      const rssAt1s = running.probe.rssBytes();
+      const settled = await settledRss(running.probe.rssBytes);
+      const rssAfter = settled.bytes;
       let check: JoinStorm['check'] = null;
       if (join.joined > 0) {
         const r = await gen.run(100_000 / F4.roomSize, { warmupMs: 500, windowMs: 2000, drainMs: 3000 }, running.probe);
@@ -232,12 +275,17 @@ async function joinStorm(args: Args, command: string): Promise<void> {
         rssBeforeMB: Number((rssBefore / 2 ** 20).toFixed(1)),
         rssAfterMB: Number((rssAfter / 2 ** 20).toFixed(1)),
         kbPerConnection: join.joined > 0 ? Number(((rssAfter - rssBefore) / 1024 / join.joined).toFixed(2)) : 0,
+        rssAt1sMB: Number((rssAt1s / 2 ** 20).toFixed(1)),
+        kbPerConnectionAt1s: join.joined > 0 ? Number(((rssAt1s - rssBefore) / 1024 / join.joined).toFixed(2)) : 0,
+        settledAfterMs: settled.afterMs,
         firstError: join.firstError,
         check,
       };
       results.push(result);
       log(
-        `F4 ${result.label}: ${result.joined}/${result.connections} joined in ${result.joinMs} ms, ${result.kbPerConnection} KB/connection, check ${JSON.stringify(check)}`,
+        `F4 ${result.label}: ${result.joined}/${result.connections} joined in ${result.joinMs} ms, ${result.kbPerConnection} KB/connection ` +
+          `(RSS ${result.rssBeforeMB} -> ${result.rssAfterMB} MB, ${result.settledAfterMs === null ? `not settled in ${SETTLE_LIMIT_MS} ms` : `settled ${result.settledAfterMs} ms after the joins`}; ` +
+          `${result.kbPerConnectionAt1s} KB at 1 s), check ${JSON.stringify(check)}`,
       );
     } finally {
       gen.close();
@@ -283,7 +331,8 @@ async function http(command: string): Promise<void> {
   ];
   const measurements: HttpMeasurement[] = [];
   const servers = [
-    { name: 'chat-host (2w)', args: hostCommand(2) },
+    // Under an equal CPU quota the host runs as a user would start it there: its default worker count follows the quota.
+    cpuQuota() ? { name: 'chat-host (default workers)', args: hostCommand(0) } : { name: 'chat-host (2w)', args: hostCommand(2) },
     { name: 'fastify', args: ['dist-bench/bench/peers/fastify-static.js', '--port', '0', '--public-dir', 'public'] },
   ];
   for (const server of servers) {

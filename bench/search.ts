@@ -109,6 +109,13 @@ export async function searchTarget(spec: TargetSpec, scenario: Scenario, options
     return { ...base, ...empty, runs, restarts, error: `join failed: ${join.firstError}` };
   }
 
+  // A fresh target first runs unmeasured at half the first rate, as equal-rates.ts does: a cold
+  // JIT (its compiler threads inside the target's CPU quota, when there is one) is not what is
+  // measured, and without this every restart after a failure would make the next run fail cold.
+  const warmUp = async (): Promise<void> => {
+    await gen.run(options.startDeliveries / 2 / scenario.roomSize, { warmupMs: 500, windowMs: 1500, drainMs: 1500 }, running.probe);
+  };
+
   const restart = async (): Promise<void> => {
     restarts++;
     gen.close();
@@ -117,6 +124,7 @@ export async function searchTarget(spec: TargetSpec, scenario: Scenario, options
     gen = new Generator(adapterFor(spec.name), scenario, running.ports ?? running.port);
     const again = await gen.connectAll();
     if (again.failed > 0) throw new Error(`rejoin failed: ${again.firstError}`);
+    await warmUp();
   };
 
   const attempt = async (deliveries: number, phase: RunRecord['phase']): Promise<RunRecord> => {
@@ -159,6 +167,7 @@ export async function searchTarget(spec: TargetSpec, scenario: Scenario, options
   };
 
   try {
+    await warmUp();
     let lo = 0;
     let hi = Number.POSITIVE_INFINITY;
     for (let d = options.startDeliveries; d <= options.maxDeliveries; d *= 2) {

@@ -27,7 +27,7 @@ export type TargetName = 'chat-host' | 'chat-host-compat' | 'chat-cluster' | 'uw
 
 export interface TargetSpec {
   readonly name: TargetName;
-  /** Chat host and cluster: workers per host process. */
+  /** Chat host and cluster: workers per host process; 0: the host's default (no --workers: its CPUs, or its CPU quota when lower). */
   readonly workers?: number;
   /** Chat host only: flags added to its command line (e.g. --max-backpressure). */
   readonly hostFlags?: readonly string[];
@@ -52,6 +52,7 @@ export interface RunningTarget {
 export const NAMED_TARGETS: Record<string, TargetSpec> = {
   'chat-host-2w': { name: 'chat-host', workers: 2 },
   'chat-host-1w': { name: 'chat-host', workers: 1 },
+  'chat-host': { name: 'chat-host', workers: 0 },
   compat: { name: 'chat-host-compat', workers: 2 },
   'chat-cluster': { name: 'chat-cluster', nodes: 2, workers: 1 },
   'uws-bare': { name: 'uws-bare' },
@@ -62,6 +63,7 @@ export const NAMED_TARGETS: Record<string, TargetSpec> = {
 export function label(spec: TargetSpec): string {
   if (spec.name === 'chat-cluster') return `chat-host cluster (${spec.nodes ?? 2} nodes x ${spec.workers ?? 1}w + redis)`;
   if (spec.name === 'chat-host-compat') return `chat-host workerman-chat port (${spec.workers ?? 2}w)`;
+  if (spec.name === 'chat-host' && spec.workers === 0) return 'chat-host (default workers)';
   return spec.name === 'chat-host' ? `chat-host (${spec.workers ?? 2}w)` : spec.name;
 }
 
@@ -105,9 +107,10 @@ export function liftedLimitFlags(): string[] {
   return flags;
 }
 
-/** The chat host's command line for a benchmark: loopback, any free port. */
+/** The chat host's command line for a benchmark: loopback, any free port; `workers` 0: the host's default. */
 export function hostCommand(workers: number, extraFlags: readonly string[] = []): string[] {
-  return ['dist/main.js', '--host', '127.0.0.1', '--port', '0', '--workers', String(workers), '--log-level', 'info', ...liftedLimitFlags(), ...extraFlags];
+  const workerFlags = workers === 0 ? [] : ['--workers', String(workers)];
+  return ['dist/main.js', '--host', '127.0.0.1', '--port', '0', ...workerFlags, '--log-level', 'info', ...liftedLimitFlags(), ...extraFlags];
 }
 
 /** The command line that starts a target (also printed in RESULTS.md). */
@@ -192,19 +195,14 @@ export function startProcess(
   return new Promise((resolve, reject) => {
     const own = cgroup === undefined ? createCgroup() : null;
     const group = cgroup ?? own;
-    const child: ChildProcess = spawn(process.execPath, [...extraArgs, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const command = [process.execPath, ...extraArgs, ...args];
+    // In a cgroup from node's first instruction: a shell joins it and becomes node (exec), so the host
+    // reads its CPU quota (its default worker count) inside it and its threads are born there.
+    const child: ChildProcess = group
+      ? spawn('sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', group.path, ...command], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(command[0]!, command.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(child);
     child.once('exit', () => live.delete(child));
-    if (group) {
-      try {
-        // At once, while node is starting: all its threads move, worker threads started later are born in it.
-        group.add(child.pid!);
-      } catch (error) {
-        child.kill('SIGKILL');
-        child.once('exit', () => void own?.remove());
-        throw error;
-      }
-    }
     let out = '';
     let err = '';
     let exitedBy: string | null = null;
