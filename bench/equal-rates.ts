@@ -6,8 +6,8 @@
  *   node dist-bench/bench/equal-rates.js --scenario F1 --rates 200000,400000 --targets chat-host-1w,uws-bare \
  *        --cpu-quota 0.5 --repeats 3 --seconds 3 --out bench/results/equal-rates-F1-cpu0.5.json
  *
- * Targets: chat-host-2w (or chat-host), chat-host-1w, chat-cluster, uws-bare, ws,
- * socket.io. Each target is started once and joined; a short warm-up run at the first
+ * Targets: chat-host-2w, chat-host-1w, chat-host (the host's default worker count: its
+ * CPUs, or its CPU quota when lower), chat-cluster, uws-bare, ws, socket.io. Each target is started once and joined; a short warm-up run at the first
  * rate, then `--repeats` runs at every rate (a failed run restarts the target and
  * joins again, as in the rate search); the medians are reported. `--baseline`
  * (default uws-bare when listed, else the last target) is the target every other is
@@ -32,8 +32,6 @@ import { adapterFor, label, NAMED_TARGETS, type RunningTarget, runUntilDone, sta
 const log = (line: string): void => {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 };
-
-const ALIASES: Record<string, string> = { 'chat-host': 'chat-host-2w' };
 
 interface Measured {
   readonly run: RunResult;
@@ -121,9 +119,9 @@ runUntilDone(async () => {
   if (!scenario) throw new Error(`unknown scenario ${values.scenario}`);
   const rates = values.rates!.split(',').map((r) => Number(r.trim()));
   if (rates.some((r) => !(r > 0))) throw new Error(`--rates: positive numbers, got ${values.rates}`);
-  const targets = values.targets!.split(',').map((t) => ALIASES[t.trim()] ?? t.trim());
+  const targets = values.targets!.split(',').map((t) => t.trim());
   for (const t of targets) if (!NAMED_TARGETS[t]) throw new Error(`unknown target ${t} (${Object.keys(NAMED_TARGETS).join(' ')})`);
-  const baseline = values.baseline ? (ALIASES[values.baseline] ?? values.baseline) : targets.includes('uws-bare') ? 'uws-bare' : targets[targets.length - 1]!;
+  const baseline = values.baseline ? values.baseline : targets.includes('uws-bare') ? 'uws-bare' : targets[targets.length - 1]!;
   if (!targets.includes(baseline)) throw new Error(`--baseline ${baseline} is not among --targets`);
   const repeats = Math.max(1, Math.round(Number(values.repeats)));
   const timing: Timing = { warmupMs: 500, windowMs: Number(values.seconds) * 1000, drainMs: 3000 };
