@@ -112,9 +112,16 @@ runUntilDone(async () => {
       /** The measured window of each run. */
       seconds: { type: 'string', default: '3' },
       'cpu-quota': { type: 'string' },
+      /** Flags added to the chat host's command line (every chat-host target), e.g. "--worker-young-mb 0". */
+      'host-flags': { type: 'string', default: '' },
       out: { type: 'string' },
     },
   });
+  const hostFlags = values['host-flags']!.split(' ').filter(Boolean);
+  const specOf = (t: string): TargetSpec => {
+    const spec = NAMED_TARGETS[t]!;
+    return spec.name === 'chat-host' && hostFlags.length > 0 ? { ...spec, hostFlags: [...(spec.hostFlags ?? []), ...hostFlags] } : spec;
+  };
   const scenario = SCENARIOS[values.scenario!];
   if (!scenario) throw new Error(`unknown scenario ${values.scenario}`);
   const rates = values.rates!.split(',').map((r) => Number(r.trim()));
@@ -131,7 +138,7 @@ runUntilDone(async () => {
   const startedAt = new Date().toISOString();
 
   const measured = new Map<string, Map<number, Measured[]>>();
-  for (const t of targets) measured.set(t, await measureTarget(NAMED_TARGETS[t]!, scenario.name, rates, repeats, timing));
+  for (const t of targets) measured.set(t, await measureTarget(specOf(t), scenario.name, rates, repeats, timing));
 
   const summary = (t: string, rate: number): Omit<EqualRatesRow, 'p99Ratio' | 'cpuRatio'> => {
     const runs = measured.get(t)!.get(rate)!;
