@@ -98,6 +98,9 @@ beforeAll(async () => {
   await bob.join('cb', 'bob');
   await bob.say('ca', 'unread in ca');
   await page.locator('#tabs .badge').waitFor();
+  // The room list comes from /api/rooms, refreshed a second after presence changes: wait for it, and for bob in the member list.
+  await page.locator('#room-list button').first().waitFor();
+  await page.locator('#members button.member').first().waitFor();
 });
 
 afterAll(async () => {
