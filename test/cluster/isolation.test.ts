@@ -7,25 +7,15 @@
  * room on its own. A db index Redis does not have stops the host at start.
  */
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { ChatMessage } from '../../src/protocol/index.js';
 import { TestClient } from '../helpers/client.js';
 import { runHost, startHost, type Host } from '../helpers/host.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { startRedis } from '../helpers/redis.js';
+import { clusterPartsPerTest } from '../helpers/cluster-parts.js';
 import { waitInStep } from '../helpers/shared-host.js';
 
-let redis: RedisServer | null = null;
-let hosts: Host[] = [];
-let clients: TestClient[] = [];
-
-afterEach(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await Promise.all(hosts.map((h) => h.stop()));
-  await redis?.stop();
-  clients = [];
-  hosts = [];
-  redis = null;
-});
+const parts = clusterPartsPerTest();
 
 interface ClusterSpec {
   /** The db index in --redis. */
@@ -38,9 +28,9 @@ interface ClusterSpec {
 
 /** Two nodes of one cluster, in step. */
 async function cluster(spec: ClusterSpec): Promise<[Host, Host]> {
-  const args = ['--workers', '1', '--redis', `${redis!.url}/${spec.db}`, ...(spec.name ? ['--cluster-name', spec.name] : [])];
+  const args = ['--workers', '1', '--redis', `${parts.redis!.url}/${spec.db}`, ...(spec.name ? ['--cluster-name', spec.name] : [])];
   const nodes = await Promise.all([startHost(args), startHost(args)]);
-  hosts.push(...nodes);
+  parts.hosts.push(...nodes);
   await Promise.all(nodes.map((h) => waitInStep(h)));
   for (const node of nodes) expect(node.logs.find((l) => l.msg === 'cluster node starting')?.prefix).toBe(spec.prefix);
   return nodes;
@@ -48,7 +38,7 @@ async function cluster(spec: ClusterSpec): Promise<[Host, Host]> {
 
 async function connect(host: Host): Promise<TestClient> {
   const client = await TestClient.connect(host.ws);
-  clients.push(client);
+  parts.clients.push(client);
   return client;
 }
 
@@ -63,7 +53,7 @@ describe.each([
   { pair: 'db 3 both, names blue and green', x: { db: 3, name: 'blue', prefix: 'blue:db3:' }, y: { db: 3, name: 'green', prefix: 'green:db3:' } },
 ])('two clusters on one Redis ($pair)', ({ x, y }) => {
   test('nothing crosses: messages, presence, private messages; numbering and nicknames are their own', { timeout: 60_000 }, async () => {
-    redis = await startRedis();
+    parts.redis = await startRedis();
     const [x0, x1] = await cluster(x);
     const [y0, y1] = await cluster(y);
     const [xAnn, xBob, yAnn, yBob] = [await connect(x0), await connect(x1), await connect(y0), await connect(y1)];
@@ -122,7 +112,7 @@ describe.each([
     }
 
     // In Redis: each cluster's keys and channels under its own prefix, nothing in db 0.
-    const admin = new Redis(redis.url);
+    const admin = new Redis(parts.redis.url);
     try {
       const channels = ((await admin.pubsub('CHANNELS', '*')) as string[]).sort();
       expect(channels).toContain(`${x.prefix}room:lobby`);
@@ -144,13 +134,13 @@ describe.each([
 });
 
 test('a db index Redis does not have stops the host at start: exit 2, one line, nothing written to db 0', async () => {
-  redis = await startRedis();
+  parts.redis = await startRedis();
   // redis-server has 16 databases unless told otherwise: 0-15.
-  const run = await runHost(['--host', '127.0.0.1', '--port', '0', '--workers', '1', '--redis', `${redis.url}/16`]);
+  const run = await runHost(['--host', '127.0.0.1', '--port', '0', '--workers', '1', '--redis', `${parts.redis.url}/16`]);
   expect(run.code).toBe(2);
-  expect(run.stderr).toBe(`chat-host: redis refused the database index 16 (ERR DB index is out of range): check --redis (${redis.url}/16)\n`);
+  expect(run.stderr).toBe(`chat-host: redis refused the database index 16 (ERR DB index is out of range): check --redis (${parts.redis.url}/16)\n`);
   expect(run.stdout).not.toContain('chat host listening');
-  const admin = new Redis(redis.url);
+  const admin = new Redis(parts.redis.url);
   try {
     expect(await admin.dbsize()).toBe(0);
   } finally {

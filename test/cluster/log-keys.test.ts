@@ -3,24 +3,14 @@
  * lines are checked as printed: a cluster node's lines carry `component` and its own
  * `node` once each, and the line about a node it reaped names that one as `peer`.
  */
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { TestClient } from '../helpers/client.js';
 import { startHost, type Host } from '../helpers/host.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { startRedis } from '../helpers/redis.js';
+import { clusterPartsPerTest } from '../helpers/cluster-parts.js';
 import { waitInStep } from '../helpers/shared-host.js';
 
-let redis: RedisServer | null = null;
-let hosts: Host[] = [];
-let clients: TestClient[] = [];
-
-afterEach(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await Promise.all(hosts.map((h) => h.stop()));
-  await redis?.stop();
-  clients = [];
-  hosts = [];
-  redis = null;
-});
+const parts = clusterPartsPerTest();
 
 /** Keys that appear more than once in one object of a JSON text, at any depth. */
 function repeatedKeys(text: string): string[] {
@@ -64,13 +54,13 @@ test('repeatedKeys finds repeated keys at any depth, and not in strings or array
 });
 
 test('a node that reaps another: every line names each field once; the reaped node is `peer`', { timeout: 60_000 }, async () => {
-  redis = await startRedis();
-  hosts = await Promise.all([0, 1].map(() => startHost(['--workers', '1', '--node-ttl', '2', '--redis', redis!.url])));
-  await Promise.all(hosts.map((h) => waitInStep(h)));
-  const [doomed, survivor] = hosts as [Host, Host];
+  parts.redis = await startRedis();
+  parts.hosts.push(...(await Promise.all([0, 1].map(() => startHost(['--workers', '1', '--node-ttl', '2', '--redis', parts.redis!.url])))));
+  await Promise.all(parts.hosts.map((h) => waitInStep(h)));
+  const [doomed, survivor] = parts.hosts as [Host, Host];
   const gone = await TestClient.connect(doomed.ws);
   const stays = await TestClient.connect(survivor.ws);
-  clients.push(gone, stays);
+  parts.clients.push(gone, stays);
   await gone.join('logs', 'gone');
   await stays.join('logs', 'stays');
   await gone.heardJoins('logs', [gone.id]);
@@ -81,7 +71,7 @@ test('a node that reaps another: every line names each field once; the reaped no
   expect(expired).toMatchObject({ component: 'cluster', node: nodeOf(stays), peer: nodeOf(gone), members: 1 });
   await survivor.stop();
 
-  for (const host of hosts) {
+  for (const host of parts.hosts) {
     expect(host.rawLogs.length).toBeGreaterThan(3);
     for (const line of host.rawLogs) expect(repeatedKeys(line), line).toEqual([]);
   }

@@ -6,37 +6,29 @@
  * out at once, and so does a node whose worker crashed.
  */
 import { PROTOCOL_VERSION } from '../../src/protocol/index.js';
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { connectAcrossWorkers, TestClient } from '../helpers/client.js';
 import { startHost, type Host } from '../helpers/host.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { startRedis } from '../helpers/redis.js';
+import { clusterPartsPerTest } from '../helpers/cluster-parts.js';
 import { waitInStep } from '../helpers/shared-host.js';
 
-let redis: RedisServer | null = null;
-let hosts: Host[] = [];
-let clients: TestClient[] = [];
+const parts = clusterPartsPerTest();
 
 async function cluster(nodes: number, extra: string[] = []): Promise<Host[]> {
-  redis = await startRedis();
-  hosts = await Promise.all(Array.from({ length: nodes }, () => startHost(['--workers', '2', '--node-ttl', '2', '--redis', redis!.url, ...extra])));
-  await Promise.all(hosts.map((h) => waitInStep(h)));
-  return hosts;
+  parts.redis = await startRedis();
+  parts.hosts.push(
+    ...(await Promise.all(Array.from({ length: nodes }, () => startHost(['--workers', '2', '--node-ttl', '2', '--redis', parts.redis!.url, ...extra])))),
+  );
+  await Promise.all(parts.hosts.map((h) => waitInStep(h)));
+  return parts.hosts;
 }
 
 async function connect(host: Host): Promise<TestClient> {
   const client = await TestClient.connect(host.ws);
-  clients.push(client);
+  parts.clients.push(client);
   return client;
 }
-
-afterEach(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await Promise.all(hosts.map((h) => h.stop()));
-  await redis?.stop();
-  clients = [];
-  hosts = [];
-  redis = null;
-});
 
 type RoomDetail = { memberList: { id: string; name: string }[]; headSeq: number };
 
@@ -92,8 +84,8 @@ test('a node started later sees the room as it is', async () => {
   const ann = await connect(first);
   await ann.join('late', 'ann');
   for (let i = 1; i <= 3; i++) await ann.say('late', `m${i}`);
-  const second = await startHost(['--workers', '2', '--node-ttl', '2', '--redis', redis!.url]);
-  hosts.push(second);
+  const second = await startHost(['--workers', '2', '--node-ttl', '2', '--redis', parts.redis!.url]);
+  parts.hosts.push(second);
   await waitInStep(second);
   const bob = await connect(second);
   const joined = await bob.join('late', 'bob');
@@ -110,7 +102,7 @@ test('a node started later sees the room as it is', async () => {
 test('a crashed worker of a node: its members leave on the other node at once; they come back there', async () => {
   const [first, second] = (await cluster(2, ['--fault-injection'])) as [Host, Host];
   const onFirst = (await connectAcrossWorkers(first.ws, 2)).flat();
-  clients.push(...onFirst);
+  parts.clients.push(...onFirst);
   const witness = await connect(second);
   await witness.join('crash', 'witness');
   const joined = [];

@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, test } from 'vitest';
 import { TestClient } from '../helpers/client.js';
-import { runHost, startHost, type Host } from '../helpers/host.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { runHost, startHost } from '../helpers/host.js';
+import { ClusterParts } from '../helpers/cluster-parts.js';
+import { startRedis } from '../helpers/redis.js';
 import { waitInStep } from '../helpers/shared-host.js';
 
 const SECRET = 's3cret-Pw';
@@ -38,37 +39,34 @@ describe('a malformed --redis: exit 2, one line, no stack, no password', () => {
   });
 });
 
-let redis: RedisServer | null = null;
-let hosts: Host[] = [];
-let clients: TestClient[] = [];
+const parts = new ClusterParts();
 let socketDir: string | null = null;
 
 afterEach(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await Promise.all(hosts.map((h) => h.stop()));
-  await redis?.stop();
+  // Redis first, then the folder of its socket.
+  await parts.stop();
   if (socketDir) await rm(socketDir, { recursive: true, force: true });
-  clients = [];
-  hosts = [];
-  redis = null;
   socketDir = null;
 });
 
 test('a node on a unix socket and a node on TCP, with a password: one cluster; no log line holds the password', { timeout: 60_000 }, async () => {
   socketDir = await mkdtemp(join(tmpdir(), 'chat-sock-'));
   const socket = join(socketDir, 'redis.sock');
-  redis = await startRedis(undefined, { args: ['--unixsocket', socket, '--unixsocketperm', '700', '--requirepass', SECRET] });
+  parts.redis = await startRedis(undefined, { args: ['--unixsocket', socket, '--unixsocketperm', '700', '--requirepass', SECRET] });
   const onSocket = await startHost(['--workers', '1', '--redis', `unix://:${SECRET}@${socket}?db=5`]);
-  hosts.push(onSocket);
-  const onTcp = await startHost(['--workers', '1', '--redis', `redis://default:${SECRET}@127.0.0.1:${redis.port}/5`]);
-  hosts.push(onTcp);
-  await Promise.all(hosts.map((h) => waitInStep(h)));
+  parts.hosts.push(onSocket);
+  const onTcp = await startHost(['--workers', '1', '--redis', `redis://default:${SECRET}@127.0.0.1:${parts.redis.port}/5`]);
+  parts.hosts.push(onTcp);
+  await Promise.all(parts.hosts.map((h) => waitInStep(h)));
   expect(onSocket.logs.find((l) => l.msg === 'cluster node starting')).toMatchObject({ redis: `unix://***@${socket}?db=5`, prefix: 'chat:db5:' });
-  expect(onTcp.logs.find((l) => l.msg === 'cluster node starting')).toMatchObject({ redis: `redis://***@127.0.0.1:${redis.port}/5`, prefix: 'chat:db5:' });
+  expect(onTcp.logs.find((l) => l.msg === 'cluster node starting')).toMatchObject({
+    redis: `redis://***@127.0.0.1:${parts.redis.port}/5`,
+    prefix: 'chat:db5:',
+  });
 
   const ann = await TestClient.connect(onSocket.ws);
   const bob = await TestClient.connect(onTcp.ws);
-  clients.push(ann, bob);
+  parts.clients.push(ann, bob);
   await ann.join('sock', 'ann');
   const joined = await bob.join('sock', 'bob');
   expect(joined.members.map((m) => m.name).sort()).toEqual(['ann', 'bob']);
@@ -82,7 +80,7 @@ test('a node on a unix socket and a node on TCP, with a password: one cluster; n
   } finally {
     admin.disconnect();
   }
-  for (const host of hosts) {
+  for (const host of parts.hosts) {
     await host.stop();
     for (const line of host.logs) expect(JSON.stringify(line)).not.toContain(SECRET);
     expect(host.stderr()).not.toContain(SECRET);

@@ -6,29 +6,28 @@
  * everyone with the take-over. The same works while the old connection is still open
  * on a live node: that node takes it out of the room and tells it.
  */
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { PROTOCOL_VERSION } from '../../src/protocol/index.js';
 import { type ErrorEvent, type Joined, refused, TestClient } from '../helpers/client.js';
 import { startHost, type Host } from '../helpers/host.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { startRedis } from '../helpers/redis.js';
+import { clusterPartsPerTest } from '../helpers/cluster-parts.js';
 import { waitInStep } from '../helpers/shared-host.js';
 
 const REAPED = 'node expired: its members were removed';
 
-let redis: RedisServer | null = null;
-let hosts: Host[] = [];
-let clients: TestClient[] = [];
+const parts = clusterPartsPerTest();
 
 async function cluster(nodeTtlSeconds = 20): Promise<[Host, Host]> {
-  redis = await startRedis();
-  hosts = await Promise.all([0, 1].map(() => startHost(['--workers', '2', '--node-ttl', String(nodeTtlSeconds), '--redis', redis!.url])));
-  await Promise.all(hosts.map((h) => waitInStep(h)));
-  return hosts as [Host, Host];
+  parts.redis = await startRedis();
+  parts.hosts.push(...(await Promise.all([0, 1].map(() => startHost(['--workers', '2', '--node-ttl', String(nodeTtlSeconds), '--redis', parts.redis!.url])))));
+  await Promise.all(parts.hosts.map((h) => waitInStep(h)));
+  return parts.hosts as [Host, Host];
 }
 
 async function connect(host: Host): Promise<TestClient> {
   const client = await TestClient.connect(host.ws);
-  clients.push(client);
+  parts.clients.push(client);
   return client;
 }
 
@@ -53,15 +52,6 @@ async function rejoin(
   });
   return (await client.nextWhere((e) => (e.type === 'joined' || e.type === 'error') && e.requestId === requestId)) as Joined | ErrorEvent;
 }
-
-afterEach(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await Promise.all(hosts.map((h) => h.stop()));
-  await redis?.stop();
-  clients = [];
-  hosts = [];
-  redis = null;
-});
 
 test('a member of a SIGKILLed node rejoins on another node with its resume key at once, before the reaper; nobody else gets the name', async () => {
   const [doomed, survivor] = await cluster();
