@@ -4,7 +4,9 @@
  * (op by op, in order), and carries the sequencer's answers back: one BatchWriter per
  * worker, flushed once per turn of the event loop as one postMessage with one
  * transferred buffer. It also answers HTTP's questions (rooms, stats) and pushes the
- * Directory to every worker when it changes, at most every DIRECTORY_INTERVAL_MS.
+ * Directory to every worker when it changes: at most every DIRECTORY_INTERVAL_MS when
+ * rooms, members or connections change, at most every DIRECTORY_SEQ_INTERVAL_MS when
+ * only messages moved rooms' head seqs (a rebuild sorts every room).
  */
 import type { Logger } from 'pino';
 import type { HubCounts } from '../metrics/counters.js';
@@ -37,8 +39,13 @@ import {
 
 /** The rooms the Directory lists, most members first: every worker gets a copy of it each time. */
 export const DIRECTORY_ROOMS = 1000;
-/** The longest the Directory lags behind the rooms while they change. */
+/** The longest the Directory lags behind rooms, members and connections while they change. */
 export const DIRECTORY_INTERVAL_MS = 100;
+/**
+ * The longest it lags behind messages alone (a room's headSeq): every message moves one,
+ * and rebuilding the Directory sorts every room, so traffic alone rebuilds it seldom.
+ */
+export const DIRECTORY_SEQ_INTERVAL_MS = 1000;
 
 export interface WorkerPort {
   postMessage(value: unknown, transfer?: ArrayBuffer[]): void;
@@ -66,11 +73,11 @@ export class MainEnd implements WorkerRequests, SequencerOutput {
   private readonly connectionWorker = new Map<string, number>();
   private restarts = 0;
   private flushScheduled = false;
-  /** Directory bookkeeping: pushed with the next flush when changed, at most every DIRECTORY_INTERVAL_MS. */
-  private directoryChanged = true;
+  /** Directory bookkeeping: when the pending change is due (Infinity: nothing pending), and its timer. */
+  private directoryDueAt = Infinity;
   private lastDirectoryPush = -Infinity;
   private directoryTimer: NodeJS.Timeout | null = null;
-  private directoryDue = false;
+  private directoryTimerAt = Infinity;
 
   constructor(
     readonly sequencer: Sequencer,
@@ -85,6 +92,7 @@ export class MainEnd implements WorkerRequests, SequencerOutput {
   /** After every worker has exited. */
   async stop(): Promise<void> {
     if (this.directoryTimer) clearTimeout(this.directoryTimer);
+    this.directoryTimer = null;
     await this.sequencer.stop();
   }
 
@@ -111,7 +119,6 @@ export class MainEnd implements WorkerRequests, SequencerOutput {
 
   /** Carries out one batch from worker `from`. */
   receive(from: number, batch: RelayBatch): void {
-    this.changed();
     const link = this.links.get(from);
     if (link) link.received++;
     this.counts.relayBatchesReceived[from] = (this.counts.relayBatchesReceived[from] ?? 0) + 1;
@@ -139,6 +146,7 @@ export class MainEnd implements WorkerRequests, SequencerOutput {
     this.connectionWorker.set(connection, worker);
     const link = this.links.get(worker);
     if (link) link.connections++;
+    this.changed();
   }
 
   close(connection: string): void {
@@ -148,18 +156,22 @@ export class MainEnd implements WorkerRequests, SequencerOutput {
     const link = this.links.get(worker);
     if (link) link.connections--;
     this.sequencer.close(connection);
+    this.changed();
   }
 
   join(connection: string, attempt: number, request: JoinRequest): void {
     this.sequencer.join(connection, attempt, request);
+    this.changed();
   }
 
   leave(connection: string, room: string): void {
     this.sequencer.leave(connection, room);
+    this.changed();
   }
 
   say(connection: string, request: SayRequest): void {
     this.sequencer.say(connection, request);
+    this.changedAtMost(DIRECTORY_SEQ_INTERVAL_MS);
   }
 
   members(connection: string, request: MembersRequest): void {
@@ -240,21 +252,36 @@ export class MainEnd implements WorkerRequests, SequencerOutput {
     if (out) writeRemoved(out, connection, room, frame);
   }
 
-  /** Something the directory shows may have changed: push it with the next flush, or once the interval is up. */
+  /** Rooms, members or connections may have changed: push the directory with the next flush, or once the interval is up. */
   changed(): void {
-    this.directoryChanged = true;
-    if (this.directoryTimer) return;
-    const wait = this.lastDirectoryPush + DIRECTORY_INTERVAL_MS - performance.now();
-    if (wait <= 0) {
-      this.directoryDue = true;
-      this.scheduleFlush();
-      return;
+    this.changedAtMost(DIRECTORY_INTERVAL_MS);
+  }
+
+  /** The directory is stale: push it no later than `interval` after the last push (an earlier deadline stands). */
+  private changedAtMost(interval: number): void {
+    const due = this.lastDirectoryPush + interval;
+    if (due >= this.directoryDueAt) return;
+    this.directoryDueAt = due;
+    if (due <= performance.now()) this.scheduleFlush();
+    else this.armDirectoryTimer();
+  }
+
+  /** A flush at directoryDueAt (a timer may fire a little early: the flush then arms it again). */
+  private armDirectoryTimer(): void {
+    const due = this.directoryDueAt;
+    if (this.directoryTimer) {
+      if (this.directoryTimerAt <= due) return;
+      clearTimeout(this.directoryTimer);
     }
-    this.directoryTimer = setTimeout(() => {
-      this.directoryTimer = null;
-      this.directoryDue = true;
-      this.scheduleFlush();
-    }, wait);
+    this.directoryTimerAt = due;
+    this.directoryTimer = setTimeout(
+      () => {
+        this.directoryTimer = null;
+        this.directoryTimerAt = Infinity;
+        this.scheduleFlush();
+      },
+      Math.max(1, Math.ceil(due - performance.now())),
+    );
     this.directoryTimer.unref();
   }
 
@@ -286,13 +313,18 @@ export class MainEnd implements WorkerRequests, SequencerOutput {
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.directoryChanged && this.directoryDue) {
+    const now = performance.now();
+    if (this.directoryDueAt <= now) {
       // The busiest rooms only: what /api/rooms pages through; a room past them is still found by name (/api/rooms/:room).
       const directory: Directory = { stats: this.stats(), rooms: this.sequencer.rooms().slice(0, DIRECTORY_ROOMS) };
-      this.directoryChanged = false;
-      this.directoryDue = false;
-      this.lastDirectoryPush = performance.now();
+      this.directoryDueAt = Infinity;
+      if (this.directoryTimer) clearTimeout(this.directoryTimer);
+      this.directoryTimer = null;
+      this.directoryTimerAt = Infinity;
+      this.lastDirectoryPush = now;
       for (const link of this.links.values()) writeDirectory(link.out, directory);
+    } else if (this.directoryDueAt !== Infinity) {
+      this.armDirectoryTimer();
     }
     for (const link of this.links.values()) {
       if (link.out.empty) continue;

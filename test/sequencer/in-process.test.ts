@@ -5,7 +5,9 @@
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { HubOp, WorkerOp, writeMembers } from '../../src/relay/batch.js';
+import { DIRECTORY_INTERVAL_MS, DIRECTORY_SEQ_INTERVAL_MS } from '../../src/relay/main-end.js';
 import type { ServerEvent } from '../../src/protocol/index.js';
+import type { Directory } from '../../src/sequencer/sequencer.js';
 import { DEFAULT_SETTINGS, decodeBatch, flush, RelayHarness, type Out, summarize } from './harness.js';
 
 let h: RelayHarness;
@@ -781,6 +783,69 @@ describe('directory', () => {
       expect(d.ports[0]!.directories.length - before).toBeLessThanOrEqual(2);
     } finally {
       d.stop();
+    }
+  });
+
+  test('membership changes are pushed within DIRECTORY_INTERVAL_MS, messages alone (head seqs) within DIRECTORY_SEQ_INTERVAL_MS', () => {
+    // A fake clock for the relay's pacing (performance.now, its timer, setImmediate batching): every step is exact.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'performance'] });
+    const d = new RelayHarness(1);
+    try {
+      const pushes = d.ports[0]!.directories;
+      const latest = (): Directory => pushes.at(-1)!;
+      /** Moves the clock 1 ms at a time until the next push (at most `limit` ms): the clock's time then. */
+      const nextPush = (limit: number): number => {
+        const count = pushes.length;
+        for (let ms = 0; ms <= limit && pushes.length === count; ms++) vi.advanceTimersByTime(1);
+        expect(pushes).toHaveLength(count + 1);
+        return performance.now();
+      };
+      // The fake clock runs a setImmediate set from a timer 1 ms later: a push lands 1 ms after its deadline.
+      const FLUSH_MS = 1;
+      vi.advanceTimersByTime(0);
+      expect(pushes).toHaveLength(1); // attaching pushes at once
+      let last = performance.now();
+
+      d.open(0, 'c1');
+      d.join(0, 'c1', 'lobby', 'ann');
+      let at = nextPush(DIRECTORY_SEQ_INTERVAL_MS);
+      expect(at - last).toBe(DIRECTORY_INTERVAL_MS + FLUSH_MS);
+      expect(latest().rooms).toEqual([{ name: 'lobby', members: 1, headSeq: 0 }]);
+      last = at;
+
+      // Messages alone: one push DIRECTORY_SEQ_INTERVAL_MS after the last, however many there were.
+      for (let i = 0; i < 20; i++) {
+        d.say(0, 'c1', 'lobby', `m${i}`);
+        vi.advanceTimersByTime(10);
+      }
+      expect(pushes).toHaveLength(2);
+      at = nextPush(DIRECTORY_SEQ_INTERVAL_MS);
+      expect(at - last).toBe(DIRECTORY_SEQ_INTERVAL_MS + FLUSH_MS);
+      expect(latest().rooms).toEqual([{ name: 'lobby', members: 1, headSeq: 20 }]);
+      last = at;
+
+      // A message, then a join: the join's shorter deadline wins, and the push carries both.
+      d.say(0, 'c1', 'lobby', 'one more');
+      vi.advanceTimersByTime(50);
+      d.open(0, 'c2');
+      d.join(0, 'c2', 'lobby', 'bob');
+      at = nextPush(DIRECTORY_SEQ_INTERVAL_MS);
+      expect(at - last).toBe(DIRECTORY_INTERVAL_MS + FLUSH_MS);
+      expect(latest().rooms).toEqual([{ name: 'lobby', members: 2, headSeq: 21 }]);
+      expect(latest().stats).toMatchObject({ connections: 2, rooms: 1 });
+
+      // Nothing changed: nothing is pushed.
+      vi.advanceTimersByTime(10 * DIRECTORY_SEQ_INTERVAL_MS);
+      expect(pushes).toHaveLength(4);
+      // Long after the last push, a connection that closes is pushed with the next flush.
+      d.close(0, 'c2');
+      vi.advanceTimersByTime(0);
+      expect(pushes).toHaveLength(5);
+      expect(latest().stats).toMatchObject({ connections: 1 });
+      expect(latest().rooms).toEqual([{ name: 'lobby', members: 1, headSeq: 21 }]);
+    } finally {
+      d.stop();
+      vi.useRealTimers();
     }
   });
 });
