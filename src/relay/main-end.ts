@@ -77,7 +77,6 @@ export class MainEnd implements WorkerRequests, SequencerOutput {
   private directoryDueAt = Infinity;
   private lastDirectoryPush = -Infinity;
   private directoryTimer: NodeJS.Timeout | null = null;
-  private directoryTimerAt = Infinity;
 
   constructor(
     readonly sequencer: Sequencer,
@@ -266,21 +265,15 @@ export class MainEnd implements WorkerRequests, SequencerOutput {
     else this.armDirectoryTimer();
   }
 
-  /** A flush at directoryDueAt (a timer may fire a little early: the flush then arms it again). */
+  /** A flush at directoryDueAt, in place of a timer set for a later one (a timer may fire a little early: the flush arms it again). */
   private armDirectoryTimer(): void {
-    const due = this.directoryDueAt;
-    if (this.directoryTimer) {
-      if (this.directoryTimerAt <= due) return;
-      clearTimeout(this.directoryTimer);
-    }
-    this.directoryTimerAt = due;
+    if (this.directoryTimer) clearTimeout(this.directoryTimer);
     this.directoryTimer = setTimeout(
       () => {
         this.directoryTimer = null;
-        this.directoryTimerAt = Infinity;
         this.scheduleFlush();
       },
-      Math.max(1, Math.ceil(due - performance.now())),
+      Math.max(1, Math.ceil(this.directoryDueAt - performance.now())),
     );
     this.directoryTimer.unref();
   }
@@ -320,10 +313,9 @@ export class MainEnd implements WorkerRequests, SequencerOutput {
       this.directoryDueAt = Infinity;
       if (this.directoryTimer) clearTimeout(this.directoryTimer);
       this.directoryTimer = null;
-      this.directoryTimerAt = Infinity;
       this.lastDirectoryPush = now;
       for (const link of this.links.values()) writeDirectory(link.out, directory);
-    } else if (this.directoryDueAt !== Infinity) {
+    } else if (this.directoryDueAt !== Infinity && !this.directoryTimer) {
       this.armDirectoryTimer();
     }
     for (const link of this.links.values()) {
