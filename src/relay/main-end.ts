@@ -306,7 +306,8 @@ export class MainEnd implements WorkerRequests, SequencerOutput {
 
   private flush(): void {
     this.flushScheduled = false;
-    const now = performance.now();
+    // Nothing pending (the usual case while only messages flow after a push): no clock read.
+    const now = this.directoryDueAt === Infinity ? -Infinity : performance.now();
     if (this.directoryDueAt <= now) {
       // The busiest rooms only: what /api/rooms pages through; a room past them is still found by name (/api/rooms/:room).
       const directory: Directory = { stats: this.stats(), rooms: this.sequencer.rooms().slice(0, DIRECTORY_ROOMS) };
